@@ -1,0 +1,247 @@
+"""One DNS resolver for every lookup the checks make (blocklists, PTR, SPF, MX).
+
+Why one: the nameservers the user configured apply everywhere (a Spamhaus answer
+depends on which resolver asks), answers are cached by their TTL and shared
+between checks, identical questions in flight are asked once, and the number of
+questions in flight is capped so a big check cannot flood anyone.
+
+`lookup` never raises for DNS outcomes: it returns an `Answer` whose `outcome`
+says what happened, so callers match on a value instead of catching exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+import dns.resolver
+
+Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
+
+#: Outcomes that say something about the name (cacheable, a real answer).
+DEFINITE: frozenset[str] = frozenset({"answer", "nxdomain", "nodata"})
+
+DEFAULT_NEGATIVE_TTL = 60
+MAX_CACHE_TTL = 3600
+
+
+class NameserverSpecError(ValueError):
+    """A `SMTPCHECK_NAMESERVERS` entry that is not `ip`, `ip:port` or `[ipv6]:port`."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of one question, with its records as text.
+
+    `records` holds A/AAAA addresses, names without the trailing dot (PTR, CNAME,
+    NS), "PREF NAME" for MX and the joined, decoded strings for TXT.
+    `rdata` keeps the raw records for callers that need more (pyspf wants TXT
+    strings as bytes).
+    """
+
+    name: str
+    rdtype: str
+    outcome: Outcome
+    records: tuple[str, ...] = ()
+    ttl: int = 0
+    detail: str = ""
+    rdata: tuple[dns.rdata.Rdata, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def definite(self) -> bool:
+        """True when the DNS gave an answer about the name (records, NXDOMAIN or no data)."""
+        return self.outcome in DEFINITE
+
+
+def parse_nameservers(spec: str) -> list[tuple[str, int]]:
+    """Parse `ip`, `ip:port`, `[ipv6]:port` (comma-separated) into (address, port) pairs."""
+    servers: list[tuple[str, int]] = []
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        host, port = item, 53
+        if item.startswith("["):
+            end = item.find("]")
+            if end < 0:
+                raise NameserverSpecError(f"{item!r}: missing ']' after an IPv6 address")
+            host, rest = item[1:end], item[end + 1 :]
+            if rest:
+                if not rest.startswith(":"):
+                    raise NameserverSpecError(f"{item!r}: expected ':port' after ']'")
+                port = _port(item, rest[1:])
+        elif item.count(":") == 1:
+            host, port_text = item.split(":")
+            port = _port(item, port_text)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise NameserverSpecError(f"{item!r} is not an IP address") from exc
+        servers.append((host, port))
+    if not servers:
+        raise NameserverSpecError("no nameserver given")
+    return servers
+
+
+def _port(item: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise NameserverSpecError(f"{item!r}: port must be a number from 1 to 65535")
+    return int(text)
+
+
+def _record_text(rdata: dns.rdata.Rdata) -> str:
+    kind = dns.rdatatype.to_text(rdata.rdtype)
+    if kind in ("A", "AAAA"):
+        return str(rdata.address)  # type: ignore[attr-defined]
+    if kind in ("TXT", "SPF"):
+        strings: Sequence[bytes] = rdata.strings  # type: ignore[attr-defined]
+        return b"".join(strings).decode("utf-8", "replace")
+    if kind in ("PTR", "CNAME", "NS"):
+        return str(rdata.target.to_text(omit_final_dot=True))  # type: ignore[attr-defined]
+    if kind == "MX":
+        exchange = rdata.exchange.to_text(omit_final_dot=True)  # type: ignore[attr-defined]
+        return f"{rdata.preference} {exchange}"  # type: ignore[attr-defined]
+    return str(rdata.to_text())
+
+
+def _negative_ttl(response: dns.message.Message | None) -> int:
+    """RFC 2308: the SOA in the authority section bounds how long a negative answer holds."""
+    if response is None:
+        return DEFAULT_NEGATIVE_TTL
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return int(min(rrset.ttl, rrset[0].minimum))  # type: ignore[attr-defined]
+    return DEFAULT_NEGATIVE_TTL
+
+
+class Resolver:
+    """Async, caching, de-duplicating, capped resolver over `dns.asyncresolver`.
+
+    Use one per event loop. `nameservers` are (address, port) pairs; empty means
+    the system's configuration.
+    """
+
+    def __init__(
+        self,
+        nameservers: Sequence[tuple[str, int]] = (),
+        timeout: float = 2.0,
+        max_in_flight: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._dns = dns.asyncresolver.Resolver(configure=not nameservers)
+        if nameservers:
+            self._dns.nameservers = [
+                dns.nameserver.Do53Nameserver(address, port) for address, port in nameservers
+            ]
+        self._dns.timeout = timeout
+        self._dns.lifetime = timeout
+        self.timeout = timeout
+        self._cap = asyncio.Semaphore(max_in_flight)
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
+        self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        #: Questions actually sent, by (name, type); cache hits and joins are not counted.
+        self.sent: Counter[tuple[str, str]] = Counter()
+
+    @property
+    def description(self) -> str:
+        """The nameservers, for the report's context line."""
+        servers = []
+        for ns in self._dns.nameservers:
+            if isinstance(ns, dns.nameserver.Do53Nameserver):
+                port = ns.port
+                address = f"[{ns.address}]" if ":" in ns.address else ns.address
+                servers.append(address if port == 53 else f"{address}:{port}")
+            else:
+                servers.append(str(ns))
+        return ", ".join(servers) or "system resolver"
+
+    @property
+    def questions_sent(self) -> int:
+        return sum(self.sent.values())
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        """Ask `name`/`rdtype`, answering from the cache or a question already in flight."""
+        key = (name.lower().rstrip("."), rdtype.upper())
+        cached = self._cache.get(key)
+        if cached is not None:
+            expires, answer = cached
+            if self._clock() < expires:
+                return answer
+            del self._cache[key]
+        pending = self._in_flight.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._in_flight[key] = pending
+            try:
+                answer = await self._ask(*key)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                pending.exception()  # mark retrieved: joiners get it, nobody else must
+                raise
+            finally:
+                del self._in_flight[key]
+            pending.set_result(answer)
+            if answer.definite:
+                ttl = min(answer.ttl, MAX_CACHE_TTL)
+                self._cache[key] = (self._clock() + ttl, answer)
+            return answer
+        return await asyncio.shield(pending)
+
+    async def _ask(self, name: str, rdtype: str) -> Answer:
+        async with self._cap:
+            self.sent[(name, rdtype)] += 1
+            try:
+                result = await self._dns.resolve(
+                    name, rdtype, raise_on_no_answer=False, search=False
+                )
+            except dns.resolver.NXDOMAIN as exc:
+                response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None
+                return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
+            except dns.resolver.LifetimeTimeout:
+                return Answer(name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s")
+            except dns.resolver.NoNameservers as exc:
+                return _failure(name, rdtype, exc)
+            except dns.exception.DNSException as exc:
+                return Answer(name, rdtype, "error", detail=str(exc) or type(exc).__name__)
+            except OSError as exc:
+                return Answer(name, rdtype, "error", detail=f"network error: {exc}")
+        if result.rrset is None:
+            return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
+        rdatas = tuple(result.rrset)
+        return Answer(
+            name,
+            rdtype,
+            "answer",
+            records=tuple(_record_text(r) for r in rdatas),
+            ttl=int(result.rrset.ttl),
+            rdata=rdatas,
+        )
+
+
+def _failure(name: str, rdtype: str, exc: dns.resolver.NoNameservers) -> Answer:
+    """SERVFAIL and REFUSED told apart: a refused resolver is not a broken zone."""
+    errors = exc.kwargs.get("errors", []) if exc.kwargs else []
+    rcodes = set()
+    for error in errors:
+        response = error[4] if len(error) > 4 else None
+        if isinstance(response, dns.message.Message):
+            rcodes.add(response.rcode())
+    if dns.rcode.REFUSED in rcodes:
+        return Answer(name, rdtype, "refused", detail="the nameserver refused the question")
+    if dns.rcode.SERVFAIL in rcodes:
+        return Answer(name, rdtype, "servfail", detail="the nameserver answered SERVFAIL")
+    return Answer(name, rdtype, "error", detail=str(exc))

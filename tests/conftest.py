@@ -1,0 +1,39 @@
+"""Shared fixtures: a real DNS server on loopback, and an environment that can reach nothing else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from handlers.resolver import Resolver
+from tests.support.dns_server import DnsServer
+
+# Nothing in the suite may ever ask the machine's own resolver: point every lookup at a
+# port on loopback where nothing listens unless a test starts its server there.
+os.environ["SMTPCHECK_NAMESERVERS"] = "127.0.0.1:9"
+os.environ.pop("SPAMHAUS_DQS_KEY", None)
+os.environ.pop("SMTPCHECK_ZONES", None)
+os.environ.pop("SMTPCHECK_POOLS", None)
+
+
+@pytest.fixture(scope="session")
+def dns_server_session() -> Iterator[DnsServer]:
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dns_server(dns_server_session: DnsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DnsServer]:
+    """The test DNS server, emptied, with SMTPCHECK_NAMESERVERS pointing at it."""
+    dns_server_session.clear()
+    monkeypatch.setenv("SMTPCHECK_NAMESERVERS", dns_server_session.address)
+    yield dns_server_session
+    dns_server_session.clear()
+
+
+@pytest.fixture
+def resolver(dns_server: DnsServer) -> Resolver:
+    """A resolver talking only to the test DNS server, with a short timeout."""
+    return Resolver([(dns_server.host, dns_server.port)], timeout=0.5)

@@ -1,0 +1,294 @@
+"""A real DNS server on 127.0.0.1 (UDP and TCP) serving whatever zone data a test sets.
+
+Tests and benchmarks talk to it over the wire exactly as the bot talks to a real
+resolver. It can misbehave on purpose, per zone suffix: never answer (`timeout`),
+answer SERVFAIL or REFUSED, or answer everything under a zone (a dead list). It can
+add a delay to every answer (benchmarks) and keeps a log of the questions it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.rrset
+
+Behaviour = Literal["timeout", "servfail", "refused"]
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    rdtype: str
+    transport: str
+
+
+def _norm(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+class DnsServer:
+    """Authoritative-style test server. Thread-safe setters; start() binds and returns the port."""
+
+    def __init__(self, host: str = "127.0.0.1", delay: float = 0.0) -> None:
+        self.host = host
+        self.port = 0
+        self.delay = delay
+        self._records: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._wildcards: dict[tuple[str, str], list[str]] = {}
+        self._behaviours: dict[str, Behaviour] = {}
+        self._lock = threading.Lock()
+        self.log: list[Question] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    # ---- zone data -------------------------------------------------------------------
+
+    def add(self, name: str, rdtype: str, *values: str, ttl: int = 300) -> None:
+        """Serve `values` for `name`/`rdtype` (TXT values are plain strings, unquoted)."""
+        with self._lock:
+            entry = self._records.setdefault((_norm(name), rdtype.upper()), [])
+            entry.extend((v, ttl) for v in values)
+
+    def remove(self, name: str, rdtype: str | None = None) -> None:
+        with self._lock:
+            for key in list(self._records):
+                if key[0] == _norm(name) and (rdtype is None or key[1] == rdtype.upper()):
+                    del self._records[key]
+
+    def answer_everything(self, zone: str, rdtype: str = "A", *values: str) -> None:
+        """Every name under `zone` answers `values` (default 127.0.0.2): a dead list."""
+        with self._lock:
+            self._wildcards[(_norm(zone), rdtype.upper())] = list(values or ("127.0.0.2",))
+
+    def misbehave(self, suffix: str, behaviour: Behaviour) -> None:
+        """Names at or under `suffix` get no answer, SERVFAIL or REFUSED."""
+        with self._lock:
+            self._behaviours[_norm(suffix)] = behaviour
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._wildcards.clear()
+            self._behaviours.clear()
+            self.log.clear()
+        self.delay = 0.0
+
+    def questions(self, name: str | None = None) -> list[Question]:
+        with self._lock:
+            return [q for q in self.log if name is None or q.name == _norm(name)]
+
+    # ---- serving ---------------------------------------------------------------------
+
+    def _behaviour(self, name: str) -> Behaviour | None:
+        best: tuple[int, Behaviour] | None = None
+        for suffix, behaviour in self._behaviours.items():
+            if (name == suffix or name.endswith("." + suffix)) and (
+                best is None or len(suffix) > best[0]
+            ):
+                best = (len(suffix), behaviour)
+        return best[1] if best else None
+
+    def _rrset(self, name: str, rdtype: str, values: Iterable[tuple[str, int]]) -> dns.rrset.RRset:
+        values = list(values)
+        ttl = min(t for _, t in values)
+        rrset = dns.rrset.RRset(dns.name.from_text(name), dns.rdataclass.IN, dns.rdatatype.from_text(rdtype))
+        rrset.update_ttl(ttl)
+        for value, _ in values:
+            if rdtype in ("TXT", "SPF"):
+                raw = value.encode()
+                chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+                rdata: dns.rdata.Rdata = dns.rdtypes.ANY.TXT.TXT(
+                    dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), chunks
+                )
+            else:
+                rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value)
+            rrset.add(rdata)
+        return rrset
+
+    def _soa(self, name: str) -> dns.rrset.RRset:
+        zone = ".".join(name.split(".")[-2:]) or "."
+        rrset = dns.rrset.RRset(dns.name.from_text(zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+        rrset.update_ttl(60)
+        rrset.add(dns.rdata.from_text("IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60"))
+        return rrset
+
+    def respond(self, query: dns.message.Message, transport: str) -> dns.message.Message | None:
+        """Build the answer to `query`, or None to stay silent."""
+        question = query.question[0]
+        name = _norm(question.name.to_text())
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        with self._lock:
+            self.log.append(Question(name, rdtype, transport))
+            behaviour = self._behaviour(name)
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.AA
+            if behaviour == "timeout":
+                return None
+            if behaviour == "servfail":
+                response.set_rcode(dns.rcode.SERVFAIL)
+                return response
+            if behaviour == "refused":
+                response.set_rcode(dns.rcode.REFUSED)
+                return response
+            target = name
+            for _ in range(8):  # follow CNAMEs inside our own data
+                values = self._records.get((target, rdtype))
+                if values:
+                    response.answer.append(self._rrset(target, rdtype, values))
+                    return response
+                cname = self._records.get((target, "CNAME"))
+                if cname and rdtype != "CNAME":
+                    response.answer.append(self._rrset(target, "CNAME", cname))
+                    target = _norm(cname[0][0])
+                    continue
+                break
+            for (zone, wtype), wvalues in self._wildcards.items():
+                if target.endswith("." + zone) and wtype == rdtype:
+                    response.answer.append(self._rrset(target, rdtype, [(v, 300) for v in wvalues]))
+                    return response
+            exists = any(key[0] == target for key in self._records) or any(
+                target.endswith("." + zone) for zone, _ in self._wildcards
+            )
+            if not exists:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            response.authority.append(self._soa(target))
+            return response
+
+    async def _handle(self, data: bytes, transport: str) -> bytes | None:
+        try:
+            query = dns.message.from_wire(data)
+        except Exception:
+            return None
+        response = self.respond(query, transport)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if response is None:
+            return None
+        if transport == "udp":
+            limit = query.payload if query.edns >= 0 else 512
+            try:
+                return response.to_wire(max_size=max(limit, 512))
+            except dns.exception.TooBig:
+                truncated = dns.message.make_response(query)
+                truncated.flags |= dns.flags.TC
+                return truncated.to_wire()
+        return response.to_wire()
+
+    async def _serve(self, udp_sock: socket.socket, tcp_sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        server = self
+        tasks: set[asyncio.Task[None]] = set()
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                async def reply() -> None:
+                    wire = await server._handle(data, "udp")
+                    if wire is not None:
+                        self.transport.sendto(wire, addr)  # type: ignore[attr-defined]
+
+                task = loop.create_task(reply())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        async def tcp_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    head = await reader.readexactly(2)
+                    data = await reader.readexactly(struct.unpack("!H", head)[0])
+                    wire = await server._handle(data, "tcp")
+                    if wire is None:
+                        continue
+                    writer.write(struct.pack("!H", len(wire)) + wire)
+                    await writer.drain()
+            writer.close()
+
+        udp_transport, _ = await loop.create_datagram_endpoint(Udp, sock=udp_sock)
+        tcp_server = await asyncio.start_server(tcp_client, sock=tcp_sock)
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self._stop.wait()
+        udp_transport.close()
+        tcp_server.close()
+        for task in list(tasks):
+            task.cancel()
+
+    def start(self) -> tuple[str, int]:
+        """Bind UDP and TCP on one free port of 127.0.0.1 and serve from a thread."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind((self.host, self.port))
+            port = udp.getsockname()[1]
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind((self.host, port))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            tcp.listen(128)
+            udp.setblocking(False)
+            tcp.setblocking(False)
+            self.port = port
+            break
+        else:
+            raise RuntimeError("no free port for the test DNS server")
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._serve(udp, tcp))
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="test-dns", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        return self.host, self.port
+
+    @property
+    def address(self) -> str:
+        """`ip:port`, the form SMTPCHECK_NAMESERVERS takes."""
+        return f"{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(5)
+
+    def __enter__(self) -> DnsServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def reverse_name(ip: str, zone: str) -> str:
+    """The DNSBL question for `ip` under `zone` (IPv4 reversed octets, IPv6 nibbles)."""
+    import ipaddress
+
+    address = ipaddress.ip_address(ip)
+    if address.version == 4:
+        return ".".join(reversed(ip.split("."))) + "." + zone
+    nibbles = address.exploded.replace(":", "")
+    return ".".join(reversed(nibbles)) + "." + zone
