@@ -9,6 +9,7 @@ weight receivers give it (tier), where to look an address up, and its terms of u
 
 from __future__ import annotations
 
+import fnmatch
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-Kind = Literal["reputation", "policy"]
+#: reputation: the address behaved badly; policy: it should not send directly; allow: an
+#: allow-list (DNSWL), where a hit is a good sign and never a listing.
+Kind = Literal["reputation", "policy", "allow"]
 Tier = Literal["major", "secondary", "informational"]
 ErrorReason = Literal["resolver_blocked", "bad_key", "unreliable", "error"]
 
-_KINDS = ("reputation", "policy")
+_KINDS = ("reputation", "policy", "allow")
 _TIERS = ("major", "secondary", "informational")
 _ERROR_REASONS = ("resolver_blocked", "bad_key", "unreliable", "error")
 
@@ -35,6 +38,8 @@ class Code:
 
     meaning: str
     kind: Kind
+    #: What to do about a listing with this code, when the generic advice for its kind does not fit.
+    advice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ class Zone:
     selftest: bool = True
     #: Meaning for a listed code the catalogue does not know.
     default_meaning: str = "listed"
+    #: True when only the codes in `codes` are listings; any other answer is `unreliable`
+    #: (lists such as SpamRATS answer other 127.x codes when they refuse a resolver).
+    strict_codes: bool = False
 
     def lookup_for(self, ip: str) -> str:
         """The list's lookup page for `ip`."""
@@ -70,12 +78,22 @@ class Zone:
         """The page where `ip` is taken off the list (the lookup page when they are one)."""
         return (self.removal_url or self.lookup_url).replace("{ip}", ip)
 
+    def code(self, answer: str) -> Code | None:
+        """The catalogue's entry for `answer`: exact first, then wildcard keys like `127.0.*.3`."""
+        known = self.codes.get(answer)
+        if known is not None:
+            return known
+        for pattern, spec in self.codes.items():
+            if "*" in pattern and fnmatch.fnmatchcase(answer, pattern):
+                return spec
+        return None
+
     def code_kind(self, code: str) -> Kind:
-        known = self.codes.get(code)
+        known = self.code(code)
         return known.kind if known else self.kind
 
     def meaning(self, code: str) -> str:
-        known = self.codes.get(code)
+        known = self.code(code)
         return known.meaning if known else self.default_meaning
 
 
@@ -95,8 +113,13 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
             else:
                 code_kind = spec.get("kind", kind)
                 if code_kind not in _KINDS:
-                    raise CatalogueError(f"{where}: code {code} kind must be one of {', '.join(_KINDS)}")
-                codes[code] = Code(str(spec["meaning"]), code_kind)
+                    raise CatalogueError(
+                        f"{where}: code {code} kind must be one of {', '.join(_KINDS)}"
+                    )
+                advice = spec.get("advice")
+                codes[code] = Code(
+                    str(spec["meaning"]), code_kind, None if advice is None else str(advice)
+                )
         errors = dict(entry.get("error_codes", {}))
         for code, reason in errors.items():
             if reason not in _ERROR_REASONS:
@@ -119,6 +142,7 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
             dqs_zone=entry.get("dqs_zone"),
             selftest=bool(entry.get("selftest", True)),
             default_meaning=str(entry.get("default_meaning", "listed")),
+            strict_codes=bool(entry.get("strict_codes", False)),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc.args[0]!r}") from exc
@@ -130,7 +154,13 @@ def _entries(data: Mapping[str, Any], source: str) -> list[tuple[Mapping[str, An
     lists = data.get("list", [])
     if not isinstance(lists, list):
         raise CatalogueError(f"{source}: expected [[list]] tables")
-    return [(entry, f"{source} [[list]] #{n + 1} ({entry.get('zone', '?')})") for n, entry in enumerate(lists)]
+    for n, entry in enumerate(lists):
+        if not isinstance(entry, dict):
+            raise CatalogueError(f"{source} [[list]] #{n + 1}: expected a table")
+    return [
+        (entry, f"{source} [[list]] #{n + 1} ({entry.get('zone', '?')})")
+        for n, entry in enumerate(lists)
+    ]
 
 
 def builtin() -> tuple[Zone, ...]:
@@ -183,7 +213,11 @@ def _as_entry(zone: Zone) -> dict[str, Any]:
         "lookup_url": zone.lookup_url,
         "ipv4": zone.ipv4,
         "ipv6": zone.ipv6,
-        "codes": {c: {"meaning": v.meaning, "kind": v.kind} for c, v in zone.codes.items()},
+        "codes": {
+            c: {"meaning": v.meaning, "kind": v.kind}
+            | ({"advice": v.advice} if v.advice is not None else {})
+            for c, v in zone.codes.items()
+        },
         "error_codes": dict(zone.error_codes),
         "removal_url": zone.removal_url,
         "access": zone.access,
@@ -191,4 +225,5 @@ def _as_entry(zone: Zone) -> dict[str, Any]:
         "dqs_zone": zone.dqs_zone,
         "selftest": zone.selftest,
         "default_meaning": zone.default_meaning,
+        "strict_codes": zone.strict_codes,
     }
