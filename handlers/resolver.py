@@ -123,7 +123,7 @@ def _negative_ttl(response: dns.message.Message | None) -> int:
         return DEFAULT_NEGATIVE_TTL
     for rrset in response.authority:
         if rrset.rdtype == dns.rdatatype.SOA:
-            return int(min(rrset.ttl, rrset[0].minimum))  # type: ignore[attr-defined]
+            return int(min(rrset.ttl, rrset[0].minimum))
     return DEFAULT_NEGATIVE_TTL
 
 
@@ -209,10 +209,12 @@ class Resolver:
                     name, rdtype, raise_on_no_answer=False, search=False
                 )
             except dns.resolver.NXDOMAIN as exc:
-                response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None
+                response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
                 return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
             except dns.resolver.LifetimeTimeout:
-                return Answer(name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s")
+                return Answer(
+                    name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+                )
             except dns.resolver.NoNameservers as exc:
                 return _failure(name, rdtype, exc)
             except dns.exception.DNSException as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.catalogue import Zone, builtin
+from handlers.pools import Pool
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class Settings:
     """Check settings. Defaults match INTERFACE.md's environment table."""
 
     catalogue: tuple[Zone, ...] = field(default_factory=builtin)
+    #: (address, port) of the resolvers every lookup uses; empty means the system's.
+    nameservers: tuple[tuple[str, int], ...] = ()
+    #: Most DNS questions in flight at once, over all checks.
+    max_in_flight: int = 256
     #: Seconds one DNS question may take.
     timeout: float = 2.0
     #: Spamhaus Data Query Service key (never printed or logged).
@@ -26,3 +31,21 @@ class Settings:
     smtp_timeout: float = 15.0
     #: Let the SMTP probe reach private and loopback addresses (tests, labs).
     allow_private_targets: bool = False
+    #: Ports the SMTP probe connects to; anything else is refused (no port scanning).
+    smtp_ports: tuple[int, ...] = (25, 465, 587, 2525)
+    #: Ports that speak TLS from the first byte (SMTPS) instead of STARTTLS.
+    smtp_implicit_tls_ports: tuple[int, ...] = (465,)
+    #: CA bundle for the probe's certificate checks; None means the system's CAs.
+    smtp_ca_file: str | None = None
+    #: The name the probe gives in EHLO; None: the host name if qualified, else an address literal.
+    smtp_helo_name: str | None = None
+    #: Port the MX check probes instead of 25 (tests and labs); None means 25.
+    smtp_port_override: int | None = None
+    #: Most MX hosts one MX check probes (a domain cannot turn the bot into a scanner).
+    mx_max_hosts: int = 10
+    #: SMTP probes one user may have running at once.
+    max_probes_per_user: int = 3
+    #: The MX whose EHLO reply shows the address our SMTP leaves from; None disables egress.
+    egress_reference: tuple[str, int] | None = ("gmail-smtp-in.l.google.com", 25)
+    #: The operator's egress pools (SMTPCHECK_POOLS).
+    pools: tuple[Pool, ...] = ()

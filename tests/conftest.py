@@ -25,7 +25,9 @@ def dns_server_session() -> Iterator[DnsServer]:
 
 
 @pytest.fixture
-def dns_server(dns_server_session: DnsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DnsServer]:
+def dns_server(
+    dns_server_session: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DnsServer]:
     """The test DNS server, emptied, with SMTPCHECK_NAMESERVERS pointing at it."""
     dns_server_session.clear()
     monkeypatch.setenv("SMTPCHECK_NAMESERVERS", dns_server_session.address)

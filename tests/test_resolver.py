@@ -20,7 +20,9 @@ def test_parse_nameservers_forms() -> None:
     assert parse_nameservers("2001:db8::2") == [("2001:db8::2", 53)]
 
 
-@pytest.mark.parametrize("spec", ["", "nameserver", "1.2.3.4:0", "1.2.3.4:99999", "[::1", "[::1]x", "1.2.3.4:x"])
+@pytest.mark.parametrize(
+    "spec", ["", "nameserver", "1.2.3.4:0", "1.2.3.4:99999", "[::1", "[::1]x", "1.2.3.4:x"]
+)
 def test_parse_nameservers_rejects(spec: str) -> None:
     with pytest.raises(NameserverSpecError):
         parse_nameservers(spec)
@@ -79,7 +81,9 @@ async def test_errors_are_not_cached(resolver: Resolver, dns_server: DnsServer) 
     assert (await resolver.lookup("a.flaky.example", "A")).records == ("51.158.10.9",)
 
 
-async def test_identical_questions_in_flight_asked_once(resolver: Resolver, dns_server: DnsServer) -> None:
+async def test_identical_questions_in_flight_asked_once(
+    resolver: Resolver, dns_server: DnsServer
+) -> None:
     dns_server.add("same.example.net", "A", "51.158.10.2")
     dns_server.delay = 0.1
     answers = await asyncio.gather(*(resolver.lookup("same.example.net", "A") for _ in range(20)))

@@ -108,7 +108,9 @@ class DnsServer:
     def _rrset(self, name: str, rdtype: str, values: Iterable[tuple[str, int]]) -> dns.rrset.RRset:
         values = list(values)
         ttl = min(t for _, t in values)
-        rrset = dns.rrset.RRset(dns.name.from_text(name), dns.rdataclass.IN, dns.rdatatype.from_text(rdtype))
+        rrset = dns.rrset.RRset(
+            dns.name.from_text(name), dns.rdataclass.IN, dns.rdatatype.from_text(rdtype)
+        )
         rrset.update_ttl(ttl)
         for value, _ in values:
             if rdtype in ("TXT", "SPF"):
@@ -118,7 +120,9 @@ class DnsServer:
                     dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), chunks
                 )
             else:
-                rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value)
+                rdata = dns.rdata.from_text(
+                    dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value
+                )
             rrset.add(rdata)
         return rrset
 
@@ -126,7 +130,9 @@ class DnsServer:
         zone = ".".join(name.split(".")[-2:]) or "."
         rrset = dns.rrset.RRset(dns.name.from_text(zone), dns.rdataclass.IN, dns.rdatatype.SOA)
         rrset.update_ttl(60)
-        rrset.add(dns.rdata.from_text("IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60"))
+        rrset.add(
+            dns.rdata.from_text("IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60")
+        )
         return rrset
 
     def respond(self, query: dns.message.Message, transport: str) -> dns.message.Message | None:

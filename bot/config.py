@@ -1,0 +1,130 @@
+"""Configuration from the environment, with one clear sentence per mistake.
+
+Every variable is documented in INTERFACE.md's environment table; nothing else
+reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from handlers.catalogue import CatalogueError, load
+from handlers.resolver import NameserverSpecError, Resolver, parse_nameservers
+from handlers.settings import Settings
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the variable."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not 0 < value <= 300:
+        raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, not {raw!r}.")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def settings_from_env(
+    env: Mapping[str, str] | None = None, *, timeout: float | None = None
+) -> Settings:
+    """Handler settings from SMTPCHECK_* and SPAMHAUS_DQS_KEY (`timeout` overrides, e.g. --timeout)."""
+    env = os.environ if env is None else env
+    nameservers: tuple[tuple[str, int], ...] = ()
+    spec = env.get("SMTPCHECK_NAMESERVERS", "").strip()
+    if spec:
+        try:
+            nameservers = tuple(parse_nameservers(spec))
+        except NameserverSpecError as exc:
+            raise ConfigError(f"SMTPCHECK_NAMESERVERS: {exc}.") from None
+    zones_file = env.get("SMTPCHECK_ZONES", "").strip() or None
+    try:
+        catalogue = load(zones_file)
+    except CatalogueError as exc:
+        raise ConfigError(f"SMTPCHECK_ZONES: {exc}.") from None
+    return Settings(
+        catalogue=catalogue,
+        nameservers=nameservers,
+        timeout=timeout if timeout is not None else _float(env, "SMTPCHECK_TIMEOUT", 2.0),
+        dqs_key=env.get("SPAMHAUS_DQS_KEY", "").strip() or None,
+        smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
+        allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
+    )
+
+
+def make_resolver(settings: Settings) -> Resolver:
+    """The one resolver for this event loop, on the configured nameservers."""
+    return Resolver(
+        settings.nameservers, timeout=settings.timeout, max_in_flight=settings.max_in_flight
+    )
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """What the Slack app needs besides the handler settings."""
+
+    bot_token: str
+    signing_secret: str
+    app_token: str | None = None
+    api_url: str | None = None
+    port: int = 3000
+    database_url: str = "sqlite:///smtpcheck.db"
+    allowed_channels: frozenset[str] = field(default_factory=frozenset)
+    allowed_users: frozenset[str] = field(default_factory=frozenset)
+    #: Checks one person may start per minute.
+    user_rate_per_minute: int = 10
+
+    def __repr__(self) -> str:  # never show secrets, even in a traceback
+        return f"SlackConfig(app_token={'set' if self.app_token else 'unset'}, port={self.port})"
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[str]:
+    return frozenset(x.strip() for x in env.get(name, "").split(",") if x.strip())
+
+
+def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
+    """Slack settings; a missing credential ends with a sentence naming the variable."""
+    env = os.environ if env is None else env
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) "
+            "from your Slack app's OAuth & Permissions page."
+        )
+    app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+    secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+    if not secret and not app_token:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your "
+            "Slack app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)."
+        )
+    port_text = env.get("PORT", "3000").strip() or "3000"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"PORT must be a port number, not {port_text!r}.")
+    rate_text = env.get("SMTPCHECK_USER_RATE", "10").strip() or "10"
+    if not rate_text.isdigit():
+        raise ConfigError(
+            f"SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
+        )
+    return SlackConfig(
+        bot_token=token,
+        signing_secret=secret,
+        app_token=app_token,
+        api_url=env.get("SLACK_API_URL", "").strip() or None,
+        port=int(port_text),
+        database_url=env.get("SMTPCHECK_DATABASE_URL", "").strip() or "sqlite:///smtpcheck.db",
+        allowed_channels=_ids(env, "SMTPCHECK_ALLOWED_CHANNELS"),
+        allowed_users=_ids(env, "SMTPCHECK_ALLOWED_USERS"),
+        user_rate_per_minute=int(rate_text),
+    )

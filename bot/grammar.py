@@ -1,0 +1,302 @@
+"""The one command grammar, shared by `/smtpcheck` in Slack and `smtpcheck` in the terminal.
+
+`parse` turns the words after the command into a typed `Command`, or raises
+`UsageError` with one sentence a person can act on. It does no DNS: names are
+resolved later, so Slack can acknowledge before anything slow happens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from handlers.targets import non_global_reason
+
+USAGE = """\
+/smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation, SPF for DOMAIN
+/smtpcheck HOSTNAME [DOMAIN]      the same for every address the name resolves to
+/smtpcheck bl IP                  blocklists only
+/smtpcheck ptr IP                 reverse DNS only
+/smtpcheck spf DOMAIN [IP]        SPF record review; with IP, evaluate that sender
+/smtpcheck smtp HOST [PORT]       SMTP probe: connect, banner, EHLO, STARTTLS; sends no mail
+/smtpcheck mx DOMAIN              the domain's MX hosts, each probed
+/smtpcheck egress [EXPECTED_IP]   the address SMTP really leaves from, checked
+/smtpcheck bounce TEXT            explain a pasted bounce / rejection and check what it names
+/smtpcheck watch IP [DOMAIN] [every 15m]   re-check on a schedule, report changes in the thread
+/smtpcheck watch                  list this channel's watches
+/smtpcheck unwatch IP
+/smtpcheck history IP
+/smtpcheck help"""
+
+EXAMPLES = (
+    "/smtpcheck 51.158.10.22 example.com",
+    "/smtpcheck mail.example.com",
+    "/smtpcheck spf example.com 51.158.10.22",
+    "/smtpcheck watch 51.158.10.22 every 30m",
+)
+
+MIN_WATCH_MINUTES = 5
+DEFAULT_WATCH_MINUTES = 15
+MAX_WATCH_MINUTES = 24 * 60
+MAX_TEXT = 40_000
+
+
+class UsageError(ValueError):
+    """Input the grammar cannot take; `str(error)` is one sentence for the person who typed it."""
+
+
+Scope = Literal["full", "bl", "ptr"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """Blocklists, PTR and SPF (scope `full`), or one part, for an address or a host name."""
+
+    target: str
+    domain: str | None = None
+    scope: Scope = "full"
+
+    @property
+    def is_hostname(self) -> bool:
+        return not _is_ip(self.target)
+
+
+@dataclass(frozen=True)
+class Spf:
+    domain: str
+    ip: str | None = None
+    sender: str | None = None
+    helo: str | None = None
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int = 25
+
+
+@dataclass(frozen=True)
+class Mx:
+    domain: str
+
+
+@dataclass(frozen=True)
+class Egress:
+    expected: str | None = None
+
+
+@dataclass(frozen=True)
+class Bounce:
+    text: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    """`target` None means "list this channel's watches"."""
+
+    target: str | None = None
+    domain: str | None = None
+    every_minutes: int = DEFAULT_WATCH_MINUTES
+
+
+@dataclass(frozen=True)
+class Unwatch:
+    target: str
+
+
+@dataclass(frozen=True)
+class History:
+    target: str
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+Command = Check | Spf | Smtp | Mx | Egress | Bounce | Watch | Unwatch | History | Help
+
+_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
+_MENTION = re.compile(r"<[@#!][^<>]*>")
+_IPV4_SHAPE = re.compile(r"^\d{1,4}(\.\d{1,4}){1,3}$")
+_IPV6_SHAPE = re.compile(r"^[0-9A-Za-z.%]*:[0-9A-Za-z:.%]*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_EVERY = re.compile(r"^(\d{1,6})\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)$")
+
+
+def unslack(text: str) -> str:
+    """Undo Slack's message markup: `<http://x.com|x.com>` -> `x.com`, mentions dropped, entities decoded."""
+    text = _LINK.sub(lambda m: m.group(2) if m.group(2) is not None else (m.group(3) or ""), text)
+    text = _MENTION.sub(" ", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _is_ip(word: str) -> bool:
+    try:
+        ipaddress.ip_address(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_hostname(word: str) -> bool:
+    name = word.lower().rstrip(".")
+    if "." not in name or len(name) > 253:
+        return False
+    labels = name.split(".")
+    if labels[-1].isdigit():
+        return False
+    return all(_LABEL.match(label) for label in labels)
+
+
+def _show(word: str) -> str:
+    """A word quoted back to the person, shortened so a paste cannot flood the reply."""
+    return word if len(word) <= 60 else word[:57] + "..."
+
+
+def check_ip(word: str, *, public: bool = True) -> str:
+    """`word` as a canonical address, or UsageError saying why it is not usable."""
+    try:
+        ip = ipaddress.ip_address(word)
+    except ValueError:
+        if _IPV4_SHAPE.match(word):
+            raise UsageError(
+                f"{_show(word)} looks like an IPv4 address but is not a valid one."
+            ) from None
+        if _IPV6_SHAPE.match(word) and word.count(":") >= 2:
+            raise UsageError(
+                f"{_show(word)} looks like an IPv6 address but is not a valid one."
+            ) from None
+        raise UsageError(f"{_show(word)} is not an IP address.") from None
+    if public:
+        reason = non_global_reason(ip)
+        if reason:
+            raise UsageError(
+                f"{ip} is a {reason} address: blocklists and reverse DNS only mean something "
+                "for public internet addresses."
+            )
+    return str(ip)
+
+
+def check_target(word: str, *, public: bool = True) -> str:
+    """An address (validated) or a host name with a dot (normalised, not yet resolved)."""
+    if (
+        _is_ip(word)
+        or _IPV4_SHAPE.match(word)
+        or (_IPV6_SHAPE.match(word) and word.count(":") >= 2)
+    ):
+        return check_ip(word, public=public)
+    if _is_hostname(word):
+        return word.lower().rstrip(".")
+    raise UsageError(f"{_show(word)} is neither an IP address nor a host name with a dot.")
+
+
+def check_domain(word: str) -> str:
+    if _is_ip(word) or not _is_hostname(word):
+        raise UsageError(f"{_show(word)} is not a valid mail domain (e.g. example.com).")
+    return word.lower().rstrip(".")
+
+
+def _interval(words: list[str]) -> tuple[list[str], int]:
+    """Strip a trailing `every N(m|h|d)` from `words`; return the rest and the minutes."""
+    lowered = [w.lower() for w in words]
+    if "every" not in lowered:
+        return words, DEFAULT_WATCH_MINUTES
+    at = lowered.index("every")
+    spec = " ".join(lowered[at + 1 :])
+    match = _EVERY.match(spec)
+    if not match:
+        raise UsageError(
+            f"I could not read the interval {_show(spec)!r}: write e.g. `every 15m` or `every 2h`."
+        )
+    number, unit = int(match.group(1)), match.group(2)[0]
+    minutes = number * {"m": 1, "h": 60, "d": 1440}[unit]
+    if minutes < MIN_WATCH_MINUTES:
+        raise UsageError(
+            f"Watches re-check no more often than every {MIN_WATCH_MINUTES} minutes; "
+            "write `every 5m` or more."
+        )
+    if minutes > MAX_WATCH_MINUTES:
+        raise UsageError("Watches re-check at least once a day; write `every 24h` or less.")
+    return words[:at], minutes
+
+
+def _arity(verb: str, args: list[str], least: int, most: int) -> None:
+    if len(args) < least:
+        raise UsageError(f"`{verb}` needs more: see the usage below.")
+    if len(args) > most:
+        raise UsageError(
+            f"`{verb}` takes at most {most} word{'s' if most != 1 else ''} after it; "
+            f"I did not understand {_show(' '.join(args[most:]))!r}."
+        )
+
+
+def parse(text: str) -> Command:
+    """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(
+            f"That is too long for me ({len(text):,} characters; {MAX_TEXT:,} at most)."
+        )
+    text = unslack(text).strip()
+    words = text.split()
+    if not words:
+        return Help()
+    verb = words[0].lower()
+    args = words[1:]
+    if verb in ("help", "-h", "--help", "?"):
+        return Help()
+    if verb == "bounce":
+        rest = text[len(words[0]) :].strip()
+        if not rest:
+            raise UsageError("Paste the bounce or rejection text after `bounce`.")
+        return Bounce(rest)
+    if verb in ("bl", "ptr"):
+        _arity(verb, args, 1, 1)
+        return Check(check_target(args[0]), None, "bl" if verb == "bl" else "ptr")
+    if verb == "spf":
+        _arity(verb, args, 1, 2)
+        ip = check_ip(args[1], public=False) if len(args) == 2 else None
+        return Spf(args[0].rstrip(".").lower() if args[0] != "." else args[0], ip)
+    if verb == "smtp":
+        _arity(verb, args, 1, 2)
+        port = 25
+        if len(args) == 2:
+            if not args[1].isdigit() or not 0 < int(args[1]) < 65536:
+                raise UsageError(f"{_show(args[1])} is not a port number (25, 465, 587 or 2525).")
+            port = int(args[1])
+        return Smtp(check_target(args[0], public=False), port)
+    if verb == "mx":
+        _arity(verb, args, 1, 1)
+        return Mx(check_domain(args[0]))
+    if verb == "egress":
+        _arity(verb, args, 0, 1)
+        return Egress(check_ip(args[0]) if args else None)
+    if verb == "watch":
+        watched, minutes = _interval(args)
+        if not watched:
+            if len(watched) != len(args):
+                raise UsageError("Say which address to watch: `watch IP [DOMAIN] [every 15m]`.")
+            return Watch()
+        _arity(verb, watched, 1, 2)
+        domain = check_domain(watched[1]) if len(watched) == 2 else None
+        return Watch(check_target(watched[0]), domain, minutes)
+    if verb in ("unwatch", "history"):
+        _arity(verb, args, 1, 1)
+        target = check_target(args[0])
+        return Unwatch(target) if verb == "unwatch" else History(target)
+    if verb == "check":
+        if not args:
+            raise UsageError("Say what to check: an IP address or a host name.")
+        words, args = args, args[1:]
+    _arity("check", args, 0, 1)
+    target = check_target(words[0])
+    domain = check_domain(args[0]) if args else None
+    return Check(target, domain, "full")
+
+
+def usage(error: str | None = None) -> str:
+    """The reply to bad input or `help`: the sentence, then the grammar."""
+    head = f"{error}\n\n" if error else ""
+    return f"{head}Usage:\n{USAGE}\n\nExamples:\n" + "\n".join(EXAMPLES)

@@ -1,0 +1,165 @@
+"""Terminal rendering of reports: a pure function of the JSON report to text.
+
+Working from the JSON (the same data `--json` prints) keeps the two outputs from
+drifting apart. Text from DNS and SMTP is stripped of control characters so a
+hostile TXT record cannot move the cursor or recolour the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+_COLOURS = {"ok": "32", "warn": "33", "fail": "31", "error": "35", "skipped": "90"}
+_TITLES = {
+    "dnsbl": "Blocklists",
+    "ptr": "Reverse DNS",
+    "spf": "SPF",
+    "smtp": "SMTP",
+    "mx": "MX hosts",
+    "egress": "Egress",
+    "bounce": "Bounce",
+}
+CLEAN_SHOWN = 0
+
+
+def clean(value: object) -> str:
+    """`value` as text with control characters made visible instead of obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+class Style:
+    """ANSI colour when writing to a terminal, plain text otherwise."""
+
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def status(self, status: str) -> str:
+        word = status.upper()
+        if not self.colour:
+            return word
+        return f"\x1b[1;{_COLOURS.get(status, '0')}m{word}\x1b[0m"
+
+    def bold(self, text: str) -> str:
+        return f"\x1b[1m{text}\x1b[0m" if self.colour else text
+
+    def dim(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[0m" if self.colour else text
+
+
+def _dnsbl_lines(check: Mapping[str, Any], style: Style) -> list[str]:
+    lines: list[str] = []
+    for item in check.get("listed") or []:
+        codes = ", ".join(clean(c) for c in item.get("codes") or [])
+        lines.append(
+            f"{style.bold(clean(item.get('list', item.get('zone'))))} ({clean(item.get('zone'))}): {codes}"
+        )
+        for meaning in item.get("meanings") or []:
+            lines.append(f"    {clean(meaning)}")
+        if item.get("txt"):
+            lines.append(f"    reason: {clean(item['txt'])}")
+        url = item.get("removal_url") or item.get("lookup_url")
+        if url:
+            lines.append(f"    lookup/removal: {clean(url)}")
+    unavailable = check.get("unavailable") or []
+    for item in unavailable:
+        detail = f" ({clean(item['detail'])})" if item.get("detail") else ""
+        lines.append(f"not checked: {clean(item.get('zone'))}: {clean(item.get('reason'))}{detail}")
+    clean_zones = check.get("clean") or []
+    if clean_zones:
+        lines.append(style.dim(f"clean on {len(clean_zones)} lists"))
+    for note in check.get("notes") or []:
+        lines.append(style.dim(f"note: {clean(note)}"))
+    return lines
+
+
+def _ptr_lines(check: Mapping[str, Any], style: Style) -> list[str]:
+    lines: list[str] = []
+    forward = check.get("forward") or {}
+    for name in check.get("names") or []:
+        back = forward.get(name)
+        resolved = f" -> {', '.join(clean(a) for a in back)}" if back else ""
+        lines.append(f"{clean(name)}{resolved}")
+    if check.get("names"):
+        lines.append(
+            f"forward-confirmed: {'yes' if check.get('forward_confirmed') else 'no'}"
+            + ("; looks generic/dynamic" if check.get("generic") else "")
+        )
+    return lines
+
+
+def _spf_lines(check: Mapping[str, Any], style: Style) -> list[str]:
+    lines: list[str] = []
+    if check.get("result"):
+        lines.append(f"result: {clean(check['result'])}")
+    if check.get("record"):
+        lines.append(f"record: {clean(check['record'])}")
+    if check.get("lookups") is not None:
+        lines.append(f"DNS lookups: {check['lookups']} of 10 allowed")
+    if check.get("explanation"):
+        lines.append(f"explanation: {clean(check['explanation'])}")
+    for warning in check.get("warnings") or []:
+        text = warning.get("text") if isinstance(warning, Mapping) else warning
+        lines.append(f"warning: {clean(text)}")
+    return lines
+
+
+def _generic_lines(check: Mapping[str, Any], style: Style) -> list[str]:
+    """Facts of a check without a dedicated layout: its simple fields, one a line."""
+    lines = []
+    for key, value in check.items():
+        if key in ("status", "summary") or value in (None, "", [], {}):
+            continue
+        if isinstance(value, (str, int, float, bool)):
+            lines.append(f"{key}: {clean(value)}")
+        elif isinstance(value, Sequence) and all(isinstance(v, (str, int, float)) for v in value):
+            lines.append(f"{key}: {', '.join(clean(v) for v in value)}")
+    return lines
+
+
+_LAYOUTS = {"dnsbl": _dnsbl_lines, "ptr": _ptr_lines, "spf": _spf_lines}
+
+
+def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
+    """One report (its JSON form) as terminal text."""
+    style = Style(colour)
+    target = clean(report.get("target", ""))
+    if report.get("hostname"):
+        target = f"{target} ({clean(report['hostname'])})"
+    out = [f"{style.bold(target)}  {style.status(report.get('verdict', 'ok'))}"]
+    for note in report.get("notes") or []:
+        out.append(f"  {clean(note)}")
+    for name, check in (report.get("checks") or {}).items():
+        title = _TITLES.get(name, name)
+        out.append(
+            f"  {title:<12} {style.status(check.get('status', 'ok')):<8} {clean(check.get('summary', ''))}"
+        )
+        layout = _LAYOUTS.get(name, _generic_lines)
+        out.extend(f"      {line}" for line in layout(check, style))
+    advice = report.get("advice") or []
+    if advice:
+        out.append(style.bold("What to do:"))
+        for n, item in enumerate(advice, 1):
+            out.append(f"  {n}. {clean(item.get('text', ''))}")
+            if item.get("url"):
+                out.append(f"     {clean(item['url'])}")
+    stamp = report.get("checked_at", "")
+    duration = report.get("duration_ms")
+    resolver = report.get("resolver")
+    context = "Checked"
+    if stamp:
+        context += f" {stamp}"
+    if duration is not None:
+        context += f" in {duration:.0f} ms"
+    if resolver:
+        context += f" via {clean(resolver)}"
+    out.append(style.dim(context))
+    return "\n".join(out)
+
+
+def render_all(reports: Sequence[Mapping[str, Any]], *, colour: bool = False) -> str:
+    """Several reports (a host name's addresses), a blank line apart."""
+    return "\n\n".join(render(r, colour=colour) for r in reports)

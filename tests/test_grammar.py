@@ -1,0 +1,188 @@
+"""The command grammar shared by Slack and the terminal."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.grammar import (
+    Bounce,
+    Check,
+    Egress,
+    Help,
+    History,
+    Mx,
+    Smtp,
+    Spf,
+    Unwatch,
+    UsageError,
+    Watch,
+    parse,
+    unslack,
+    usage,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("51.158.10.22", Check("51.158.10.22")),
+        ("51.158.10.22 Example.COM.", Check("51.158.10.22", "example.com")),
+        ("check 51.158.10.22 example.com", Check("51.158.10.22", "example.com")),
+        ("Mail.Example-Mail.net", Check("mail.example-mail.net")),
+        ("2A01:4F8:10A::25", Check("2a01:4f8:10a::25")),
+        ("bl 51.158.10.22", Check("51.158.10.22", None, "bl")),
+        ("ptr 2a01:4f8:10a::25", Check("2a01:4f8:10a::25", None, "ptr")),
+        ("spf example.com", Spf("example.com")),
+        ("spf example.com 51.158.10.22", Spf("example.com", "51.158.10.22")),
+        ("spf not_a..domain", Spf("not_a..domain")),
+        ("smtp mx.example-mail.net", Smtp("mx.example-mail.net", 25)),
+        ("smtp 51.158.10.22 587", Smtp("51.158.10.22", 587)),
+        ("mx example.com", Mx("example.com")),
+        ("egress", Egress()),
+        ("egress 51.158.10.22", Egress("51.158.10.22")),
+        ("watch", Watch()),
+        ("watch 51.158.10.22", Watch("51.158.10.22", None, 15)),
+        ("watch 51.158.10.22 example.com every 2h", Watch("51.158.10.22", "example.com", 120)),
+        ("watch 51.158.10.22 every 30 minutes", Watch("51.158.10.22", None, 30)),
+        ("unwatch 51.158.10.22", Unwatch("51.158.10.22")),
+        ("history 51.158.10.22", History("51.158.10.22")),
+        ("help", Help()),
+        ("", Help()),
+        ("   ", Help()),
+    ],
+)
+def test_parses(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+def test_bounce_keeps_the_text_whole() -> None:
+    text = "554 5.7.1 Service unavailable;\n  Client host [51.158.10.22] blocked using zen.spamhaus.org"
+    assert parse(f"bounce {text}") == Bounce(text)
+
+
+def test_slack_markup_is_undone() -> None:
+    assert unslack("<@U123ABC> 51.158.10.22 <http://example.com|example.com>").split() == [
+        "51.158.10.22",
+        "example.com",
+    ]
+    assert (
+        unslack("<mailto:postmaster@example.com|postmaster@example.com>")
+        == "postmaster@example.com"
+    )
+    assert unslack("a &lt;b&gt; &amp; c") == "a <b> & c"
+    assert parse("<@U0BOT> 51.158.10.22 <http://example.com|example.com>") == Check(
+        "51.158.10.22", "example.com"
+    )
+    assert parse("spf <http://example.com|example.com>") == Spf("example.com")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("999.1.1.1", "looks like an IPv4 address but is not a valid one"),
+        ("1.2.3", "looks like an IPv4 address"),
+        ("2001:db8::zz::1", "looks like an IPv6 address"),
+        ("localhost", "neither an IP address nor a host name with a dot"),
+        ("10.1.2.3", "private"),
+        ("192.168.1.10", "private"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("240.0.0.1", "reserved"),
+        ("192.0.2.10", "reserved"),
+        ("169.254.169.254", "cloud metadata"),
+        ("100.64.1.1", "carrier-grade NAT"),
+        ("51.158.10.22 not_a_domain", "not a valid mail domain"),
+        ("51.158.10.22 example.com extra", "at most 1 word"),
+        ("bl", "needs more"),
+        ("smtp mx.example.net 70000", "not a port number"),
+        ("watch 51.158.10.22 every 1m", "no more often than every 5 minutes"),
+        ("watch 51.158.10.22 every 9d", "at least once a day"),
+        ("watch 51.158.10.22 every soon", "could not read the interval"),
+        ("watch every 15m", "Say which address"),
+        ("bounce", "Paste the bounce"),
+    ],
+)
+def test_bad_input_gets_one_sentence(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    message = str(info.value)
+    assert says in message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_long_words_are_shortened_in_errors() -> None:
+    with pytest.raises(UsageError) as info:
+        parse("x" * 5000)
+    assert len(str(info.value)) < 200
+
+
+def test_usage_lists_every_verb() -> None:
+    text = usage("Oops.")
+    assert text.startswith("Oops.")
+    for verb in (
+        "bl IP",
+        "ptr IP",
+        "spf DOMAIN",
+        "smtp HOST",
+        "mx DOMAIN",
+        "egress",
+        "bounce",
+        "watch",
+        "unwatch",
+        "history",
+        "help",
+    ):
+        assert verb in text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_fuzz_parse_never_crashes(text: str) -> None:
+    """Any text gives a Command or a UsageError with one short line, never another exception."""
+    try:
+        command = parse(text)
+    except UsageError as exc:
+        assert str(exc) and len(str(exc)) < 400
+    else:
+        assert command is not None
+
+
+_word = st.sampled_from(
+    [
+        "bl",
+        "ptr",
+        "spf",
+        "smtp",
+        "mx",
+        "egress",
+        "bounce",
+        "watch",
+        "unwatch",
+        "history",
+        "help",
+        "every",
+        "15m",
+        "51.158.10.22",
+        "2a01:4f8::1",
+        "example.com",
+        "999.1.1.1",
+        "10.0.0.1",
+        "<@U1>",
+        "25",
+        "x.y",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_word, max_size=6))
+def test_fuzz_grammar_words(words: list[str]) -> None:
+    """Plausible word salads: targets that parse are always valid public addresses or names."""
+    try:
+        command = parse(" ".join(words))
+    except UsageError:
+        return
+    if isinstance(command, Check):
+        assert command.target not in ("999.1.1.1", "10.0.0.1")
