@@ -1,0 +1,346 @@
+"""SPF: evaluate an address against a domain's record with pyspf, and review the record.
+
+Why pyspf: SPF evaluation (macros, include/redirect semantics, CNAMEs, processing
+limits) is subtle, and pyspf is the reference implementation of RFC 7208. Why our own
+DNS under it: the nameservers the user configured must answer every lookup, answers
+are shared with the other checks through one cache, and pyspf must never read
+/etc/resolv.conf. pyspf is synchronous, so it runs in a worker thread; its module-level
+`spf.DNSLookup` is replaced once by a dispatcher that hands each question back to the
+event loop that owns our resolver (found through a thread-local binding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import spf as pyspf
+
+from handlers.resolver import Resolver
+from handlers.results import Advice, CheckResult, Status, worst
+from handlers.settings import Settings
+from handlers.spf_review import MAX_LOOKUPS, RFC, SpfReview, SpfWarning, parse, review_spf
+
+HOWTO_URL = f"{RFC}#section-5"
+
+#: INTERFACE.md: how each SPF result maps to a status.
+RESULT_STATUS: dict[str, Status] = {
+    "pass": "ok",
+    "fail": "fail",
+    "softfail": "warn",
+    "neutral": "warn",
+    "none": "warn",
+    "permerror": "fail",
+    "temperror": "error",
+}
+
+#: RFC 7208 section 4.6.4 asks for an overall limit of about 20 seconds per evaluation.
+QUERY_TIME = 20.0
+
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+
+DnsRecords = list[tuple[tuple[str, str], Any]]
+
+
+@dataclass
+class SpfResult(CheckResult):
+    """SPF of `domain`: the evaluation for an address (when given) and the record review."""
+
+    domain: str | None = None
+    #: pass, fail, softfail, neutral, none, permerror, temperror; None when not evaluated.
+    result: str | None = None
+    record: str | None = None
+    explanation: str | None = None
+    #: DNS-querying terms over the include/redirect tree (RFC 7208 limit: 10).
+    lookups: int | None = None
+    warnings: list[SpfWarning] = field(default_factory=list)
+    ip: str | None = None
+    sender: str | None = None
+    helo: str | None = None
+    #: The term that decided the result (e.g. `include:_spf.example.net`, `-all`).
+    mechanism: str | None = None
+
+
+# ---- pyspf's DNS, bound to our resolver -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Binding:
+    resolver: Resolver
+    loop: asyncio.AbstractEventLoop
+    #: Seconds a worker waits for one answer before giving up (a backstop; the resolver times out).
+    wait: float
+
+
+_local = threading.local()
+
+
+def _dns_lookup(
+    name: str, qtype: str, tcpfallback: object = True, timeout: float = 0
+) -> DnsRecords:
+    """pyspf's `DNSLookup`: ask our resolver on its event loop; TempError for DNS failures."""
+    del tcpfallback, timeout  # our resolver has its own timeout and falls back to TCP itself
+    binding: _Binding | None = getattr(_local, "binding", None)
+    if binding is None:
+        raise pyspf.TempError(
+            "DNS: no smtpcheck resolver bound (the system resolver is never used)"
+        )
+    try:
+        future = asyncio.run_coroutine_threadsafe(
+            binding.resolver.lookup(name, qtype), binding.loop
+        )
+        answer = future.result(timeout=binding.wait)
+    except concurrent.futures.TimeoutError as exc:
+        future.cancel()
+        raise pyspf.TempError(f"DNS {name} {qtype}: no answer") from exc
+    except RuntimeError as exc:  # the loop closed under us
+        raise pyspf.TempError(f"DNS {name} {qtype}: {exc}") from exc
+    if answer.outcome in ("nxdomain", "nodata"):
+        return []
+    if answer.outcome != "answer":
+        raise pyspf.TempError(f"DNS {name} {qtype}: {answer.detail or answer.outcome}")
+    key = (name, qtype)
+    if qtype in ("TXT", "SPF"):
+        return [(key, list(r.strings)) for r in answer.rdata]  # type: ignore[attr-defined]
+    if qtype == "MX":
+        return [
+            (key, (r.preference, r.exchange.to_text(omit_final_dot=True)))  # type: ignore[attr-defined]
+            for r in answer.rdata
+        ]
+    return [(key, value) for value in answer.records]
+
+
+def bind_pyspf() -> None:
+    """Make pyspf ask through `_dns_lookup` (idempotent; done on import)."""
+    if pyspf.DNSLookup is not _dns_lookup:
+        pyspf.DNSLookup = _dns_lookup
+
+
+bind_pyspf()
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    result: str
+    explanation: str
+    mechanism: str | None
+
+
+def _evaluate(binding: _Binding, ip: str, sender: str, helo: str) -> _Evaluation:
+    """Run pyspf in this (worker) thread with its DNS bound to `binding`."""
+    _local.binding = binding
+    try:
+        query = pyspf.query(i=ip, s=sender, h=helo, querytime=QUERY_TIME)
+        result, _code, explanation = query.check()
+        mechanism = query.mechanism
+        return _Evaluation(str(result), str(explanation), str(mechanism) if mechanism else None)
+    finally:
+        _local.binding = None
+
+
+# ---- the check ----------------------------------------------------------------------------------
+
+
+def normalise_domain(name: str) -> str | None:
+    """`name` as a lower-case ASCII DNS name, or None when RFC 7208 4.3 calls it malformed."""
+    name = name.strip().rstrip(".").lower()
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2:
+        return None
+    if any(len(label) > 63 or not _LABEL.match(label) for label in labels):
+        return None
+    return name
+
+
+async def check_spf(
+    domain: str | None,
+    ip: str | None,
+    resolver: Resolver,
+    settings: Settings,
+    *,
+    sender: str | None = None,
+    helo: str | None = None,
+) -> SpfResult:
+    """SPF for `domain`: with `ip`, pyspf's result for that sender; always the record review.
+
+    `sender` (MAIL FROM, default postmaster@domain) decides the domain evaluated when it
+    has one; `helo` (default the domain) feeds the %{h} macro. Raises ValueError for an
+    `ip` that is not an address (callers validate input first).
+    """
+    if sender is not None and "@" not in sender and domain:
+        sender = f"{sender}@{domain}"
+    if sender and "@" in sender:
+        domain = sender.rsplit("@", 1)[1] or domain
+    if not domain:
+        return SpfResult(
+            "skipped",
+            "SPF not checked: no mail domain given. "
+            "Give the mail domain to check SPF: /smtpcheck IP example.com",
+        )
+    if ip is not None:
+        ip = str(ipaddress.ip_address(ip))
+    name = normalise_domain(domain)
+    if name is None:
+        return SpfResult(
+            "warn",
+            f"SPF none: '{domain}' is not a valid domain name, so it can have no SPF record "
+            "(RFC 7208 section 4.3)",
+            domain=domain,
+            result="none",
+            ip=ip,
+            sender=sender,
+            helo=helo,
+        )
+    if ip is None:
+        return _from_review(await review_spf(name, resolver))
+
+    sender = sender or f"postmaster@{name}"
+    helo = helo or name
+    binding = _Binding(resolver, asyncio.get_running_loop(), wait=max(5.0, 4 * resolver.timeout))
+    review, evaluation = await asyncio.gather(
+        review_spf(name, resolver),
+        asyncio.to_thread(_evaluate, binding, ip, sender, helo),
+    )
+    return _from_evaluation(review, evaluation, ip, sender, helo)
+
+
+def _from_review(review: SpfReview) -> SpfResult:
+    """Review only (no address): the status says how healthy the record is."""
+    domain = review.domain
+    out = SpfResult(
+        "ok",
+        "",
+        domain=domain,
+        record=review.record,
+        lookups=review.lookups if review.record else None,
+        warnings=review.warnings,
+    )
+    if review.error:
+        out.status, out.result = "error", "temperror"
+        out.summary = f"Could not read the SPF record of {domain}: {review.error}"
+        out.advice = [_temperror_advice(domain)]
+        return out
+    if not review.records:
+        out.status, out.result = "warn", "none"
+        out.summary = f"{domain} publishes no SPF record"
+        out.advice = [_publish_advice(domain, None)]
+        return out
+    if len(review.records) > 1:
+        out.result = "permerror"
+    out.status = worst([w.severity for w in review.warnings])
+    counted = f"{review.lookups} of {MAX_LOOKUPS} DNS lookups"
+    if review.warnings:
+        out.summary = f"SPF record of {domain} ({counted}): {_problems(review.warnings)}"
+    else:
+        out.summary = f"SPF record of {domain} looks right ({counted})"
+    out.advice = _warning_advice(review.warnings)
+    return out
+
+
+def _from_evaluation(
+    review: SpfReview, evaluation: _Evaluation, ip: str, sender: str, helo: str
+) -> SpfResult:
+    domain = sender.rsplit("@", 1)[1].lower()
+    result = evaluation.result
+    out = SpfResult(
+        RESULT_STATUS.get(result, "error"),
+        "",
+        domain=domain,
+        result=result,
+        record=review.record,
+        explanation=evaluation.explanation or None,
+        lookups=review.lookups if review.record else None,
+        warnings=review.warnings,
+        ip=ip,
+        sender=sender,
+        helo=helo,
+        mechanism=evaluation.mechanism,
+    )
+    by = f" ({evaluation.mechanism})" if evaluation.mechanism else ""
+    summaries = {
+        "pass": f"SPF pass: {domain} allows {ip}{by}",
+        "fail": f"SPF fail: {domain} does not allow {ip}{by}",
+        "softfail": f"SPF softfail: {domain} does not list {ip}{by}",
+        "neutral": f"SPF neutral: {domain} neither allows nor denies {ip}{by}",
+        "none": f"SPF none: {domain} publishes no SPF record",
+        "permerror": f"SPF permerror: the SPF record of {domain} is broken: "
+        f"{evaluation.explanation}",
+        "temperror": f"SPF temperror: DNS lookups for the SPF of {domain} failed: "
+        f"{evaluation.explanation}",
+    }
+    out.summary = summaries.get(result, f"SPF {result}: {evaluation.explanation}")
+    if review.warnings and result not in ("none",):
+        out.summary += f"; {_problems(review.warnings)}"
+    advice: list[Advice] = []
+    if result in ("fail", "softfail", "neutral"):
+        advice.append(_add_address_advice(domain, ip, review.record))
+    elif result == "none":
+        advice.append(_publish_advice(domain, ip))
+    elif result == "temperror":
+        advice.append(_temperror_advice(domain))
+    advice.extend(_warning_advice(review.warnings))
+    if result == "permerror" and not any(w.severity == "fail" for w in review.warnings):
+        advice.append(
+            Advice(f"Fix the SPF record of {domain}: {evaluation.explanation}", HOWTO_URL)
+        )
+    out.advice = advice
+    return out
+
+
+def _problems(warnings: list[SpfWarning]) -> str:
+    first = warnings[0].text
+    more = len(warnings) - 1
+    return first + (f" (and {more} more warning{'s' if more > 1 else ''})" if more else "")
+
+
+def _warning_advice(warnings: list[SpfWarning]) -> list[Advice]:
+    """The fix of every warning bad enough to break SPF for all senders."""
+    return [Advice(f"{w.text}: {w.fix}", w.url) for w in warnings if w.severity != "warn"]
+
+
+def _mechanism_for(ip: str) -> str:
+    return f"ip{ipaddress.ip_address(ip).version}:{ip}"
+
+
+def _add_address_advice(domain: str, ip: str, record: str | None) -> Advice:
+    """The exact term to add, and the record with it in place (before `all`)."""
+    term = _mechanism_for(ip)
+    text = f"Add {term} to the SPF record of {domain}"
+    if record:
+        words = record.split()
+        terms = parse(record)
+        position = next(
+            (i + 1 for i, t in enumerate(terms) if not t.modifier and t.name == "all"),
+            len(words),
+        )
+        words.insert(position, term)
+        text += f": {' '.join(words)}"
+    text += " (if this server really sends the domain's mail)."
+    return Advice(text, HOWTO_URL)
+
+
+def _publish_advice(domain: str, ip: str | None) -> Advice:
+    servers = _mechanism_for(ip) if ip else "ip4:<your server's address>"
+    return Advice(
+        f"Publish an SPF record (TXT) at {domain} listing every server that sends its mail, "
+        f"e.g. 'v=spf1 mx {servers} -all'.",
+        HOWTO_URL,
+    )
+
+
+def _temperror_advice(domain: str) -> Advice:
+    return Advice(
+        f"The DNS of {domain} did not answer the SPF lookups; receivers defer mail (4xx) "
+        "until it does. Check that the domain's nameservers answer TXT queries.",
+        f"{RFC}#section-2.6.6",
+    )
