@@ -1,0 +1,314 @@
+"""What changed between two JSON reports of the same target, in sentences.
+
+Works on the JSON report of INTERFACE.md (not on `Report` objects) so reports stored by
+older versions still compare. Times, durations and the resolver never count as changes.
+
+A zone that could not be asked is neither clean nor listed, so going from "listed" to
+"unavailable" is not a delisting. `carry_forward` keeps what was last known about such
+zones, so a watch that loses a zone to a timeout still notices the delisting later.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+#: Checks compared field by field; any other check is compared by its status.
+_KNOWN_CHECKS = ("dnsbl", "ptr", "spf")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One sentence, and whether it is worth a post on its own.
+
+    Not material: a zone that could (not) be asked, and the verdict line (it only
+    restates the material changes, or a zone's availability).
+    """
+
+    text: str
+    material: bool = True
+
+
+def changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+    """Sentences for what changed from `old` to `new`, the verdict first; empty when nothing did.
+
+    Includes a zone, PTR or SPF becoming (un)checkable; `material` says whether anything
+    beyond that changed. With no `old` report there is nothing to compare: empty.
+    """
+    return [c.text for c in diff(old, new)]
+
+
+def material(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """True when something a watcher cares about changed (a listing, the PTR, SPF)."""
+    return any(c.material for c in diff(old, new))
+
+
+def is_clean(report_json: Mapping[str, Any]) -> bool:
+    """The report's verdict is ok: nothing left to fix."""
+    return report_json.get("verdict") == "ok"
+
+
+def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
+    """Every change from `old` to `new`, the verdict first."""
+    if old is None:
+        return []
+    out: list[Change] = []
+    old_checks = _checks(old)
+    new_checks = _checks(new)
+    out += _dnsbl(old_checks.get("dnsbl"), new_checks.get("dnsbl"))
+    out += _ptr(old_checks.get("ptr"), new_checks.get("ptr"))
+    out += _spf(old_checks.get("spf"), new_checks.get("spf"))
+    for name in sorted(set(old_checks) & set(new_checks)):
+        if name in _KNOWN_CHECKS:
+            continue
+        before, after = _status(old_checks[name]), _status(new_checks[name])
+        if before != after and "skipped" not in (before, after):
+            out.append(Change(f"{name.upper()} check {before} → {after}"))
+    was, now = old.get("verdict"), new.get("verdict")
+    if was and now and was != now:
+        # Explained by the changes above when there are any; news on its own otherwise.
+        out.insert(0, Change(f"verdict {was} → {now}", material=not out))
+    return out
+
+
+def carry_forward(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """`new`, with each blocklist, PTR or SPF it could not ask put back as `old` knew it.
+
+    The result is a baseline for the next comparison, not a report to show: a zone
+    listed before a timeout stays listed until an answer says otherwise.
+    """
+    out = copy.deepcopy(dict(new))
+    if old is None:
+        return out
+    old_checks, new_checks = _checks(old), out.get("checks")
+    if isinstance(new_checks, dict):
+        ptr, spf = old_checks.get("ptr"), old_checks.get("spf")
+        if _status(new_checks.get("ptr")) == "error" and _status(ptr) not in ("error", "skipped"):
+            new_checks["ptr"] = copy.deepcopy(ptr)
+        unknown = isinstance(new_checks.get("spf"), Mapping) and new_checks["spf"].get("result")
+        if (
+            unknown == "temperror"
+            and isinstance(spf, Mapping)
+            and spf.get("result")
+            not in (
+                None,
+                "temperror",
+            )
+        ):
+            new_checks["spf"] = copy.deepcopy(spf)
+    before = old_checks.get("dnsbl")
+    after = out.get("checks", {}).get("dnsbl")
+    if not isinstance(before, Mapping) or not isinstance(after, dict):
+        return out
+    old_listed = {e.get("zone"): e for e in _entries(before, "listed")}
+    old_clean = set(_zones(before, "clean"))
+    still_unavailable = []
+    for entry in _entries(after, "unavailable"):
+        zone = entry.get("zone")
+        if zone in old_listed:
+            after.setdefault("listed", []).append(copy.deepcopy(dict(old_listed[zone])))
+        elif zone in old_clean:
+            after.setdefault("clean", []).append(zone)
+        else:
+            still_unavailable.append(entry)
+    after["unavailable"] = still_unavailable
+    return out
+
+
+# ---- blocklists ----------------------------------------------------------------------
+
+
+def _dnsbl(old: Any, new: Any) -> list[Change]:
+    if not _comparable(old, new):
+        return []
+    old_listed = {e.get("zone"): e for e in _entries(old, "listed")}
+    new_listed = {e.get("zone"): e for e in _entries(new, "listed")}
+    old_clean, new_clean = set(_zones(old, "clean")), set(_zones(new, "clean"))
+    old_gone = {e.get("zone"): e for e in _entries(old, "unavailable")}
+    new_gone = {e.get("zone"): e for e in _entries(new, "unavailable")}
+    names = _names(old, new)
+    out: list[Change] = []
+    for zone, entry in new_listed.items():
+        name = names(zone)
+        what = _meanings(entry)
+        if zone in old_listed:
+            before = _meanings(old_listed[zone])
+            if what != before and what and before:
+                out.append(Change(f"{name} listing changed from {before} to {what}"))
+        elif zone in old_gone:
+            out.append(Change(f"listed on {name}{_paren(what)} (it could not be checked before)"))
+        else:
+            out.append(Change(f"newly listed on {name}{_paren(what)}"))
+    for zone, entry in old_listed.items():
+        if zone in new_listed:
+            continue
+        name = names(zone)
+        if zone in new_clean:
+            out.append(Change(f"delisted from {name}{_paren(_meanings(entry))}"))
+        elif zone in new_gone:
+            out.append(Change(f"{name} could not be checked ({_reason(new_gone[zone])})", False))
+    for zone, entry in new_gone.items():
+        if zone in old_clean:
+            out.append(Change(f"{names(zone)} could not be checked ({_reason(entry)})", False))
+    for zone in old_gone:
+        if zone in new_clean:
+            out.append(Change(f"{names(zone)} could be checked again: not listed", False))
+    return out
+
+
+def _meanings(entry: Mapping[str, Any]) -> str:
+    """Short list names from meanings ("SBL: ..." -> "SBL"), else the codes."""
+    meanings = entry.get("meanings") or []
+    short = [str(m).split(":", 1)[0].strip() for m in meanings if str(m).strip()]
+    if short and all(len(s) <= 24 for s in short):
+        return ", ".join(dict.fromkeys(short))
+    return ", ".join(str(c) for c in entry.get("codes") or [])
+
+
+def _reason(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("reason") or "no answer")
+
+
+def _paren(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def _names(*checks: Mapping[str, Any]) -> Any:
+    """zone -> list name: from the reports themselves, else the built-in catalogue."""
+    known: dict[str, str] = {}
+    for check in checks:
+        for key in ("listed", "unavailable"):
+            for entry in _entries(check, key):
+                if entry.get("zone") and entry.get("list"):
+                    known[str(entry["zone"])] = str(entry["list"])
+
+    def name(zone: Any) -> str:
+        text = str(zone)
+        return known.get(text) or _catalogue_names().get(text) or text
+
+    return name
+
+
+@lru_cache(maxsize=1)
+def _catalogue_names() -> dict[str, str]:
+    try:
+        from handlers import catalogue
+
+        return {z.zone: z.name for z in catalogue.builtin()}
+    except Exception:  # a broken catalogue must not break comparing reports
+        return {}
+
+
+# ---- PTR -----------------------------------------------------------------------------
+
+
+def _ptr(old: Any, new: Any) -> list[Change]:
+    if not _comparable(old, new):
+        return []
+    if _status(new) == "error" and _status(old) != "error":
+        return [Change("PTR could not be checked", False)]
+    if _status(old) == "error" and _status(new) != "error":
+        return [Change(f"PTR could be checked again: {_ptr_state(new)}", False)]
+    if _status(old) == "error":
+        return []
+    old_names, new_names = _names_of(old), _names_of(new)
+    old_ok, new_ok = bool(old.get("forward_confirmed")), bool(new.get("forward_confirmed"))
+    shown = ", ".join(new_names)
+    out: list[Change] = []
+    if old_names and not new_names:
+        out.append(Change(f"PTR lost (was {', '.join(old_names)})"))
+    elif new_names and new_ok and (not old_ok or not old_names):
+        was = f" (was {', '.join(old_names)})" if old_names and old_names != new_names else ""
+        out.append(Change(f"PTR fixed: {shown} now confirms{was}"))
+    elif new_names and not old_names:
+        out.append(Change(f"PTR added: {shown}, but it does not resolve back to the address"))
+    elif old_ok and not new_ok:
+        out.append(Change(f"PTR broken: {shown} no longer resolves back to the address"))
+    elif old_names != new_names:
+        out.append(Change(f"PTR changed from {', '.join(old_names)} to {shown}"))
+    if new_names and old_names and bool(old.get("generic")) != bool(new.get("generic")):
+        looks = "now looks generic" if new.get("generic") else "no longer looks generic"
+        out.append(Change(f"PTR {looks}"))
+    return out
+
+
+def _names_of(check: Mapping[str, Any]) -> list[str]:
+    return sorted(str(n).rstrip(".").lower() for n in check.get("names") or [])
+
+
+def _ptr_state(check: Mapping[str, Any]) -> str:
+    names = _names_of(check)
+    if not names:
+        return "no PTR"
+    if check.get("forward_confirmed"):
+        return f"{', '.join(names)} confirms"
+    return f"{', '.join(names)} does not confirm"
+
+
+# ---- SPF -----------------------------------------------------------------------------
+
+
+def _spf(old: Any, new: Any) -> list[Change]:
+    if not _comparable(old, new):
+        return []
+    if (old.get("domain") or None) != (new.get("domain") or None):
+        return []  # a different question, not a change
+    out: list[Change] = []
+    before, after = old.get("result"), new.get("result")
+    if before != after:
+        if after == "temperror":
+            out.append(Change("SPF could not be checked (temperror)", False))
+        elif before == "temperror":
+            out.append(Change(f"SPF could be checked again: {after or 'none'}", False))
+        else:
+            out.append(Change(f"SPF result changed from {before or 'none'} to {after or 'none'}"))
+    if _record(old) != _record(new) and None not in (_record(old), _record(new)):
+        out.append(Change("SPF record changed"))
+    elif _record(old) is None and _record(new) is not None and before != "temperror":
+        out.append(Change("SPF record published"))
+    elif _record(old) is not None and _record(new) is None and after != "temperror":
+        out.append(Change("SPF record removed"))
+    return out
+
+
+def _record(check: Mapping[str, Any]) -> str | None:
+    record = check.get("record")
+    return " ".join(str(record).split()).lower() if record else None
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def _checks(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    checks = report.get("checks")
+    return checks if isinstance(checks, Mapping) else {}
+
+
+def _status(check: Any) -> str:
+    return str(check.get("status")) if isinstance(check, Mapping) else "skipped"
+
+
+def _comparable(old: Any, new: Any) -> bool:
+    """Both reports ran this check (skipped ones say nothing)."""
+    return (
+        isinstance(old, Mapping)
+        and isinstance(new, Mapping)
+        and _status(old) != "skipped"
+        and _status(new) != "skipped"
+    )
+
+
+def _entries(check: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    return [e for e in check.get(key) or [] if isinstance(e, Mapping)]
+
+
+def _zones(check: Mapping[str, Any], key: str) -> list[str]:
+    out = []
+    for item in check.get(key) or []:
+        zone = item.get("zone") if isinstance(item, Mapping) else item
+        if zone:
+            out.append(str(zone))
+    return out
