@@ -160,12 +160,12 @@ def _dnsbl(old: Any, new: Any) -> list[Change]:
 
 
 def _meanings(entry: Mapping[str, Any]) -> str:
-    """Short list names from meanings ("SBL: ..." -> "SBL"), else the codes."""
+    """Sub-list names from meanings ("SBL: ..." -> "SBL"); empty when they have none."""
     meanings = entry.get("meanings") or []
-    short = [str(m).split(":", 1)[0].strip() for m in meanings if str(m).strip()]
+    short = [str(m).split(":", 1)[0].strip() for m in meanings if ":" in str(m)]
     if short and all(len(s) <= 24 for s in short):
         return ", ".join(dict.fromkeys(short))
-    return ", ".join(str(c) for c in entry.get("codes") or [])
+    return ""
 
 
 def _reason(entry: Mapping[str, Any]) -> str:

@@ -1,0 +1,157 @@
+"""The watch loop: re-check watched addresses when due and speak only when something changed.
+
+Independent of Slack: the runner gets a `check` that produces a JSON report and a
+`post` that says something in the watch's thread. State lives in the store, so a
+restarted process (or another replica) carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bot.changes import carry_forward, changes, is_clean, material
+from bot.store import Store, Watch, WatchState
+
+log = logging.getLogger(__name__)
+
+#: Produces the JSON report (INTERFACE.md) for (target, domain).
+CheckFn = Callable[[str, str | None], Awaitable[dict[str, Any]]]
+#: Says `text` in the watch's thread; the report and the change sentences are there to render.
+PostFn = Callable[[Watch, str, Mapping[str, Any] | None, Sequence[str]], Awaitable[None]]
+
+Outcome = Literal["unchanged", "changed", "clean", "expired", "failed", "gone"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one claimed run did (for logs and tests)."""
+
+    watch: Watch
+    outcome: Outcome
+    posted: bool
+    changes: list[str]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WatchRunner:
+    """Claims due watches from the store, re-checks them and posts what changed."""
+
+    def __init__(
+        self,
+        store: Store,
+        check: CheckFn,
+        post: PostFn,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        batch: int = 20,
+        lease_seconds: int = 300,
+        concurrency: int = 4,
+    ) -> None:
+        self.store = store
+        self.check = check
+        self.post = post
+        self.clock = clock
+        self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.concurrency = concurrency
+
+    async def run_due(self, now: datetime | None = None) -> list[RunResult]:
+        """Run every watch due at `now` that this replica can claim; return what each did."""
+        now = now or self.clock()
+        claimed = await asyncio.to_thread(
+            self.store.claim_due_watches, now, self.batch, self.lease_seconds
+        )
+        cap = asyncio.Semaphore(self.concurrency)  # per call: a runner may serve several loops
+        return list(await asyncio.gather(*(self._guarded(cap, w, now) for w in claimed)))
+
+    async def run_forever(self, interval: float = 30.0) -> None:
+        """Poll for due watches every `interval` seconds until cancelled."""
+        while True:
+            try:
+                await self.run_due(self.clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database was away: try again next round
+                log.exception("watch round failed")
+            await asyncio.sleep(interval)
+
+    async def _guarded(self, cap: asyncio.Semaphore, watch: Watch, now: datetime) -> RunResult:
+        async with cap:
+            return await self._run(watch, now)
+
+    async def _run(self, watch: Watch, now: datetime) -> RunResult:
+        if now >= watch.expires_at:
+            return await self._finish(watch, None, "expired", now, _expired_text(watch), [])
+        try:
+            report = await self.check(watch.target, watch.domain)
+        except Exception:
+            log.exception("watch %s: check of %s failed", watch.id, watch.target)
+            await asyncio.to_thread(self.store.release_watch, watch)
+            return RunResult(watch, "failed", False, [])
+        found = changes(watch.last_report, report)
+        if is_clean(report):
+            return await self._finish(watch, report, "clean", now, _clean_text(watch, found), found)
+        if material(watch.last_report, report):
+            text = f"{watch.target}: " + "; ".join(found) + "."
+            return await self._finish(watch, report, "changed", now, text, found)
+        return await self._finish(watch, report, "unchanged", now, None, found)
+
+    async def _finish(
+        self,
+        watch: Watch,
+        report: dict[str, Any] | None,
+        outcome: Outcome,
+        now: datetime,
+        text: str | None,
+        found: list[str],
+    ) -> RunResult:
+        """Record the run, then post: a run whose record lost (stopped meanwhile) says nothing."""
+        state: WatchState = "active"
+        reason = None
+        if outcome == "clean":
+            state, reason = "clean", "all clean"
+        elif outcome == "expired":
+            state, reason = "expired", "7 days passed"
+        baseline = carry_forward(watch.last_report, report) if report is not None else None
+        done = await asyncio.to_thread(
+            self.store.record_watch_result,
+            watch,
+            report,
+            baseline=baseline,
+            state=state,
+            reason=reason,
+            now=now,
+        )
+        if done is None:
+            return RunResult(watch, "gone", False, found)
+        if text is None:
+            return RunResult(done, outcome, False, found)
+        shown = report if report is not None else watch.last_report
+        try:
+            await self.post(done, text, shown, found)
+        except Exception:  # Slack was away: the run counts, the next change posts again
+            log.exception("watch %s: post failed", watch.id)
+            return RunResult(done, outcome, False, found)
+        return RunResult(done, outcome, True, found)
+
+
+def _clean_text(watch: Watch, found: Sequence[str]) -> str:
+    what = ("; ".join(found) + ". ") if found else ""
+    return f"{watch.target} is clean now: {what}I stopped watching it."
+
+
+def _expired_text(watch: Watch) -> str:
+    verdict = (watch.last_report or {}).get("verdict", "unknown")
+    return (
+        f"I stopped watching {watch.target}: a watch lasts 7 days, and this one started "
+        f"{watch.created_at:%Y-%m-%d %H:%M} UTC. Last verdict: {verdict}. "
+        "Start a new watch if it is still needed."
+    )
