@@ -22,7 +22,7 @@ from typing import Any
 import spf as pyspf
 
 from handlers.resolver import Resolver
-from handlers.results import Advice, CheckResult, Status, worst
+from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
 from handlers.spf_review import MAX_LOOKUPS, RFC, SpfReview, SpfWarning, parse, review_spf
 
@@ -139,6 +139,8 @@ def _evaluate(binding: _Binding, ip: str, sender: str, helo: str) -> _Evaluation
         result, _code, explanation = query.check()
         mechanism = query.mechanism
         return _Evaluation(str(result), str(explanation), str(mechanism) if mechanism else None)
+    except Exception as exc:  # a pyspf bug must not take the whole report down
+        return _Evaluation("", f"pyspf failed: {type(exc).__name__}: {exc}", None)
     finally:
         _local.binding = None
 
@@ -267,19 +269,20 @@ def _from_evaluation(
         mechanism=evaluation.mechanism,
     )
     by = f" ({evaluation.mechanism})" if evaluation.mechanism else ""
+    detail = _detail(evaluation.explanation)
     summaries = {
         "pass": f"SPF pass: {domain} allows {ip}{by}",
         "fail": f"SPF fail: {domain} does not allow {ip}{by}",
         "softfail": f"SPF softfail: {domain} does not list {ip}{by}",
         "neutral": f"SPF neutral: {domain} neither allows nor denies {ip}{by}",
         "none": f"SPF none: {domain} publishes no SPF record",
-        "permerror": f"SPF permerror: the SPF record of {domain} is broken: "
-        f"{evaluation.explanation}",
-        "temperror": f"SPF temperror: DNS lookups for the SPF of {domain} failed: "
-        f"{evaluation.explanation}",
+        "permerror": f"SPF permerror: the SPF record of {domain} is broken ({detail})",
+        "temperror": f"SPF temperror: DNS lookups for the SPF of {domain} failed ({detail})",
     }
-    out.summary = summaries.get(result, f"SPF {result}: {evaluation.explanation}")
-    if review.warnings and result not in ("none",):
+    out.summary = summaries.get(result, f"SPF could not be evaluated: {detail}")
+    if result not in RESULT_STATUS:
+        out.result = None
+    if review.warnings and result != "none":
         out.summary += f"; {_problems(review.warnings)}"
     advice: list[Advice] = []
     if result in ("fail", "softfail", "neutral"):
@@ -298,9 +301,18 @@ def _from_evaluation(
 
 
 def _problems(warnings: list[SpfWarning]) -> str:
-    first = warnings[0].text
-    more = len(warnings) - 1
-    return first + (f" (and {more} more warning{'s' if more > 1 else ''})" if more else "")
+    """The worst warning's text, and how many more there are."""
+    ordered = sorted(warnings, key=lambda w: -rank(w.severity))
+    count = len(warnings)
+    return f"{count} warning{'s' if count > 1 else ''}: {ordered[0].text}"
+
+
+def _detail(explanation: str) -> str:
+    """pyspf's explanation without its 'SPF Permanent Error: ' style prefix."""
+    for prefix in ("SPF Permanent Error: ", "SPF Temporary Error: "):
+        if explanation.startswith(prefix):
+            return explanation[len(prefix) :]
+    return explanation
 
 
 def _warning_advice(warnings: list[SpfWarning]) -> list[Advice]:
