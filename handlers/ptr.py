@@ -77,6 +77,7 @@ async def check_ptr(ip: str, resolver: Resolver, settings: Settings) -> PtrResul
     """PTR names of `ip`, their forward confirmation and a generic-name verdict.
 
     Never raises for DNS trouble: a PTR lookup that times out or fails is status `error`.
+    Raises ValueError for an `ip` that is not an address (callers validate input first).
     """
     del settings  # the resolver carries the timeout; kept for a uniform handler signature
     address = ipaddress.ip_address(ip)
