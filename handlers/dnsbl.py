@@ -345,9 +345,10 @@ async def check_dnsbl(
     )
     result = _judge(ip, outcomes, settings, resolver)
     if skipped:
+        other, this = ("IPv4", "IPv6") if family == 6 else ("IPv6", "IPv4")
+        count = f"{len(skipped)} blocklist{'s' if len(skipped) != 1 else ''}"
         result.notes.append(
-            f"{len(skipped)} blocklists answer only for IPv4 and were not asked about "
-            "this IPv6 address."
+            f"{count} answer only for {other} and were not asked about this {this} address."
         )
     if settings.dqs_key and any(z.dqs_zone for z in zones):
         result.notes.append(
@@ -361,6 +362,7 @@ def _judge(
 ) -> DnsblResult:
     result = DnsblResult(status="ok", summary="")
     advice: list[Advice] = []
+    dormant: list[str] = []
     for outcome in outcomes:
         zone, reading, test = outcome.zone, outcome.reading, outcome.selftest
         if reading.reason is not None:
@@ -377,11 +379,8 @@ def _judge(
                 )
             )
             continue
-        if test is not None and test.positive is False:
-            result.notes.append(
-                f"{zone.name} ({zone.zone}) does not list the RFC 5782 test point 127.0.0.2: "
-                "possibly dormant (its answer is still used)."
-            )
+        if test is not None and test.positive is False and zone.kind != "allow":
+            dormant.append(zone.zone)
         meanings = tuple(zone.meaning(c) for c in reading.codes)
         if zone.kind == "allow":
             if reading.codes:
@@ -437,6 +436,13 @@ def _judge(
                     item.lookup_url,
                 )
             )
+    if dormant:
+        several = len(dormant) > 1
+        result.notes.append(
+            f"{', '.join(dormant)} {'do' if several else 'does'} not list the RFC 5782 test "
+            f"point 127.0.0.2: possibly dormant ({'their answers are' if several else 'its answer is'} "
+            "still used)."
+        )
     if informational:
         names = ", ".join(item.list for item in informational)
         result.notes.append(
