@@ -267,7 +267,9 @@ async def test_ipv6_nibble_queries_and_ipv4_only_lists_skipped(
     assert [item.codes for item in result.listed] == [("127.0.0.3",)]
     assert result.clean == [] and result.unavailable == []
     assert result.summary == "Listed on 1 of 1 blocklists"
-    assert any("1 blocklists answer only for IPv4" in n for n in result.notes)
+    assert any(
+        "1 blocklist answer only for IPv4: not asked about this IPv6" in n for n in result.notes
+    )
     assert not any("dormant" in n for n in result.notes)
 
 
