@@ -1,0 +1,154 @@
+"""`smtpcheck`: the Slack grammar in the terminal, usable as a Nagios/Icinga check.
+
+Flags may stand anywhere on the line: --json, --timeout SECONDS, --sender ADDRESS,
+--helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from bot import service
+from bot.config import ConfigError, make_resolver, settings_from_env
+from bot.grammar import Check, Command, Help, Spf, UsageError, parse, usage
+from bot.text import render_all
+from handlers.report import Report
+from handlers.results import Status, worst
+
+EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
+EXIT_USAGE = 3
+
+_VALUE_FLAGS = ("--timeout", "--sender", "--helo")
+
+
+@dataclasses.dataclass
+class Options:
+    json: bool = False
+    colour: bool | None = None
+    timeout: float | None = None
+    sender: str | None = None
+    helo: str | None = None
+    words: list[str] = dataclasses.field(default_factory=list)
+
+
+def split_flags(argv: Sequence[str]) -> Options:
+    """Pull the flags out of `argv` wherever they stand; the rest are grammar words."""
+    options = Options()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, _, inline = arg.partition("=")
+        if arg == "--json":
+            options.json = True
+        elif arg in ("--no-color", "--no-colour"):
+            options.colour = False
+        elif arg in ("--color", "--colour"):
+            options.colour = True
+        elif arg in ("-h", "--help"):
+            options.words = ["help"]
+            return options
+        elif name in _VALUE_FLAGS:
+            if inline or "=" in arg:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise UsageError(f"{name} needs a value.")
+            _set(options, name, value)
+        elif arg == "--":
+            options.words.extend(args[i + 1 :])
+            break
+        else:
+            options.words.append(arg)
+        i += 1
+    return options
+
+
+def _set(options: Options, name: str, value: str) -> None:
+    if name == "--timeout":
+        try:
+            options.timeout = float(value)
+        except ValueError:
+            raise UsageError(f"--timeout takes a number of seconds, not {value!r}.") from None
+        if not 0 < options.timeout <= 300:
+            raise UsageError("--timeout must be more than 0 and at most 300 seconds.")
+    elif name == "--sender":
+        options.sender = value
+    else:
+        options.helo = value
+
+
+def _with_flags(command: Command, options: Options) -> Command:
+    if isinstance(command, Spf):
+        return dataclasses.replace(command, sender=options.sender, helo=options.helo)
+    if options.sender or options.helo:
+        raise UsageError("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`.")
+    return command
+
+
+def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
+    """One report as INTERFACE.md's object; a host name's several addresses wrapped with a verdict."""
+    if len(reports) == 1:
+        return reports[0].to_json()
+    target = command.target if isinstance(command, Check) else reports[0].target
+    return {
+        "target": target,
+        "verdict": worst(r.verdict for r in reports),
+        "reports": [r.to_json() for r in reports],
+    }
+
+
+async def _run(command: Command, options: Options) -> list[Report]:
+    settings = settings_from_env(timeout=options.timeout)
+    resolver = make_resolver(settings)
+    return await service.run(command, resolver, settings)
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Entry point of the `smtpcheck` console script; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        options = split_flags(argv)
+        command = _with_flags(parse(" ".join(options.words)), options)
+    except UsageError as exc:
+        print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
+        return EXIT_USAGE
+    if isinstance(command, Help):
+        print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
+        return 0
+    try:
+        reports = asyncio.run(_run(command, options))
+    except UsageError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    except TypeError:
+        print(f"`{' '.join(options.words)}` is not available in the terminal yet.", file=err)
+        return EXIT_USAGE
+    verdict: Status = worst(r.verdict for r in reports)
+    if options.json:
+        print(json.dumps(json_output(reports, command), indent=2, ensure_ascii=False), file=out)
+    else:
+        colour = options.colour
+        if colour is None:
+            colour = out.isatty() and "NO_COLOR" not in os.environ
+        print(render_all([r.to_json() for r in reports], colour=colour), file=out)
+    return EXIT[verdict]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

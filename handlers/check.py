@@ -1,0 +1,52 @@
+"""The full check of one address: blocklists, PTR and SPF at the same time.
+
+All three start together, so the report takes about as long as the slowest
+chain of DNS round trips, not the sum of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+from handlers.dnsbl import check_dnsbl
+from handlers.ptr import check_ptr
+from handlers.report import Report
+from handlers.resolver import Resolver
+from handlers.results import CheckResult
+from handlers.settings import Settings
+from handlers.spf import check_spf
+
+Scope = Literal["full", "bl", "ptr"]
+
+
+async def full_check(
+    ip: str,
+    domain: str | None,
+    resolver: Resolver,
+    settings: Settings,
+    *,
+    scope: Scope = "full",
+    hostname: str | None = None,
+) -> Report:
+    """Run the checks `scope` asks for on `ip` concurrently and gather them in a Report."""
+    started_at = datetime.now(UTC)
+    start = time.perf_counter()
+    jobs: dict[str, asyncio.Task[CheckResult]] = {}
+    async with asyncio.TaskGroup() as group:
+        if scope in ("full", "bl"):
+            jobs["dnsbl"] = group.create_task(check_dnsbl(ip, resolver, settings))
+        if scope in ("full", "ptr"):
+            jobs["ptr"] = group.create_task(check_ptr(ip, resolver, settings))
+        if scope == "full":
+            jobs["spf"] = group.create_task(check_spf(domain, ip, resolver, settings))
+    return Report(
+        target=ip,
+        checks={name: job.result() for name, job in jobs.items()},
+        started_at=started_at,
+        duration_ms=(time.perf_counter() - start) * 1000,
+        resolver=resolver.description,
+        hostname=hostname,
+    )
