@@ -1,0 +1,185 @@
+"""The operator's egress pools: which address ranges are theirs and what is known about them.
+
+Support engineers keep answering the same questions about the operator's own egress
+addresses ("it's on the PBL by design", "PTR records can't be had in that region").
+An optional TOML file (`SMTPCHECK_POOLS`) writes that knowledge down once, and every
+report about an address in a pool repeats it and bases its advice on it.
+
+File format (see `examples/pools.toml`)::
+
+    [[pool]]
+    name = "Frankfurt egress"                        # required
+    ranges = ["51.158.10.0/24", "2a01:4f8:10a::/48"]  # required, at least one
+    pbl = "Listed on the Spamhaus PBL by design; ..." # optional
+    ptr = "available"                                # "available" (default) or "unavailable"
+    ptr_howto = "Ask support to set it ..."          # optional text
+    ptr_url = "https://..."                          # optional link
+    contact = "noc@example-operator.net"             # optional
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handlers.results import Advice
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_KEYS = frozenset({"name", "ranges", "pbl", "ptr", "ptr_howto", "ptr_url", "contact"})
+
+
+class PoolsError(ValueError):
+    """The pools file is missing, not TOML, or a pool in it is malformed; the text says where."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One named pool of the operator's egress addresses and what is known about it."""
+
+    name: str
+    ranges: tuple[Network, ...]
+    #: The provider's PBL policy in words ("listed by design; use the smarthost").
+    pbl: str | None = None
+    #: False where the region cannot have PTR records at all.
+    ptr_available: bool = True
+    #: How to get a PTR set (or why it cannot be had).
+    ptr_howto: str | None = None
+    ptr_url: str | None = None
+    contact: str | None = None
+
+    def contains(self, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        return any(address in net for net in self.ranges if net.version == address.version)
+
+    def note(self) -> str:
+        """One line a report can show next to the address."""
+        parts = [f"In the operator's egress pool “{self.name}”."]
+        if self.pbl:
+            parts.append(f"PBL: {self.pbl}")
+        if not self.ptr_available:
+            parts.append("PTR records are not available for this pool.")
+        if self.contact:
+            parts.append(f"Contact: {self.contact}.")
+        return " ".join(parts)
+
+    def ptr_advice(self) -> Advice:
+        """What to do about a missing or wrong PTR for an address in this pool."""
+        if not self.ptr_available:
+            text = (
+                f"PTR records cannot be set for addresses in “{self.name}”"
+                + (f" ({self.ptr_howto})" if self.ptr_howto else "")
+                + ": send through an authenticated smarthost instead of delivering directly."
+            )
+        else:
+            text = self.ptr_howto or f"Ask the operator to set a PTR record (pool “{self.name}”)."
+            if self.contact:
+                text += f" Contact: {self.contact}."
+        return Advice(text, self.ptr_url)
+
+    def pbl_advice(self) -> Advice | None:
+        """The pool's PBL policy as advice, when the file gives one."""
+        return Advice(f"“{self.name}”: {self.pbl}") if self.pbl else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ranges": [str(n) for n in self.ranges],
+            "pbl": self.pbl,
+            "ptr_available": self.ptr_available,
+            "ptr_howto": self.ptr_howto,
+            "ptr_url": self.ptr_url,
+            "contact": self.contact,
+        }
+
+
+def load_pools(path: str | Path) -> tuple[Pool, ...]:
+    """Read and validate a pools file; raise `PoolsError` naming the file and the bad entry."""
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PoolsError(f"{source}: no such file (SMTPCHECK_POOLS)") from exc
+    except OSError as exc:
+        raise PoolsError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PoolsError(f"{source}: not valid TOML: {exc}") from exc
+    entries = data.get("pool", [])
+    unknown_top = set(data) - {"pool"}
+    if unknown_top:
+        raise PoolsError(f"{source}: unknown table(s) {sorted(unknown_top)}; expected [[pool]]")
+    if not isinstance(entries, list):
+        raise PoolsError(f"{source}: 'pool' must be an array of tables ([[pool]])")
+    pools = tuple(_pool(source, i, entry) for i, entry in enumerate(entries, start=1))
+    names = [p.name for p in pools]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PoolsError(f"{source}: pool name(s) used twice: {', '.join(duplicates)}")
+    return pools
+
+
+def _pool(source: Path, index: int, entry: Any) -> Pool:
+    where = f"{source}: pool #{index}"
+    if not isinstance(entry, dict):
+        raise PoolsError(f"{where}: must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise PoolsError(f"{where}: 'name' (text) is required")
+    where = f"{source}: pool “{name}”"
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise PoolsError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+    ranges = entry.get("ranges")
+    if not isinstance(ranges, list) or not ranges:
+        raise PoolsError(f"{where}: 'ranges' must be a non-empty list of CIDR ranges")
+    networks: list[Network] = []
+    for item in ranges:
+        if not isinstance(item, str):
+            raise PoolsError(f"{where}: range {item!r} is not text")
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=True))
+        except ValueError as exc:
+            raise PoolsError(f"{where}: range {item!r} is not a valid network: {exc}") from exc
+    ptr = entry.get("ptr", "available")
+    if ptr not in ("available", "unavailable"):
+        raise PoolsError(f'{where}: \'ptr\' must be "available" or "unavailable", not {ptr!r}')
+    texts: dict[str, str | None] = {}
+    for key in ("pbl", "ptr_howto", "ptr_url", "contact"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            raise PoolsError(f"{where}: '{key}' must be text")
+        texts[key] = value.strip() if value else None
+    url = texts["ptr_url"]
+    if url and not url.startswith(("https://", "http://")):
+        raise PoolsError(f"{where}: 'ptr_url' must be an http(s) link, not {url!r}")
+    return Pool(
+        name=name.strip(),
+        ranges=tuple(networks),
+        pbl=texts["pbl"],
+        ptr_available=ptr == "available",
+        ptr_howto=texts["ptr_howto"],
+        ptr_url=url,
+        contact=texts["contact"],
+    )
+
+
+def pool_for(
+    ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, pools: tuple[Pool, ...]
+) -> Pool | None:
+    """The pool holding `ip` (the most specific range wins), or None; None for non-addresses."""
+    try:
+        address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    best: tuple[int, Pool] | None = None
+    for pool in pools:
+        for net in pool.ranges:
+            inside = net.version == address.version and address in net
+            if inside and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, pool)
+    return best[1] if best else None
