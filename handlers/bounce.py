@@ -1,0 +1,645 @@
+"""Explain a pasted bounce: who refused the mail, why, and which sending address to check.
+
+Pure text analysis with no DNS: the bot runs the real blocklist, PTR and SPF checks on
+the addresses found here. What is recognised (receivers, named lists, reasons) lives in
+`bounce_patterns.toml` beside this module. The input is capped and every pattern is
+bounded, so hostile or huge pastes cannot make this slow, and nothing from the pasted
+text is copied into `summary` or `explanation` except validated addresses, codes and
+names from the pattern file (zones only when they are plain host names).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from handlers.results import Advice, CheckResult, Status
+
+Kind = Literal["blocklist", "ptr", "spf", "reputation", "policy", "receiver_fault", "unknown"]
+IpSource = Literal["rejection", "received_headers"]
+
+#: Only this much of a paste is read; a bounce's facts are at its start.
+MAX_SCAN = 100_000
+#: Phrases (receiver, lists, reason) are looked for in this much of the rejection text.
+PHRASE_SCAN = 32_000
+#: At most this many sending addresses are reported.
+MAX_IPS = 20
+#: At most this many address-shaped tokens are examined (a real bounce has a few dozen).
+MAX_CANDIDATES = 500
+#: The summary for text with no address and no known rejection (INTERFACE.md).
+NOT_FOUND = "I could not find an address or a known rejection in this"
+
+_F = re.IGNORECASE | re.ASCII
+_KIND_ORDER: tuple[Kind, ...] = (
+    "receiver_fault",
+    "ptr",
+    "spf",
+    "policy",
+    "blocklist",
+    "reputation",
+)
+
+
+@dataclass
+class BounceResult(CheckResult):
+    """What a pasted bounce says. `found` is false when nothing useful was recognised."""
+
+    ips: list[str] = field(default_factory=list)
+    reply_code: str | None = None
+    enhanced_code: str | None = None
+    receiver: str | None = None
+    blocklists: list[str] = field(default_factory=list)
+    kind: Kind = "unknown"
+    explanation: str = ""
+    #: DNS zones the text names (e.g. zen.spamhaus.org), lower case.
+    zones: list[str] = field(default_factory=list)
+    #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
+    ip_source: IpSource | None = None
+    found: bool = False
+
+
+# --- the pattern file ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    name: str
+    strong: tuple[re.Pattern[str], ...]
+    weak: tuple[re.Pattern[str], ...]
+    delist_url: str | None
+
+
+@dataclass(frozen=True)
+class _List:
+    name: str
+    patterns: tuple[re.Pattern[str], ...]
+    lookup_url: str | None
+    dead: str | None
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    receivers: tuple[_Receiver, ...]
+    lists: tuple[_List, ...]
+    kinds: dict[Kind, tuple[re.Pattern[str], ...]]
+
+
+def _compile(items: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, _F) for p in items)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> _Patterns:
+    """Load and compile `bounce_patterns.toml` once."""
+    raw = resources.files("handlers").joinpath("bounce_patterns.toml").read_text("utf-8")
+    data: dict[str, Any] = tomllib.loads(raw)
+    receivers = tuple(
+        _Receiver(
+            name=r["name"],
+            strong=_compile(r.get("strong", [])),
+            weak=_compile(r.get("weak", [])),
+            delist_url=r.get("delist_url"),
+        )
+        for r in data["receiver"]
+    )
+    lists = tuple(
+        _List(
+            name=b["name"],
+            patterns=_compile(b["patterns"]),
+            lookup_url=b.get("lookup_url"),
+            dead=b.get("dead"),
+        )
+        for b in data["blocklist"]
+    )
+    kinds = {k: _compile(data["kinds"][k]) for k in _KIND_ORDER}
+    return _Patterns(receivers, lists, kinds)
+
+
+# --- splitting the paste --------------------------------------------------------------
+
+# Where the returned original message starts: what follows is the sender's own mail.
+_RETURNED = re.compile(
+    r"^[ \t>|-]*(?:-{2,} ?)?(?:This is a copy of the message|Below this line is a copy"
+    r"|Original message headers:|Undelivered Message Headers"
+    r"|Content-Type: ?(?:message/rfc822|text/rfc822-headers))",
+    _F | re.MULTILINE,
+)
+_RECEIVED = re.compile(r"^[ \t>|-]{0,8}Received:", _F)
+_CONTINUATION = re.compile(r"^[ \t>|-]{0,8}[ \t]+\S")
+_HEADER_START = re.compile(r"^[ \t>|-]{0,8}[A-Za-z][A-Za-z0-9-]{0,40}:")
+_AUTHENTICATED_HOP = re.compile(
+    r"esmtpsa|esmtpa|\bauthenticated\b|with (?:http|mapi|local|lmtp)\b|\blocalhost\b"
+    r"|from userid",
+    _F,
+)
+
+
+def _received_headers(text: str) -> tuple[str, list[str]]:
+    """The text with Received headers blanked out, and those headers (in order).
+
+    Received headers describe the sender's own path, not the rejection, so they are
+    kept apart and only used when the rejection itself names no address.
+    """
+    lines = text.split("\n")
+    headers: list[str] = []
+    current: list[str] | None = None
+    for i, line in enumerate(lines):
+        if _RECEIVED.match(line):
+            if current is not None:
+                headers[-1] = " ".join(current)
+            current = [line]
+            headers.append("")
+            lines[i] = ""
+        elif (
+            current is not None
+            and len(current) < 8
+            and _CONTINUATION.match(line)
+            and not _HEADER_START.match(line)
+        ):
+            current.append(line)
+            lines[i] = ""
+        else:
+            if current is not None:
+                headers[-1] = " ".join(current)
+            current = None
+    if current is not None:
+        headers[-1] = " ".join(current)
+    return "\n".join(lines), headers
+
+
+_CONTINUATION_CODE = re.compile(r"(?<=\S) [45][0-9]{2}[ -][245]\.[0-9]{1,3}\.[0-9]{1,3} ")
+
+
+def _flatten(text: str) -> str:
+    """Whitespace collapsed and Gmail-style `550-5.7.1` line prefixes removed, for phrases."""
+    flat = " ".join(text.split())
+    return _CONTINUATION_CODE.sub(" ", flat)
+
+
+# --- codes ----------------------------------------------------------------------------
+
+_REPLY = r"(?:42[01]|45[0-5]|47[0-9]|5[05][0-9]|53[0-9]|57[0-9])"
+_PAIR = re.compile(
+    rf"(?<![\w.:/=+-])({_REPLY})[ \t-]{{1,3}}#?([45]\.[0-9]{{1,3}}\.[0-9]{{1,3}})(?![0-9]|\.[0-9])",
+    _F,
+)
+_CODE_ALONE = re.compile(rf"(?<![\w.:/=+-])({_REPLY})(?=[ \t-]{{1,3}}[^\s0-9])", _F)
+_ENHANCED_FIELD = re.compile(
+    r"(?:Status: ?|dsn=|#|\()([45]\.[0-9]{1,3}\.[0-9]{1,3})(?![0-9]|\.[0-9])", _F
+)
+_ENHANCED_ALONE = re.compile(r"(?<![\w.])([45]\.[0-7]\.[0-9]{1,3})(?![0-9]|\.[0-9])", _F)
+
+
+def _codes(text: str) -> tuple[str | None, str | None]:
+    """The receiver's reply code and enhanced status code, the first ones that agree."""
+    for m in _PAIR.finditer(text):
+        if m.group(1)[0] == m.group(2)[0]:
+            return m.group(1), m.group(2)
+    alone = _CODE_ALONE.search(text)
+    reply = alone.group(1) if alone else None
+    enhanced_match = _ENHANCED_FIELD.search(text) or _ENHANCED_ALONE.search(text)
+    enhanced = enhanced_match.group(1) if enhanced_match else None
+    if reply and enhanced and reply[0] != enhanced[0]:
+        enhanced = None
+    return reply, enhanced
+
+
+# --- addresses ------------------------------------------------------------------------
+
+_IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")
+_IPV6 = re.compile(
+    r"(?<![0-9A-Za-z:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
+    r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![0-9A-Za-z:])"
+)
+# Just before an address that belongs to the receiver (or its resolver).
+_RECEIVER_PRE = re.compile(
+    r"(?:(?<![\w.-])(?<!client )host:? (?:[\w.-]+\.? ?)?[\[(]|\brelay=[\w.-]+\[|\bconnected to "
+    r"|\bconnect to [\w.-]+\[|returnc/\w{1,10}/|while talking to [\w.-]+\.?:? ?\[?)\Z",
+    _F,
+)
+_EXIM_HOST_PRE = re.compile(r"\bH=(?:[\w.-]+ ?)?(?:\([^()\n]{0,80}\) ?)?\[\Z", _F)
+_EXIM_DELIVERY_LINE = re.compile(r"\bT=\S|\s(?:\*\*|==|=>|->)\s", _F)
+# Just before an address the rejection is about.
+_SENDER_PRE = re.compile(
+    r"(?:[\[(]|\b(?:ip(?: address)?|address|client(?: host)?|from|because|sender|source"
+    r"|server|mta) ?[:=]? ?(?:[\w.-]+ ?)?[\[(]?|[?&](?:ip|ipr|query|searchterm)="
+    r"|/ip/|\?\\?)\Z",
+    _F,
+)
+# Just after an address the rejection is about.
+_SENDER_POST = re.compile(
+    r"\A\]?(?::[0-9]{1,5})? (?:is (?:not (?:yet )?(?:allowed|authorized)|in an? |listed"
+    r"|blocked|blacklisted)|address has|was (?:blocked|rejected))",
+    _F,
+)
+
+Context = Literal["receiver", "sender", "none"]
+
+
+def _valid_ip(candidate: str) -> str | None:
+    """The canonical form of a public address, or None (invalid, private, reserved...)."""
+    try:
+        ip = ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    return str(ip) if ip.is_global and not ip.is_multicast else None
+
+
+def _candidates(text: str) -> list[tuple[int, int, str]]:
+    found = [(m.start(), m.end(), m.group()) for m in _IPV4.finditer(text)]
+    found += [(m.start(), m.end(), m.group()) for m in _IPV6.finditer(text) if ":" in m.group()]
+    found.sort()
+    return found[:MAX_CANDIDATES]
+
+
+def _context(text: str, start: int, end: int) -> Context:
+    pre_tail = re.sub(r"\s+", " ", text[max(0, start - 100) : start])
+    if _RECEIVER_PRE.search(pre_tail):
+        return "receiver"
+    if _EXIM_HOST_PRE.search(pre_tail):
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        line = text[line_start : line_end if line_end != -1 else len(text)][:2000]
+        return "receiver" if _EXIM_DELIVERY_LINE.search(line) else "sender"
+    post = re.sub(r"\s+", " ", text[end : end + 60])
+    if _SENDER_PRE.search(pre_tail) or _SENDER_POST.search(post):
+        return "sender"
+    return "none"
+
+
+def _sending_ips(text: str) -> tuple[list[str], set[str]]:
+    """Public addresses the rejection is about, and the receiver's own addresses."""
+    receiver: set[str] = set()
+    sender: list[str] = []
+    for start, end, raw in _candidates(text):
+        ip = _valid_ip(raw)
+        if ip is None:
+            continue
+        where = _context(text, start, end)
+        if where == "receiver":
+            receiver.add(ip)
+        elif where == "sender" and ip not in sender:
+            sender.append(ip)
+    return [ip for ip in sender if ip not in receiver][:MAX_IPS], receiver
+
+
+def _received_ips(headers: Sequence[str], exclude: set[str]) -> list[str]:
+    """Public addresses in the `from` part of unauthenticated Received hops, top first."""
+    out: list[str] = []
+    for header in headers:
+        if _AUTHENTICATED_HOP.search(header):
+            continue
+        from_part = re.split(r"\bby\b", header, maxsplit=1, flags=_F)[0]
+        for _, _, raw in _candidates(from_part):
+            ip = _valid_ip(raw)
+            if ip and ip not in exclude and ip not in out:
+                out.append(ip)
+    return out[:MAX_IPS]
+
+
+# --- what the text names --------------------------------------------------------------
+
+_ZONE = r"([a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9-]{1,63}){1,6}\.[a-z]{2,24})"
+_ZONE_CONTEXTS = (
+    re.compile(rf"blocked using {_ZONE}", _F),
+    re.compile(rf"black ?list at {_ZONE}", _F),
+    re.compile(rf"listed (?:in|on|at|by) {_ZONE}", _F),
+    re.compile(rf"black ?list server '?{_ZONE}", _F),
+    re.compile(rf"\bin an RBL(?: on)?:? {_ZONE}", _F),
+    re.compile(r"\b((?:zen|sbl|xbl|pbl|sbl-xbl|dbl)\.spamhaus\.org)\b", _F),
+    re.compile(r"\b(b\.barracudacentral\.org|bl\.spamcop\.net|cbl\.abuseat\.org)\b", _F),
+    re.compile(r"\b(dnsbl-[123]\.uceprotect\.net|dnsbl\.sorbs\.net)\b", _F),
+)
+
+
+def _zones(flat: str) -> list[str]:
+    out: list[str] = []
+    for pattern in _ZONE_CONTEXTS:
+        for m in pattern.finditer(flat):
+            zone = m.group(1).lower().rstrip(".")
+            if _valid_ip(zone) is None and not re.fullmatch(r"[0-9.]+", zone) and zone not in out:
+                out.append(zone)
+    return out
+
+
+def _receiver(flat: str) -> _Receiver | None:
+    receivers = _patterns().receivers
+    for r in receivers:
+        if any(p.search(flat) for p in r.strong):
+            return r
+    for r in receivers:
+        if any(p.search(flat) for p in r.weak):
+            return r
+    return None
+
+
+def _lists(flat: str, zones: Sequence[str]) -> tuple[list[_List], list[str]]:
+    """Named lists, and the names to report (unknown zones are reported as themselves)."""
+    named = [b for b in _patterns().lists if any(p.search(flat) for p in b.patterns)]
+    names = [b.name for b in named]
+    for zone in zones:
+        known = any(any(p.search(zone) for p in b.patterns) for b in _patterns().lists)
+        if not known and zone not in names:
+            names.append(zone)
+    return named, names
+
+
+def _kind(flat: str, named: Sequence[_List]) -> Kind:
+    kinds = _patterns().kinds
+    for kind in _KIND_ORDER:
+        if kind == "receiver_fault" and any(b.dead for b in named):
+            return kind
+        if kind == "blocklist" and named:
+            return kind
+        if any(p.search(flat) for p in kinds[kind]):
+            return kind
+    return "unknown"
+
+
+# --- wording --------------------------------------------------------------------------
+
+_ENHANCED_MEANINGS = {
+    "5.7.0": "other security or policy problem",
+    "4.7.0": "other security or policy problem",
+    "5.7.1": "delivery not authorized, message refused",
+    "4.7.1": "delivery not authorized, message refused",
+    "5.7.2": "mailing list expansion prohibited",
+    "5.7.23": "SPF validation failed",
+    "5.7.25": "reverse DNS validation failed",
+    "4.7.25": "reverse DNS validation failed",
+    "5.7.26": "several authentication checks failed",
+    "5.7.509": "the sending domain fails DMARC and publishes a reject policy",
+    "5.7.606": "banned sending IP",
+    "4.7.650": "temporarily rate limited due to IP reputation",
+    "5.7.708": "traffic not accepted from this IP",
+    "5.1.1": "the recipient address does not exist",
+    "5.2.2": "the recipient's mailbox is full",
+}
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _codes_text(reply: str | None, enhanced: str | None) -> str:
+    return " ".join(c for c in (reply, enhanced) if c)
+
+
+def _status(reply: str | None, enhanced: str | None, flat: str) -> Status:
+    cls = reply[0] if reply else (enhanced[0] if enhanced else None)
+    if cls == "5":
+        return "fail"
+    if cls == "4":
+        return "warn"
+    if re.search(r"defer|temporar|try again later", flat, _F):
+        return "warn"
+    return "fail"
+
+
+def _summary(
+    status: Status, who: str | None, ips: Sequence[str], codes: str, kind: Kind, names: list[str]
+) -> str:
+    verb = "refused" if status == "fail" else "deferred"
+    sender = f" from {_join(ips)}" if ips else ""
+    code = f" ({codes})" if codes else ""
+    reasons: dict[Kind, str] = {
+        "blocklist": f"listed on {_join(names)}" if names else "on the receiver's own block list",
+        "ptr": "reverse DNS (PTR) problem",
+        "spf": "SPF or sender authentication failed",
+        "reputation": "the receiver's own reputation data or rate limits",
+        "policy": "the address may not send directly; send through the provider's relay",
+        "receiver_fault": "the receiver's own fault, not a listing of the sender",
+        "unknown": "no reason I recognise",
+    }
+    return f"{who or 'The receiver'} {verb} mail{sender}{code}: {reasons[kind]}"
+
+
+def _explanation(
+    *,
+    status: Status,
+    who: str | None,
+    ips: Sequence[str],
+    ip_source: IpSource | None,
+    reply: str | None,
+    enhanced: str | None,
+    kind: Kind,
+    named: Sequence[_List],
+    names: Sequence[str],
+) -> str:
+    receiver = who or "The receiving server"
+    addr = _join(ips) if ips else "the sending address"
+    parts: list[str] = []
+
+    codes = _codes_text(reply, enhanced)
+    how = "refused the message permanently" if status == "fail" else "deferred the message"
+    said = f"{receiver} {how}"
+    if codes:
+        meaning = _ENHANCED_MEANINGS.get(enhanced or "")
+        said += f" with {codes}" + (f" ({meaning})" if meaning else "")
+    if status == "warn":
+        said += "; this is temporary and the sending server will retry"
+    parts.append(said + ".")
+
+    spamhaus = any(b.name == "Spamhaus" for b in named)
+    if kind == "blocklist":
+        if names:
+            parts.append(
+                f"It names {_join(list(names))}: the receiver looked {addr} up on that list "
+                "and found it listed."
+            )
+            if spamhaus:
+                parts.append(
+                    "On Spamhaus, a PBL (policy) listing is expected for a provider's egress "
+                    "addresses and means the mail should be sent authenticated through the "
+                    "provider's smarthost, not that the address is bad; ask for PBL removal only "
+                    "if this server is meant to send directly. An SBL, XBL or CSS listing is a "
+                    "reputation problem: find the cause (an infected machine, a compromised "
+                    "account, an open relay), fix it, then request removal on Spamhaus's site."
+                )
+            else:
+                parts.append(
+                    "Confirm the listing and its reason on the list's own lookup page, fix what "
+                    "caused it, then use the list's removal form."
+                )
+        else:
+            parts.append(
+                f"{receiver} keeps its own block list and {addr} (or its network) is on it; "
+                "public blocklists may well be clean. Fix what caused it (a compromised "
+                f"account, a bulk mailing, spam traps), then ask {receiver} to lift the block."
+            )
+    elif kind == "ptr":
+        parts.append(
+            f"The receiver requires {addr} to have a reverse DNS (PTR) record whose name "
+            "resolves back to the same address, and it does not. Ask whoever operates the "
+            "address (the network operator or hosting provider, not the domain registrar) to "
+            "set a PTR to the mail server's name, and make that name resolve back to the "
+            "address. Where the operator cannot provide PTR records (some regions cannot), send "
+            "through a relay that has one."
+        )
+    elif kind == "spf":
+        parts.append(
+            f"The receiver checked the sender's domain and the message failed SPF or sender "
+            f"authentication (DKIM, DMARC): {addr} is not among the servers the domain's SPF "
+            "record allows, or the message is unauthenticated. Add the address (ip4:/ip6:, or "
+            "an include: for the relay) to the domain's SPF record, or send through a server "
+            "the record already lists, and sign with DKIM where the receiver requires it."
+        )
+    elif kind == "policy":
+        parts.append(
+            f"The receiver does not take mail straight from {addr}: it is an address that "
+            "should send through its provider's relay (often it is on the Spamhaus PBL). That "
+            "says nothing bad about its reputation. Send through the provider's smarthost with "
+            "SMTP AUTH, or, if this server really is meant to send directly, ask the provider "
+            "to allow it and then have the PBL listing removed."
+        )
+    elif kind == "reputation":
+        parts.append(
+            f"{receiver} is limiting or refusing {addr} on its own reputation data (volume, "
+            "complaints, spam traps), so public blocklists may be clean. Check what the server "
+            "has been sending (a compromised account, a bulk mailing), slow down, and use "
+            f"{receiver}'s sender support to ask for mitigation once the cause is fixed."
+        )
+    elif kind == "receiver_fault":
+        dead = [b.dead for b in named if b.dead]
+        if dead:
+            parts.append(
+                f"This is the receiver's own fault, not a listing of {addr}: "
+                f"{'; '.join(dead)}, and the receiver still rejects mail on it. Send its "
+                "postmaster the bounce and ask them to remove that list from their "
+                "configuration."
+            )
+        else:
+            parts.append(
+                f"This is the receiver's own fault, not a listing of {addr}: its DNS resolver "
+                "is refused by Spamhaus (a public or shared resolver, or over the free query "
+                "limit), and it treats the error answer as a listing, so it rejects everyone. "
+                "Nothing needs fixing on the sending side; send the receiver's postmaster the "
+                "bounce and ask them to query through their own resolver or a Spamhaus DQS key."
+            )
+    else:
+        parts.append(
+            "The text does not name a blocklist, reverse DNS, SPF or a reputation limit as the "
+            "reason, so I will not guess one."
+        )
+
+    if ips and ip_source == "received_headers":
+        parts.append(
+            f"The rejection itself names no sending address; {addr} comes from the returned "
+            "message's Received headers and may be a hop before the server that was refused."
+        )
+    elif not ips and kind != "unknown":
+        parts.append(
+            "The text names no sending address: find it in the sending server's log or ask "
+            "the sender which server sent the message, then check that address."
+        )
+    elif ips:
+        parts.append(f"The checks that follow look {addr} up on the blocklists, PTR and SPF.")
+    return " ".join(parts)
+
+
+def _advice(
+    kind: Kind, ips: Sequence[str], receiver: _Receiver | None, named: Sequence[_List]
+) -> list[Advice]:
+    out: list[Advice] = []
+    ip = ips[0] if ips else None
+    if kind in ("blocklist", "policy"):
+        for b in named:
+            if b.lookup_url and not b.dead:
+                url = b.lookup_url.replace("{ip}", ip) if ip else None
+                if url is None and "{ip}" not in b.lookup_url:
+                    url = b.lookup_url
+                out.append(Advice(f"Look the address up on {b.name}", url))
+    if kind in ("blocklist", "reputation") and receiver and receiver.delist_url:
+        out.append(Advice(f"Ask {receiver.name} to lift its block", receiver.delist_url))
+    if kind == "ptr":
+        out.append(Advice("Ask the address's network operator to set a PTR record"))
+    if kind == "spf":
+        out.append(Advice("Add the sending address to the domain's SPF record"))
+    if kind == "policy":
+        out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
+    if kind == "receiver_fault":
+        out.append(Advice("Send the bounce to the receiver's postmaster: the fault is theirs"))
+    return out
+
+
+# --- the entry point ------------------------------------------------------------------
+
+
+def explain_bounce(text: str) -> BounceResult:
+    """Read a pasted bounce, DSN or log line and say what it means.
+
+    Never raises for any str; reads at most the first MAX_SCAN characters.
+    """
+    text = text[:MAX_SCAN]
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = re.sub(r"IPv6:", "IPv6 ", text, flags=_F)
+    cut = _RETURNED.search(text)
+    head = text[: cut.start()] if cut else text
+    head, _ = _received_headers(head)
+    _, all_received = _received_headers(text)
+    flat = _flatten(head)[:PHRASE_SCAN]
+
+    reply, enhanced = _codes(head)
+    zones = _zones(flat)
+    receiver = _receiver(flat)
+    named, names = _lists(flat, zones)
+    kind = _kind(flat, named)
+
+    ips, receiver_ips = _sending_ips(head)
+    ip_source: IpSource | None = "rejection" if ips else None
+    if not ips and kind != "unknown":
+        ips = _received_ips(all_received, receiver_ips)
+        ip_source = "received_headers" if ips else None
+
+    who = receiver.name if receiver else None
+    found = bool(ips) or kind != "unknown"
+    if not found:
+        return BounceResult(
+            status="warn",
+            summary=NOT_FOUND,
+            reply_code=reply,
+            enhanced_code=enhanced,
+            receiver=who,
+            kind="unknown",
+            explanation=(
+                "I could not find a sending address or a rejection I recognise (a blocklist, "
+                "reverse DNS, SPF, a reputation limit) in this text, so I will not guess. "
+                "Paste the full bounce, including the line with the receiver's reply code."
+            ),
+            found=False,
+        )
+
+    status: Status = _status(reply, enhanced, flat) if kind != "unknown" else "warn"
+    return BounceResult(
+        status=status,
+        summary=_summary(status, who, ips, _codes_text(reply, enhanced), kind, names),
+        ips=ips,
+        reply_code=reply,
+        enhanced_code=enhanced,
+        receiver=who,
+        blocklists=names,
+        kind=kind,
+        explanation=_explanation(
+            status=status,
+            who=who,
+            ips=ips,
+            ip_source=ip_source,
+            reply=reply,
+            enhanced=enhanced,
+            kind=kind,
+            named=named,
+            names=names,
+        ),
+        zones=zones,
+        ip_source=ip_source,
+        found=True,
+        advice=_advice(kind, ips, receiver, named),
+    )

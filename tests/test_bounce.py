@@ -1,0 +1,278 @@
+"""The bounce explainer against real rejection wording, unknown text and hostile input."""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handlers.bounce import MAX_SCAN, NOT_FOUND, BounceResult, explain_bounce
+
+CORPUS = Path(__file__).parent / "data" / "bounces"
+EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())
+KINDS = {"blocklist", "ptr", "spf", "reputation", "policy", "receiver_fault", "unknown"}
+
+
+def _or_none(value: str) -> str | None:
+    return value or None
+
+
+def test_corpus_is_complete() -> None:
+    """Every data file has expectations, every expectation a file, and there are enough."""
+    files = {p.name for p in CORPUS.iterdir() if p.name != "expected.toml"}
+    assert files == set(EXPECTED)
+    assert len(files) >= 25
+    for name, facts in EXPECTED.items():
+        assert facts["source"], name
+        assert facts["kind"] in KINDS, name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus(name: str) -> None:
+    facts = EXPECTED[name]
+    result = explain_bounce((CORPUS / name).read_text())
+
+    assert result.ips == facts["ips"]
+    assert result.reply_code == _or_none(facts["reply_code"])
+    assert result.enhanced_code == _or_none(facts["enhanced_code"])
+    assert result.receiver == _or_none(facts["receiver"])
+    assert result.blocklists == facts["blocklists"]
+    assert result.kind == facts["kind"]
+    assert result.status == facts["status"]
+    assert result.found is True
+    assert result.summary != NOT_FOUND
+    assert result.explanation
+    for ip in result.ips:
+        assert ip in result.summary
+        assert ip in result.explanation
+    assert result.ip_source == ("rejection" if facts["ips"] else None)
+    # The JSON the report emits carries the INTERFACE fields.
+    out = result.to_json()
+    for key in ("status", "summary", "ips", "reply_code", "enhanced_code", "receiver"):
+        assert key in out
+    for key in ("blocklists", "kind", "explanation"):
+        assert key in out
+    json.dumps(out)
+
+
+def test_receiver_addresses_are_not_sending_addresses() -> None:
+    """The receiving MX's own address (host NAME[IP] said:) is never reported as the sender."""
+    result = explain_bounce((CORPUS / "01-microsoft-5.7.606-postfix.txt").read_text())
+    assert "40.92.18.33" not in result.ips
+    dsn = explain_bounce((CORPUS / "12-gmail-ipv6-guidelines-exim.txt").read_text())
+    assert dsn.ips == ["2a01:4f8:10a::26"]
+
+
+def test_resolver_address_in_spamhaus_error_link_is_not_the_sender() -> None:
+    result = explain_bounce((CORPUS / "28-postfix-open-resolver.txt").read_text())
+    assert "95.216.2.200" not in result.ips
+    assert "resolver" in result.explanation
+    assert "not a listing" in result.summary
+
+
+def test_authenticated_client_hop_is_not_used() -> None:
+    """A DSN whose only Received hop is an authenticated mail client names no sending address."""
+    result = explain_bounce((CORPUS / "36-mimecast-poor-reputation-exim-dsn.txt").read_text())
+    assert result.ips == []
+    assert result.found is True
+    assert "names no sending address" in result.explanation
+
+
+def test_received_headers_are_a_labelled_fallback() -> None:
+    text = (
+        "550 5.7.1 Message rejected: Poor Reputation Sender\n"
+        "------ This is a copy of the message, including all the headers. ------\n"
+        "Received: from mail.shop-example.de (mail.shop-example.de [51.158.10.22])\n"
+        "\tby relay.example-mail.net with ESMTPS id 4711\n"
+        "Received: from laptop (unknown [10.0.0.5]) by mail.shop-example.de with ESMTPSA\n"
+    )
+    result = explain_bounce(text)
+    assert result.ips == ["51.158.10.22"]
+    assert result.ip_source == "received_headers"
+    assert result.kind == "reputation"
+    assert "Received headers" in result.explanation
+
+
+def test_private_loopback_and_reserved_addresses_are_skipped() -> None:
+    text = (
+        "554 5.7.1 Service unavailable; Client host [10.1.2.3] blocked using zen.spamhaus.org; "
+        "Client host [127.0.0.2] blocked; client [192.168.1.1]; client [fe80::1]; "
+        "client [240.0.0.1]; client [2a01:4f8:10a::25] blocked using zen.spamhaus.org"
+    )
+    result = explain_bounce(text)
+    assert result.ips == ["2a01:4f8:10a::25"]
+
+
+def test_pbl_listing_is_policy_with_smarthost_advice() -> None:
+    text = (
+        "554 5.7.1 Service unavailable; Client host [51.158.10.22] blocked using "
+        "zen.spamhaus.org; https://www.spamhaus.org/query/ip/51.158.10.22 PBL"
+    )
+    result = explain_bounce(text)
+    assert result.kind == "policy"
+    assert result.blocklists == ["Spamhaus"]
+    assert "smarthost" in result.explanation
+    assert any(a.url and "51.158.10.22" in a.url for a in result.advice)
+
+
+def test_spamhaus_listing_explains_pbl_versus_reputation() -> None:
+    result = explain_bounce((CORPUS / "21-postfix-rbl-zen-sbl-dsn.txt").read_text())
+    assert "PBL" in result.explanation and "smarthost" in result.explanation
+    assert result.zones == ["zen.spamhaus.org"]
+    assert result.advice[0].url == "https://check.spamhaus.org/results/?query=212.83.160.4"
+
+
+def test_an_address_without_a_known_rejection_is_a_warning_not_a_guess() -> None:
+    result = explain_bounce("mail from 51.158.10.22 did not arrive, can you check?")
+    assert result.ips == ["51.158.10.22"]
+    assert result.kind == "unknown"
+    assert result.status == "warn"
+    assert result.found is True
+    assert "will not guess" in result.explanation
+
+
+def test_unrecognised_reply_code_is_not_a_known_rejection() -> None:
+    result = explain_bounce("550 5.1.1 <nobody@shop-example.de>: Recipient address rejected")
+    assert result.summary == NOT_FOUND
+    assert result.kind == "unknown"
+    assert (result.reply_code, result.enhanced_code) == ("550", "5.1.1")
+
+
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud."
+)
+ORDINARY_EMAIL = """From: Anna <anna@shop-example.de>
+To: Ben <ben@example-mail.net>
+Subject: Lunch on Thursday?
+Date: Tue, 15 May 2018 12:13:12 +0000
+
+Hi Ben,
+
+are we still on for lunch at 12:30 on Thursday? Version 4.16.55.1 of the menu is out.
+
+Anna
+"""
+
+
+@pytest.mark.parametrize("text", [LOREM, ORDINARY_EMAIL, "", "   \n\t  \n", "550", "<!channel>"])
+def test_unknown_text(text: str) -> None:
+    result = explain_bounce(text)
+    assert result.summary == NOT_FOUND
+    assert result.kind == "unknown"
+    assert result.ips == []
+    assert result.status == "warn"
+    assert result.found is False
+    assert result.blocklists == []
+
+
+def test_explanation_is_plain_text_and_copies_nothing_from_the_paste() -> None:
+    text = (
+        "<!channel> <@U123> *bold* 554 5.7.1 Service unavailable; Client host "
+        "[51.158.10.22] blocked using <https://evil.example|zen.spamhaus.org>; "
+        "<!here> `code` &lt;script&gt;"
+    )
+    result = explain_bounce(text)
+    assert result.found
+    for field in (result.summary, result.explanation, *result.blocklists, *result.zones):
+        assert "<" not in field and ">" not in field
+        assert "!channel" not in field and "!here" not in field
+        assert "\n" not in field and "`" not in field and "*" not in field
+
+
+def _assert_well_formed(result: BounceResult) -> None:
+    assert result.status in ("ok", "warn", "fail", "error", "skipped")
+    assert result.kind in KINDS
+    assert len(result.ips) <= 20
+    assert result.summary
+    json.dumps(result.to_json())
+
+
+@settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=3000))
+def test_fuzz_arbitrary_text_never_raises(text: str) -> None:
+    _assert_well_formed(explain_bounce(text))
+
+
+_PIECES = st.sampled_from(
+    [
+        "550",
+        "5.7.1",
+        "-",
+        "[",
+        "]",
+        "(",
+        ")",
+        ":",
+        "::",
+        ".",
+        " ",
+        "\n",
+        "host ",
+        "Client host ",
+        "blocked using ",
+        "zen.spamhaus.org",
+        "51.158.10.22",
+        "2a01:4f8:10a::25",
+        "999.1.1.1",
+        "Received: from ",
+        " by ",
+        "ip=",
+        "returnc/pub/",
+        "H=",
+        " T=x ",
+        "PTR",
+        "SPF",
+        "open resolver",
+        "ffff",
+        "0",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=200).map("".join))
+def test_fuzz_bounce_shaped_text_never_raises(text: str) -> None:
+    _assert_well_formed(explain_bounce(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A" * 1_000_000,
+        ":" * 1_000_000,
+        "1." * 500_000,
+        "[" * 1_000_000,
+        "f:" * 500_000,
+        ("Client host [51.158.10.22] blocked using zen.spamhaus.org; " * 20_000),
+        ("Received: from a (b [51.158.10.22]) by c\n" * 25_000) + "550 5.7.1 reputation",
+        ("550-5.7.1 " + "x " * 10) * 50_000,
+        ("host " + "a." * 40 + " " * 60 + "[") * 10_000,
+    ],
+    ids=["letters", "colons", "dots", "brackets", "hex", "rbl", "received", "gmail", "hosts"],
+)
+def test_one_megabyte_finishes_quickly(text: str) -> None:
+    assert len(text) >= 900_000
+    start = time.perf_counter()
+    result = explain_bounce(text)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.8, f"{elapsed:.2f}s"
+    _assert_well_formed(result)
+
+
+def test_only_the_start_of_a_huge_paste_is_read() -> None:
+    text = " " * MAX_SCAN + "554 5.7.1 Client host [51.158.10.22] blocked using zen.spamhaus.org"
+    assert explain_bounce(text).summary == NOT_FOUND
+
+
+def test_unicode_digits_are_not_addresses_or_codes() -> None:
+    text = "٥٥٠ ٥.٧.١ Client host [٥١.١٥٨.١٠.٢٢] blocked — ünïcödé 🙂 \u202e\x00"
+    result = explain_bounce(text)
+    assert result.ips == []
+    assert result.reply_code is None
