@@ -1,0 +1,550 @@
+"""Reports as Slack Block Kit: a pure function of the JSON reports, no I/O.
+
+Why JSON and not `Report` objects: the same shape is what `--json` prints, what the
+history store keeps and what a Re-check button carries, so one renderer serves all of
+them, and a check this module has never heard of still renders (status + summary).
+
+Everything that came from DNS, an SMTP server or a person goes through `esc` before it
+reaches mrkdwn, so a TXT record saying `<!channel>` shows as text and pings nobody.
+Blocks are built with slack_sdk's models, whose `to_dict()` validates Slack's limits;
+`fit` keeps every text under them first, whatever the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+# Slack's limits (as enforced by slack_sdk.models).
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_LABEL = 75
+MAX_VALUE = 2000
+MAX_URL = 3000
+MAX_ACTIONS = 25
+MAX_FALLBACK = 3000
+
+#: Listings shown one by one before the rest fold into "and N more".
+SHOWN_LISTINGS = 10
+#: Link buttons per report (the Re-check and Watch buttons come on top).
+MAX_LINKS = 12
+
+RECHECK_ACTION = "recheck"
+WATCH_ACTION = "watch_start"
+LINK_ACTION_PREFIX = "link_"
+
+SPAMHAUS_CHECKER = "https://check.spamhaus.org/results/?query={ip}"
+PTR_HOWTO = "https://en.wikipedia.org/wiki/Forward-confirmed_reverse_DNS"
+SPF_HOWTO = "https://www.rfc-editor.org/rfc/rfc7208#section-4"
+
+EMOJI = {
+    "ok": ":large_green_circle:",
+    "warn": ":large_yellow_circle:",
+    "fail": ":red_circle:",
+    "error": ":white_circle:",
+    "skipped": ":heavy_minus_sign:",
+}
+VERDICT_WORDS = {
+    "ok": "looks clean",
+    "warn": "warnings",
+    "fail": "problems found",
+    "error": "some checks could not run",
+    "skipped": "nothing checked",
+}
+TITLES = {
+    "dnsbl": "Blocklists",
+    "ptr": "Reverse DNS (PTR)",
+    "spf": "SPF",
+    "smtp": "SMTP",
+    "bounce": "Bounce",
+}
+
+JSON = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What chat.postMessage / chat.update take: blocks and the fallback text."""
+
+    blocks: list[dict[str, Any]]
+    text: str
+
+
+# ---- text helpers --------------------------------------------------------------------
+
+
+def esc(value: object) -> str:
+    """Text safe for mrkdwn: `&`, `<`, `>` as entities, so nothing becomes a link or a ping."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut (never inside an entity)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def fit(lines: Sequence[str], limit: int = MAX_SECTION, more: str = "…and {n} more") -> str:
+    """Join `lines` with newlines, folding the tail into `more` so the text stays under `limit`."""
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        remaining = len(lines) - n - 1
+        tail = "\n" + more.format(n=remaining) if remaining else ""
+        candidate = "\n".join([*out, line])
+        if len(candidate) + len(tail) <= limit:
+            out.append(line)
+            continue
+        rest = len(lines) - n
+        folded = "\n".join([*out, more.format(n=rest)])
+        if len(folded) <= limit:
+            return folded
+        return clip("\n".join(out), limit)
+    return clip("\n".join(out), limit)
+
+
+def _code(text: object) -> str:
+    """Inline code that a backtick in the data cannot close early."""
+    return "`" + esc(text).replace("`", "'") + "`"
+
+
+def _label(text: str) -> PlainTextObject:
+    return PlainTextObject(text=clip(text, MAX_LABEL), emoji=True)
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ---- the Re-check button's value -----------------------------------------------------
+
+
+def digest(report: JSON) -> dict[str, Any]:
+    """The parts of a JSON report `bot.changes.changes` compares, under the same key paths."""
+    checks: dict[str, Any] = {}
+    for name, check in (report.get("checks") or {}).items():
+        if not isinstance(check, Mapping):
+            continue
+        small: dict[str, Any] = {"status": check.get("status")}
+        if name == "dnsbl":
+            small["listed"] = [
+                {"zone": e.get("zone"), "list": e.get("list"), "codes": list(e.get("codes") or [])}
+                for e in check.get("listed") or []
+                if isinstance(e, Mapping)
+            ]
+            small["unavailable"] = [
+                {"zone": e.get("zone"), "reason": e.get("reason")}
+                for e in check.get("unavailable") or []
+                if isinstance(e, Mapping)
+            ]
+        elif name == "ptr":
+            for key in ("names", "forward_confirmed", "generic"):
+                small[key] = check.get(key)
+        elif name == "spf":
+            for key in ("domain", "result", "record"):
+                small[key] = check.get(key)
+        checks[str(name)] = small
+    return {"verdict": report.get("verdict"), "checks": checks}
+
+
+def _pack(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if len(text) <= MAX_VALUE:
+        return text
+    packed = "z:" + base64.b85encode(zlib.compress(text.encode(), 9)).decode()
+    return packed if len(packed) <= MAX_VALUE else ""
+
+
+def _lighter(previous: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ever smaller versions of a digest, each still comparable on what it keeps."""
+    import copy
+
+    steps: list[dict[str, Any]] = []
+    current = copy.deepcopy(previous)
+    dnsbl = current.get("checks", {}).get("dnsbl")
+    if isinstance(dnsbl, dict):
+        for entry in dnsbl.get("listed", []):
+            entry.pop("list", None)
+        steps.append(copy.deepcopy(current))
+        for entry in dnsbl.get("listed", []):
+            entry.pop("codes", None)
+        steps.append(copy.deepcopy(current))
+        dnsbl.pop("unavailable", None)
+        steps.append(copy.deepcopy(current))
+    for name in ("spf", "ptr", "dnsbl"):
+        current.get("checks", {}).pop(name, None)
+        steps.append(copy.deepcopy(current))
+    return steps
+
+
+def button_value(
+    target: str, domain: str | None, scope: str, report: JSON | None, hostname: str | None = None
+) -> str:
+    """What a Re-check (or Watch) click needs, within Slack's 2,000 characters.
+
+    Carries the target, domain and scope, and a digest of the previous result so any
+    replica can say what changed. When the digest cannot fit even compressed, it is
+    dropped step by step (list names, codes, unavailable zones, whole checks).
+    """
+    base: dict[str, Any] = {"v": 1, "t": target, "d": domain, "s": scope}
+    if hostname:
+        base["h"] = hostname
+    if report is not None:
+        previous = digest(report)
+        for candidate in [previous, *_lighter(previous)]:
+            value = _pack({**base, "p": candidate})
+            if value:
+                return value
+    return _pack(base) or json.dumps({"v": 1, "t": target[:200], "s": scope})
+
+
+def read_button_value(value: str) -> dict[str, Any]:
+    """The dict `button_value` packed (ValueError when it is not one of ours)."""
+    text = value
+    if value.startswith("z:"):
+        text = zlib.decompress(base64.b85decode(value[2:].encode())).decode()
+    data = json.loads(text)
+    if not isinstance(data, dict) or "t" not in data:
+        raise ValueError("not a smtpcheck button value")
+    return data
+
+
+# ---- checks --------------------------------------------------------------------------
+
+
+def _title(name: str, check: JSON) -> str:
+    title = TITLES.get(
+        name, name.upper() if len(name) <= 5 else name.replace("_", " ").capitalize()
+    )
+    status = str(check.get("status", "error"))
+    return f"{EMOJI.get(status, EMOJI['error'])} *{esc(title)}*: {esc(status)}"
+
+
+def _dnsbl_lines(check: JSON) -> list[str]:
+    lines = [esc(check.get("summary", ""))] if check.get("summary") else []
+    for entry in check.get("listed") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        codes = entry.get("codes") or []
+        meanings = entry.get("meanings") or []
+        facts = []
+        for n, code in enumerate(codes):
+            meaning = meanings[n] if n < len(meanings) else ""
+            facts.append(f"{_code(code)} {esc(meaning)}".strip())
+        line = f"• *{esc(entry.get('list') or entry.get('zone'))}* ({esc(entry.get('zone', ''))})"
+        if facts:
+            line += ": " + "; ".join(facts)
+        if entry.get("txt"):
+            line += f"\n    reason: {esc(clip(str(entry['txt']), 300))}"
+        lines.append(line)
+    return lines
+
+
+def _dnsbl_text(check: JSON) -> str:
+    lines = _dnsbl_lines(check)
+    head, listings = lines[:1], lines[1:]
+    if len(listings) > SHOWN_LISTINGS:
+        listings = [
+            *listings[:SHOWN_LISTINGS],
+            f"…and {len(listings) - SHOWN_LISTINGS} more listings",
+        ]
+    tail = []
+    clean = check.get("clean") or []
+    if clean:
+        tail.append(f"…and {_plural(len(clean), 'list')} clean")
+    unavailable = [e for e in check.get("unavailable") or [] if isinstance(e, Mapping)]
+    if unavailable:
+        shown = ", ".join(f"{esc(e.get('zone'))} ({esc(e.get('reason'))})" for e in unavailable[:8])
+        more = f" and {len(unavailable) - 8} more" if len(unavailable) > 8 else ""
+        tail.append(f"Could not check {_plural(len(unavailable), 'list')}: {shown}{more}")
+    body = fit([*head, *listings], MAX_SECTION - 600, "…and {n} more listings")
+    return clip("\n".join([body, *tail]), MAX_SECTION)
+
+
+def _ptr_text(check: JSON, target: str) -> str:
+    lines = [esc(check.get("summary", ""))] if check.get("summary") else []
+    names = [str(n) for n in check.get("names") or []]
+    if names:
+        confirms = "resolves back" if check.get("forward_confirmed") else "does *not* resolve back"
+        generic = "; looks generic" if check.get("generic") else ""
+        lines.append(
+            f"{', '.join(_code(n) for n in names[:5])} {confirms} to {esc(target)}{generic}"
+        )
+    elif check.get("status") not in ("error", "skipped"):
+        lines.append(f"No PTR record for {esc(target)}")
+    return fit(lines)
+
+
+def _spf_text(check: JSON) -> str:
+    lines = [esc(check.get("summary", ""))] if check.get("summary") else []
+    facts = []
+    if check.get("domain"):
+        facts.append(f"domain {esc(check['domain'])}")
+    if check.get("result"):
+        facts.append(f"result *{esc(check['result'])}*")
+    if check.get("lookups") is not None:
+        facts.append(f"{esc(check['lookups'])}/10 DNS lookups")
+    if facts:
+        lines.append(", ".join(facts))
+    if check.get("record"):
+        lines.append(_code(clip(str(check["record"]), 1200)))
+    if check.get("explanation"):
+        lines.append(esc(clip(str(check["explanation"]), 500)))
+    return fit(lines)
+
+
+def _generic_text(check: JSON) -> str:
+    return esc(check.get("summary", "")) or esc(check.get("status", ""))
+
+
+def check_text(name: str, check: JSON, target: str) -> str:
+    """One check's section: title with status, then its facts."""
+    if name == "dnsbl":
+        body = _dnsbl_text(check)
+    elif name == "ptr":
+        body = _ptr_text(check, target)
+    elif name == "spf":
+        body = _spf_text(check)
+    else:
+        body = _generic_text(check)
+    return clip(f"{_title(name, check)}\n{body}".rstrip(), MAX_SECTION)
+
+
+# ---- buttons -------------------------------------------------------------------------
+
+
+def _links(report: JSON) -> list[tuple[str, str]]:
+    """(label, url) remediation links: each listing's page, the Spamhaus checker, how-tos."""
+    checks = report.get("checks") or {}
+    target = str(report.get("target", ""))
+    links: list[tuple[str, str]] = []
+    dnsbl = checks.get("dnsbl")
+    if isinstance(dnsbl, Mapping) and dnsbl.get("status") not in (None, "skipped"):
+        for entry in dnsbl.get("listed") or []:
+            if not isinstance(entry, Mapping):
+                continue
+            url = entry.get("removal_url") or entry.get("lookup_url")
+            if url:
+                links.append(
+                    (f"{entry.get('list') or entry.get('zone')}: look up / remove", str(url))
+                )
+        links.append(("Spamhaus checker", SPAMHAUS_CHECKER.format(ip=target)))
+    ptr = checks.get("ptr")
+    if isinstance(ptr, Mapping) and ptr.get("status") in ("warn", "fail"):
+        links.append(("How to fix PTR", PTR_HOWTO))
+    spf = checks.get("spf")
+    if isinstance(spf, Mapping) and spf.get("status") in ("warn", "fail"):
+        links.append(("How to fix SPF", SPF_HOWTO))
+    for advice in report.get("advice") or []:
+        if isinstance(advice, Mapping) and advice.get("url"):
+            links.append((f"Guide: {advice.get('text', '')}", str(advice["url"])))
+    seen: set[str] = set()
+    unique = []
+    for label, url in links:
+        if url not in seen and url.startswith(("https://", "http://")) and len(url) <= MAX_URL:
+            seen.add(url)
+            unique.append((label, url))
+    return unique
+
+
+def _actions(report: JSON, n: int, recheck_value: str | None, watch: bool) -> ActionsBlock | None:
+    elements: list[ButtonElement] = []
+    if recheck_value is not None:
+        elements.append(
+            ButtonElement(
+                text=_label(":arrows_counterclockwise: Re-check"),
+                action_id=RECHECK_ACTION,
+                value=recheck_value,
+                style="primary",
+            )
+        )
+        if watch and report.get("verdict") != "ok":
+            elements.append(
+                ButtonElement(
+                    text=_label(":eyes: Watch until clean"),
+                    action_id=WATCH_ACTION,
+                    value=recheck_value,
+                )
+            )
+    for i, (label, url) in enumerate(_links(report)[:MAX_LINKS]):
+        elements.append(
+            ButtonElement(text=_label(label), action_id=f"{LINK_ACTION_PREFIX}{n}_{i}", url=url)
+        )
+    if not elements:
+        return None
+    return ActionsBlock(elements=elements[:MAX_ACTIONS])
+
+
+# ---- reports -------------------------------------------------------------------------
+
+
+def _heading(report: JSON) -> str:
+    verdict = str(report.get("verdict", "error"))
+    target = str(report.get("target", "?"))
+    who = f"{report['hostname']} ({target})" if report.get("hostname") else target
+    return clip(
+        f"{EMOJI.get(verdict, '')} {who}: {VERDICT_WORDS.get(verdict, verdict)}", MAX_HEADER
+    )
+
+
+def _context(report: JSON) -> ContextBlock:
+    parts = []
+    when = report.get("checked_at")
+    if when:
+        try:
+            stamp = datetime.fromisoformat(str(when)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        except ValueError:
+            stamp = str(when)
+        parts.append(f"Checked {esc(stamp)}")
+    if report.get("duration_ms") is not None:
+        parts.append(f"{float(report['duration_ms']):.0f} ms")
+    if report.get("resolver"):
+        parts.append(f"resolver {esc(report['resolver'])}")
+    return ContextBlock(
+        elements=[MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000))]
+    )
+
+
+def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=_label_header(_heading(report)))]
+    if report.get("notes"):
+        blocks.append(_section(fit([esc(note) for note in report["notes"]])))
+    target = str(report.get("target", ""))
+    for name, check in (report.get("checks") or {}).items():
+        if isinstance(check, Mapping) and check.get("status") != "skipped":
+            blocks.append(_section(check_text(str(name), check, target)))
+    advice = [a for a in report.get("advice") or [] if isinstance(a, Mapping) and a.get("text")]
+    if advice:
+        blocks.append(_section(fit(["*What to do*", *(f"• {esc(a['text'])}" for a in advice)])))
+    actions = _actions(report, n, value, watch)
+    if actions:
+        blocks.append(actions)
+    blocks.append(_context(report))
+    return blocks
+
+
+def _compact(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
+    """A report in three blocks, for when several would not fit in 50."""
+    lines = []
+    for name, check in (report.get("checks") or {}).items():
+        if isinstance(check, Mapping) and check.get("status") != "skipped":
+            lines.append(f"{_title(str(name), check)}: {esc(check.get('summary', ''))}")
+    blocks: list[Block] = [_section(f"*{esc(_heading(report))}*\n" + fit(lines, MAX_SECTION - 200))]
+    actions = _actions(report, n, value, watch)
+    if actions:
+        blocks.append(actions)
+    blocks.append(_context(report))
+    return blocks
+
+
+def _label_header(text: str) -> PlainTextObject:
+    return PlainTextObject(text=clip(text, MAX_HEADER), emoji=True)
+
+
+def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None) -> str:
+    """The notification / screen-reader text: one line per report."""
+    lines = []
+    for report in reports:
+        summaries = [
+            f"{TITLES.get(str(name), str(name))}: {check.get('summary') or check.get('status')}"
+            for name, check in (report.get("checks") or {}).items()
+            if isinstance(check, Mapping) and check.get("status") != "skipped"
+        ]
+        lines.append(f"{_heading(report)}. " + "; ".join(summaries))
+    if changes:
+        lines.append("Changed: " + "; ".join(changes))
+    elif changes is not None:
+        lines.append("Nothing changed since the previous check.")
+    return clip(esc("\n".join(lines)) or "smtpcheck report", MAX_FALLBACK)
+
+
+def _changes_section(changes: Sequence[str], requested_by: str | None) -> SectionBlock:
+    who = f" (re-check asked by <@{esc(requested_by)}>)" if requested_by else ""
+    if not changes:
+        return _section(f"*Nothing changed since the previous check.*{who}")
+    lines = [f"*Since the previous check:*{who}", *(f"• {esc(c)}" for c in changes)]
+    return _section(fit(lines, more="…and {n} more changes"))
+
+
+def render(
+    reports: Sequence[JSON],
+    *,
+    values: Sequence[str | None] | None = None,
+    changes: Sequence[str] | None = None,
+    requested_by: str | None = None,
+    watch: bool = False,
+) -> Rendered:
+    """Blocks and fallback text for `reports` (JSON reports, one per address).
+
+    `values[i]` is the Re-check button value of report i (None: no button); `changes`
+    (a re-check) adds what changed since the previous report, [] meaning nothing did.
+    `requested_by` is a Slack user id, shown as a mention (ids are Slack's, not typed text).
+    """
+    values = list(values) if values is not None else [None] * len(reports)
+    head: list[Block] = []
+    if changes is not None:
+        head.append(_changes_section(changes, requested_by))
+    budget = MAX_BLOCKS - len(head)
+    bodies = [_full(r, n, values[n], watch) for n, r in enumerate(reports)]
+    dividers = max(len(reports) - 1, 0)
+    # Fold reports into the compact form, the last first, until everything fits.
+    for n in range(len(reports) - 1, -1, -1):
+        if sum(len(b) for b in bodies) + dividers <= budget:
+            break
+        bodies[n] = _compact(reports[n], n, values[n], watch)
+    blocks: list[Block] = list(head)
+    for n, body in enumerate(bodies):
+        if n:
+            blocks.append(DividerBlock())
+        blocks.extend(body)
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [
+            *blocks[: MAX_BLOCKS - 1],
+            _section("…more than fits in one message: run `smtpcheck --json`."),
+        ]
+    return Rendered([b.to_dict() for b in blocks], fallback_text(reports, changes))
+
+
+def progress(what: str) -> Rendered:
+    """The "checking…" message the report later replaces."""
+    text = f":hourglass_flowing_sand: Checking {esc(what)}…"
+    return Rendered([_section(text).to_dict()], clip(f"Checking {esc(what)}…", MAX_FALLBACK))
+
+
+def notice(text: str) -> Rendered:
+    """A short message (usage, apology, hint); `text` is already mrkdwn-safe."""
+    return Rendered([_section(fit(text.split("\n"))).to_dict()], clip(text, MAX_FALLBACK))
+
+
+def usage_text(message: str) -> str:
+    """A usage reply: the grammar's text escaped, in a code block so columns line up."""
+    first, _, rest = message.partition("Usage:")
+    head = esc(first.strip())
+    body = esc(("Usage:" + rest).strip()).replace("```", "'''")
+    return f"{head}\n```{body}```" if head else f"```{body}```"

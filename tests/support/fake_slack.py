@@ -1,0 +1,283 @@
+"""A fake Slack on 127.0.0.1: the Web API, response_url endpoints and a Socket Mode websocket.
+
+The bot under test talks to it over real HTTP (SLACK_API_URL points here), as
+bolt-python's own scenario tests do with their mock Web API server. Every call is
+recorded with its method and merged query/form/JSON body; faults can be queued per
+method (HTTP 429 with Retry-After, HTTP 500, or `{"ok": false, "error": ...}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def channel(self) -> str | None:
+        return self.body.get("channel")
+
+    def blocks(self) -> list[dict[str, Any]]:
+        raw = self.body.get("blocks") or []
+        return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+    def all_text(self) -> str:
+        """The fallback text and every block, as one string to search."""
+        return str(self.body.get("text", "")) + "\n" + json.dumps(self.blocks(), ensure_ascii=False)
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+
+
+class FakeSlack:
+    """Start with `with FakeSlack() as slack:`; `slack.api_url` is SLACK_API_URL."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.calls: list[Call] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.socket_received: list[dict[str, Any]] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    # ---- control ---------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base}/response/{name}"
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        """The next calls of `method` (or `response`) get these faults, in order."""
+        with self._lock:
+            self.faults.setdefault(method, []).extend(faults)
+
+    def add_thread(self, channel: str, ts: str, *messages: dict[str, Any]) -> None:
+        """Messages conversations.replies returns for a thread (the parent first)."""
+        with self._lock:
+            self.threads[(channel, ts)] = list(messages)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.faults.clear()
+            self.threads.clear()
+            self.socket_received.clear()
+
+    def find(self, method: str, channel: str | None = None) -> list[Call]:
+        with self._lock:
+            return [
+                c
+                for c in self.calls
+                if c.method == method
+                and (channel is None or c.channel == channel or c.body.get("_to") == channel)
+            ]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Poll `predicate` until it returns something truthy; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = predicate()
+            if found:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting; calls so far: {[c.method for c in self.calls]}")
+
+    def wait_call(
+        self, method: str, channel: str | None = None, count: int = 1, timeout: float = 5.0
+    ) -> list[Call]:
+        return list(
+            self.wait_for(
+                lambda: (found := self.find(method, channel)) and len(found) >= count and found,
+                timeout,
+            )
+        )
+
+    # ---- Socket Mode ------------------------------------------------------------------
+
+    def send_envelope(self, envelope: dict[str, Any]) -> None:
+        """Send `envelope` to every connected Socket Mode client."""
+        assert self._loop is not None
+
+        async def send() -> None:
+            for ws in list(self._sockets):
+                await ws.send_str(json.dumps(envelope))
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
+
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    # ---- serving ---------------------------------------------------------------------
+
+    def _next_fault(self, key: str) -> Fault | None:
+        with self._lock:
+            queue = self.faults.get(key)
+            return queue.pop(0) if queue else None
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        body: dict[str, Any] = dict(request.query)
+        raw = await request.text()
+        if raw:
+            if request.content_type == "application/json":
+                body.update(json.loads(raw))
+            else:
+                body.update(dict(parse_qsl(raw, keep_blank_values=True)))
+        return body
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        if fault.status != 200:
+            headers = (
+                {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
+            return web.json_response(
+                {"ok": False, "error": "fake_fault"}, status=fault.status, headers=headers
+            )
+        return web.json_response({"ok": False, "error": fault.error})
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await self._body(request)
+        with self._lock:
+            self.calls.append(Call(method, body))
+        fault = self._next_fault(method)
+        if fault:
+            return self._fault_response(fault)
+        return web.json_response(self._answer(method, body))
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        ts = f"{1_700_000_000 + next(self._ts)}.000100"
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "user": "smtpcheck",
+                "team": "Test",
+                "url": "https://test.slack.com/",
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            return {
+                "ok": True,
+                "channel": body.get("channel"),
+                "ts": body.get("ts") or ts,
+                "message": {"text": body.get("text"), "ts": body.get("ts") or ts},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "chat.delete":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "conversations.replies":
+            with self._lock:
+                messages = self.threads.get((str(body.get("channel")), str(body.get("ts"))))
+            if messages is None:
+                return {"ok": False, "error": "thread_not_found"}
+            return {"ok": True, "messages": messages, "has_more": False}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket-mode"}
+        return {"ok": True}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        body["_to"] = request.match_info["name"]
+        with self._lock:
+            self.calls.append(Call("response_url", body))
+        fault = self._next_fault("response_url")
+        if fault:
+            headers = (
+                {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
+            return web.Response(status=fault.status, text="fault", headers=headers)
+        return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
+        )
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    with self._lock:
+                        self.socket_received.append(json.loads(message.data))
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket-mode", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def start(self) -> FakeSlack:
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._start())
+            self._ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown() -> None:
+            for ws in list(self._sockets):
+                await ws.close()
+            if self._runner:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
