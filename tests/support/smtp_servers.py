@@ -125,13 +125,14 @@ class RawPeer:
         host: str = "127.0.0.1",
         replies: dict[str, str] | None = None,
         after_starttls: bytes | None = None,
+        port: int = 0,
     ) -> None:
         self.after_starttls = after_starttls
         self.mode = mode
         self.banner = banner or ("220 mx.example-mail.net ESMTP" if mode == "smtp" else "")
         self.replies = {**SMTP_REPLIES, **(replies or {})}
         self.host = host
-        self.port = 0
+        self.port = port
         self.connections = 0
         self.received: list[str] = []
         self._server: asyncio.Server | None = None
@@ -167,7 +168,7 @@ class RawPeer:
         writer.close()
 
     async def __aenter__(self) -> RawPeer:
-        self._server = await asyncio.start_server(self._client, self.host, 0)
+        self._server = await asyncio.start_server(self._client, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

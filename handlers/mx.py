@@ -1,0 +1,177 @@
+"""The MX check: where does mail for a domain go, and does each of those hosts answer SMTP?
+
+A bounce that says "connection timed out" or "no MX" is about the recipient's side;
+this check shows the MX hosts in the order senders try them (RFC 5321 5.1), the
+implicit MX when there is none, the null MX of RFC 7505 ("this domain accepts no
+mail"), and probes every host at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.resolver import Resolver
+from handlers.results import Advice, CheckResult, Status, worst
+from handlers.settings import Settings
+from handlers.smtp import SmtpResult, probe_smtp
+
+
+@dataclass
+class MxHost:
+    """One row of the MX table; the full probe stays in `probe` for renderers that want it."""
+
+    preference: int
+    host: str
+    addresses: list[str]
+    status: Status
+    summary: str
+    failure: str | None
+    connect_ms: float | None
+    starttls: bool
+    tls_version: str | None
+    certificate_ok: bool | None
+    banner: str | None
+    probe: SmtpResult | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "preference": self.preference,
+            "host": self.host,
+            "addresses": list(self.addresses),
+            "status": self.status,
+            "summary": self.summary,
+            "failure": self.failure,
+            "connect_ms": self.connect_ms,
+            "starttls": self.starttls,
+            "tls_version": self.tls_version,
+            "certificate_ok": self.certificate_ok,
+            "banner": self.banner,
+        }
+
+
+@dataclass
+class MxResult(CheckResult):
+    """The domain's mail hosts, most preferred first, each with its probe's outcome."""
+
+    domain: str
+    #: No MX records: the domain's own A/AAAA is the mail host (RFC 5321 5.1).
+    implicit: bool = False
+    #: RFC 7505 null MX: the domain says it accepts no mail.
+    null_mx: bool = False
+    port: int = 25
+    hosts: list[MxHost] = field(default_factory=list)
+    #: MX records beyond `Settings.mx_max_hosts`, not probed.
+    not_probed: list[str] = field(default_factory=list)
+
+
+async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxResult:
+    """Look up `domain`'s MX records and probe each host concurrently."""
+    domain = domain.strip().rstrip(".").lower()
+    port = settings.smtp_port_override or 25
+    result = MxResult(status="error", summary="", domain=domain, port=port)
+    answer = await resolver.lookup(domain, "MX")
+    if answer.outcome == "nxdomain":
+        result.status = "fail"
+        result.summary = f"{domain} does not exist (NXDOMAIN): no mail can be delivered to it"
+        result.advice = [
+            Advice(f"The domain {domain} does not exist: check the recipient address.")
+        ]
+        return result
+    if answer.outcome not in ("answer", "nodata"):
+        result.summary = f"The MX lookup for {domain} failed ({answer.outcome})"
+        result.advice = [Advice(f"The DNS did not answer for {domain}'s MX: try again later.")]
+        return result
+
+    records = _parse(answer.records) if answer.outcome == "answer" else []
+    null = [r for r in records if r[1] == "."]
+    records = [r for r in records if r[1] != "."]
+    if null and not records:
+        result.null_mx = True
+        result.status = "fail"
+        result.summary = f"{domain} publishes a null MX (RFC 7505): it accepts no mail"
+        result.advice = [
+            Advice(
+                f"{domain} says it receives no mail at all (null MX, RFC 7505), so every "
+                "message to it bounces by design: check the recipient's address or domain."
+            )
+        ]
+        return result
+    if not records:
+        result.implicit = True
+        records = [(0, domain)]
+    records.sort()
+    limit = max(settings.mx_max_hosts, 1)
+    result.not_probed = [f"{p} {h}" for p, h in records[limit:]]
+    records = records[:limit]
+
+    probes = await asyncio.gather(*(probe_smtp(h, port, resolver, settings) for _, h in records))
+    result.hosts = [
+        _row(pref, host, probe) for (pref, host), probe in zip(records, probes, strict=True)
+    ]
+    _judge(result, mixed_null=bool(null))
+    return result
+
+
+def _parse(records: tuple[str, ...]) -> list[tuple[int, str]]:
+    parsed: list[tuple[int, str]] = []
+    for record in records:
+        preference, _, host = record.partition(" ")
+        if preference.isdigit() and host:
+            parsed.append((int(preference), host.lower().rstrip(".") or "."))
+    return parsed
+
+
+def _row(preference: int, host: str, probe: SmtpResult) -> MxHost:
+    return MxHost(
+        preference=preference,
+        host=host,
+        addresses=list(probe.addresses),
+        status=probe.status,
+        summary=probe.summary,
+        failure=probe.failure,
+        connect_ms=probe.connect_ms,
+        starttls=probe.starttls,
+        tls_version=probe.tls.version if probe.tls else None,
+        certificate_ok=probe.tls.certificate_ok if probe.tls else None,
+        banner=probe.banner.splitlines()[0] if probe.banner else None,
+        probe=probe,
+    )
+
+
+def _judge(result: MxResult, mixed_null: bool) -> None:
+    """All hosts down: fail (error when none could be probed); some down: warn."""
+    hosts = result.hosts
+    working = [h for h in hosts if h.failure is None or h.status == "warn"]
+    seen: set[Advice] = set()
+    for host in hosts:
+        for item in host.probe.advice if host.probe else []:
+            if item not in seen:
+                seen.add(item)
+                result.advice.append(item)
+    kind = "implicit MX (no MX records; the domain's own address)" if result.implicit else "MX"
+    if not working:
+        result.status = worst(h.status for h in hosts)
+        result.summary = (
+            f"{result.domain}: no {kind} host answers SMTP on port {result.port} "
+            f"({len(hosts)} tried): mail to it cannot be delivered"
+        )
+    else:
+        down = len(hosts) - len(working)
+        result.status = "warn" if down else worst(h.status for h in hosts)
+        result.summary = (
+            f"{result.domain}: {len(working)} of {len(hosts)} {kind} host(s) answer SMTP"
+        )
+        if down:
+            result.summary += f"; {down} do not (senders retry the others, with delay)"
+    if mixed_null:
+        result.status = worst([result.status, "warn"])
+        result.summary += "; a null MX is mixed with real MX records (RFC 7505 forbids that)"
+        result.advice.append(
+            Advice(
+                f"{result.domain} publishes the null MX '0 .' next to real MX records: remove it."
+            )
+        )
+    if result.not_probed:
+        result.summary += f"; {len(result.not_probed)} more MX record(s) not probed"
