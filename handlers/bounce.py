@@ -383,6 +383,10 @@ _ENHANCED_MEANINGS = {
 }
 
 
+#: Receivers named after MTA software rather than an operator: said as "the receiving server".
+_SOFTWARE = frozenset({"Postfix", "Exim"})
+
+
 def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -419,7 +423,8 @@ def _summary(
         "receiver_fault": "the receiver's own fault, not a listing of the sender",
         "unknown": "no reason I recognise",
     }
-    return f"{who or 'The receiver'} {verb} mail{sender}{code}: {reasons[kind]}"
+    subject = f"The receiving server ({who})" if who in _SOFTWARE else (who or "The receiver")
+    return f"{subject} {verb} mail{sender}{code}: {reasons[kind]}"
 
 
 def _explanation(
@@ -435,6 +440,8 @@ def _explanation(
     names: Sequence[str],
 ) -> str:
     receiver = who or "The receiving server"
+    if who in _SOFTWARE:
+        receiver = f"The receiving server ({who})"
     addr = _join(ips) if ips else "the sending address"
     parts: list[str] = []
 
@@ -445,7 +452,7 @@ def _explanation(
         meaning = _ENHANCED_MEANINGS.get(enhanced or "")
         said += f" with {codes}" + (f" ({meaning})" if meaning else "")
     if status == "warn":
-        said += "; this is temporary and the sending server will retry"
+        said += "; that is a temporary refusal, so the sending server retries until it gives up"
     parts.append(said + ".")
 
     spamhaus = any(b.name == "Spamhaus" for b in named)
