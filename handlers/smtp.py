@@ -443,6 +443,9 @@ class _Dialogue:
             return await self._reply(step, sent=line)
         except (_Abort, TimeoutError, ConnectionError, OSError):
             if tolerate:
+                # A server that hangs up on QUIT is rude, not broken.
+                if self.session.steps and self.session.steps[-1].name == step:
+                    self.session.steps[-1].status = "warn"
                 return None, ""
             raise
 
