@@ -160,9 +160,11 @@ def _dnsbl(old: Any, new: Any) -> list[Change]:
 
 
 def _meanings(entry: Mapping[str, Any]) -> str:
-    """Sub-list names from meanings ("SBL: ..." -> "SBL"); empty when they have none."""
+    """Sub-list names from meanings ("SBL: ..." -> "SBL"); empty when they only repeat the list."""
     meanings = entry.get("meanings") or []
+    name = str(entry.get("list") or entry.get("zone") or "").lower()
     short = [str(m).split(":", 1)[0].strip() for m in meanings if ":" in str(m)]
+    short = [s for s in short if s and s.lower() not in name]
     if short and all(len(s) <= 24 for s in short):
         return ", ".join(dict.fromkeys(short))
     return ""
