@@ -1,0 +1,86 @@
+"""The benchmark's code path, run once with no delay and four zones, so it cannot rot.
+
+No timing is asserted (that is what running the benchmark by hand is for): only that
+every measurement ran, checked its result and came back as well-formed figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import pytest
+
+from bench.bench_check import (
+    LISTINGS,
+    BenchmarkError,
+    Figures,
+    ipv4_zones,
+    main,
+    measure,
+    render_table,
+    verify_dnsbl,
+)
+from handlers.dnsbl import DnsblResult
+
+HAS_PYDNSBL = importlib.util.find_spec("pydnsbl") is not None
+ZONES = 4  # ZEN, SpamCop and Barracuda (the listings) and one clean list
+OURS = ("full_cold", "full_warm", "blocklists_cold", "blocklists_warm", "one_by_one")
+
+
+def _well_formed(figures: Figures) -> None:
+    assert figures.zones == ZONES
+    assert figures.round_trip_ms > 0
+    for key, item in figures.measures.items():
+        assert len(item.samples_ms) == figures.repeat, key
+        assert all(math.isfinite(ms) and ms > 0 for ms in item.samples_ms), key
+        assert item.round_trips == pytest.approx(item.median_ms / figures.round_trip_ms, rel=0.05)
+    for key in OURS:
+        item = figures.measures[key]
+        # Everything our resolver sent reached the test server, and nothing else did.
+        assert item.questions_sent == item.questions_logged, key
+        assert all(n is not None and n > 0 for n in item.questions_sent), key
+
+
+async def test_measure_runs_every_path_and_returns_figures() -> None:
+    figures = await measure(delay_ms=0, repeat=1, zone_limit=ZONES, with_pydnsbl=HAS_PYDNSBL)
+    _well_formed(figures)
+    expected = {"round_trip", *OURS} | ({"pydnsbl"} if HAS_PYDNSBL else set())
+    assert set(figures.measures) == expected
+    sent = {key: figures.measures[key].questions_sent[0] or 0 for key in OURS}
+    # A cached self-test saves its two questions per zone; one-by-one asks A + TXT of listings.
+    assert sent["blocklists_cold"] - sent["blocklists_warm"] == 2 * ZONES
+    assert sent["one_by_one"] == ZONES + len(LISTINGS)
+    assert sent["full_cold"] > sent["blocklists_cold"]
+    if HAS_PYDNSBL:
+        assert figures.measures["pydnsbl"].questions_logged == (ZONES,)
+        assert set(figures.ratios) == {"cold", "warm"}
+        assert all(r > 0 for r in figures.ratios.values())
+    table = render_table(figures)
+    assert "one DNS round trip (R)" in table and "full check, self-test cached" in table
+
+
+async def test_measure_with_a_delay_also_measures_the_floor() -> None:
+    figures = await measure(delay_ms=5, repeat=1, zone_limit=ZONES, with_pydnsbl=False)
+    _well_formed(figures)
+    # The round trip waits for one delayed answer at least.
+    assert figures.round_trip_ms >= 5
+    for key, item in figures.measures.items():
+        assert item.floor_ms is not None and item.floor_ms > 0, key
+        assert item.waits is not None and math.isfinite(item.waits), key
+    assert "floor" in render_table(figures)
+
+
+def test_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--delay-ms", "0", "--repeat", "1", "--zones", str(ZONES), "--json", "--no-pydnsbl"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["zones"] == ZONES and data["round_trip_ms"] > 0
+    assert data["measures"]["full_cold"]["median_ms"] > 0
+
+
+def test_a_wrong_result_aborts_the_benchmark() -> None:
+    """The benchmark refuses to time a check that did not find the listings it serves."""
+    with pytest.raises(BenchmarkError):
+        verify_dnsbl(DnsblResult(status="ok", summary=""), ipv4_zones(ZONES))
