@@ -130,12 +130,20 @@ def _code(text: object) -> str:
     return "`" + esc(text).replace("`", "'") + "`"
 
 
+def plain(text: str) -> str:
+    """Text for plain_text fields: Slack does not parse them, but angle brackets still look like markup."""
+    return text.replace("<", "‹").replace(">", "›")
+
+
 def _label(text: str) -> PlainTextObject:
-    return PlainTextObject(text=clip(text, MAX_LABEL), emoji=True)
+    return PlainTextObject(text=clip(plain(text), MAX_LABEL) or "link", emoji=True)
 
 
 def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)))
+    """A mrkdwn section; Slack refuses empty text, so an empty one says so."""
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(text, MAX_SECTION) if text.strip() else "–")
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -177,7 +185,7 @@ def _pack(data: Mapping[str, Any]) -> str:
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     if len(text) <= MAX_VALUE:
         return text
-    packed = "z:" + base64.b85encode(zlib.compress(text.encode(), 9)).decode()
+    packed = "z:" + base64.urlsafe_b64encode(zlib.compress(text.encode(), 9)).decode()
     return packed if len(packed) <= MAX_VALUE else ""
 
 
@@ -228,7 +236,7 @@ def read_button_value(value: str) -> dict[str, Any]:
     """The dict `button_value` packed (ValueError when it is not one of ours)."""
     text = value
     if value.startswith("z:"):
-        text = zlib.decompress(base64.b85decode(value[2:].encode())).decode()
+        text = zlib.decompress(base64.urlsafe_b64decode(value[2:].encode())).decode()
     data = json.loads(text)
     if not isinstance(data, dict) or "t" not in data:
         raise ValueError("not a smtpcheck button value")
@@ -433,8 +441,9 @@ def _context(report: JSON) -> ContextBlock:
 
 def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=_label_header(_heading(report)))]
-    if report.get("notes"):
-        blocks.append(_section(fit([esc(note) for note in report["notes"]])))
+    notes = [esc(note) for note in report.get("notes") or [] if str(note).strip()]
+    if notes:
+        blocks.append(_section(fit(notes)))
     target = str(report.get("target", ""))
     for name, check in (report.get("checks") or {}).items():
         if isinstance(check, Mapping) and check.get("status") != "skipped":
@@ -464,7 +473,7 @@ def _compact(report: JSON, n: int, value: str | None, watch: bool) -> list[Block
 
 
 def _label_header(text: str) -> PlainTextObject:
-    return PlainTextObject(text=clip(text, MAX_HEADER), emoji=True)
+    return PlainTextObject(text=clip(plain(text), MAX_HEADER) or "smtpcheck", emoji=True)
 
 
 def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None) -> str:
