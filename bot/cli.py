@@ -16,7 +16,8 @@ from typing import Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
-from bot.grammar import Check, Command, Help, Spf, UsageError, parse, usage
+from bot.grammar import Check, Command, Help, History, Spf, Unwatch, UsageError, Watch, parse, usage
+from bot.store import DEFAULT_URL, Store, StoreError, history_lines
 from bot.text import render_all
 from handlers.report import Report
 from handlers.results import Status, worst
@@ -112,6 +113,49 @@ async def _run(command: Command, options: Options) -> list[Report]:
     return await service.run(command, resolver, settings)
 
 
+def _keep(reports: Sequence[Report], command: Command) -> None:
+    """Store the reports when a database is configured, so `smtpcheck history` sees them.
+
+    Without SMTPCHECK_DATABASE_URL the terminal writes nothing: a monitoring check must not
+    leave files behind in whatever directory it runs from.
+    """
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
+    if not url:
+        return
+    domain = command.domain if isinstance(command, Check) else None
+    store = Store.open(url)
+    try:
+        for report in reports:
+            store.save_report(report.to_json(), domain=domain, user_id=f"terminal:{_user()}")
+    finally:
+        store.close()
+
+
+def _user() -> str:
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER", "unknown")
+
+
+def _history(command: History, out: TextIO, err: TextIO) -> int:
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip() or DEFAULT_URL
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    try:
+        lines = history_lines(store.history(command.target))
+    finally:
+        store.close()
+    if not lines:
+        print(f"No reports of {command.target} yet.", file=out)
+        return 0
+    print("\n".join(lines), file=out)
+    return 0
+
+
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -128,6 +172,16 @@ def main(
     if isinstance(command, Help):
         print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
         return 0
+    if isinstance(command, History):
+        return _history(command, out, err)
+    if isinstance(command, (Watch, Unwatch)):
+        print(
+            "Watches report in a Slack thread: start one there with "
+            "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
+            "from cron or a monitoring system instead (exit codes 0-3).",
+            file=err,
+        )
+        return EXIT_USAGE
     try:
         reports = asyncio.run(_run(command, options))
     except UsageError as exc:
@@ -136,9 +190,10 @@ def main(
     except ConfigError as exc:
         print(str(exc), file=err)
         return EXIT_USAGE
-    except TypeError:
-        print(f"`{' '.join(options.words)}` is not available in the terminal yet.", file=err)
-        return EXIT_USAGE
+    try:
+        _keep(reports, command)
+    except StoreError as exc:
+        print(f"The report could not be stored: {exc}", file=err)
     verdict: Status = worst(r.verdict for r in reports)
     if options.json:
         print(json.dumps(json_output(reports, command), indent=2, ensure_ascii=False), file=out)

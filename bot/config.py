@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
+from handlers.pools import PoolsError, load_pools
 from handlers.resolver import NameserverSpecError, Resolver, parse_nameservers
 from handlers.settings import Settings
 
@@ -53,14 +54,39 @@ def settings_from_env(
         catalogue = load(zones_file)
     except CatalogueError as exc:
         raise ConfigError(f"SMTPCHECK_ZONES: {exc}.") from None
+    pools_file = env.get("SMTPCHECK_POOLS", "").strip()
+    try:
+        pools = load_pools(pools_file) if pools_file else ()
+    except PoolsError as exc:
+        raise ConfigError(f"SMTPCHECK_POOLS: {exc}.") from None
     return Settings(
         catalogue=catalogue,
+        pools=pools,
+        egress_reference=_reference(env),
         nameservers=nameservers,
         timeout=timeout if timeout is not None else _float(env, "SMTPCHECK_TIMEOUT", 2.0),
         dqs_key=env.get("SPAMHAUS_DQS_KEY", "").strip() or None,
         smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
         allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
     )
+
+
+_DEFAULT_REFERENCE: tuple[str, int] | None = next(
+    f.default for f in fields(Settings) if f.name == "egress_reference"
+)  # type: ignore[assignment]  # a plain default, never MISSING
+
+
+def _reference(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """SMTPCHECK_EGRESS_REFERENCE: `host[:port]` of the MX that echoes our address; `off` disables."""
+    raw = env.get("SMTPCHECK_EGRESS_REFERENCE", "").strip()
+    if not raw:
+        return _DEFAULT_REFERENCE
+    if raw.lower() in ("off", "none", "0"):
+        return None
+    host, _, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "25")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"SMTPCHECK_EGRESS_REFERENCE must be host[:port], not {raw!r}.")
+    return (host or raw), int(port)
 
 
 def make_resolver(settings: Settings) -> Resolver:

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Smtp, Spf, UsageError
-from handlers.check import full_check
+from handlers.bounce import explain_bounce
+from handlers.check import apply_pool, full_check
+from handlers.egress import check_egress
+from handlers.mx import check_mx
 from handlers.report import Report
 from handlers.resolver import Resolver
+from handlers.results import CheckResult
 from handlers.settings import Settings
+from handlers.smtp import probe_smtp
+from handlers.spf import check_spf
 from handlers.targets import non_global_reason
 
 MAX_ADDRESSES = 8
@@ -78,13 +85,75 @@ async def run_check(command: Check, resolver: Resolver, settings: Settings) -> l
     return list(reports)
 
 
-async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[Report]:
-    from handlers.spf import check_spf
+def _single(
+    target: str, name: str, result: CheckResult, resolver: Resolver, started: float
+) -> Report:
+    return Report(
+        target=target,
+        checks={name: result},
+        duration_ms=(time.perf_counter() - started) * 1000,
+        resolver=resolver.description,
+    )
 
+
+async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[Report]:
+    started = time.perf_counter()
     result = await check_spf(
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
     )
-    return [Report(target=command.domain, checks={"spf": result}, resolver=resolver.description)]
+    return [_single(command.domain, "spf", result, resolver, started)]
+
+
+async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
+    """Probe one SMTP server; the report's target is what the person typed."""
+    started = time.perf_counter()
+    result = await probe_smtp(command.host, command.port, resolver, settings)
+    report = _single(command.host, "smtp", result, resolver, started)
+    if result.address:
+        pool_report = Report(target=result.address, checks={})
+        apply_pool(pool_report, settings)
+        report.notes.extend(pool_report.notes)
+        report.pool = pool_report.pool
+    return [report]
+
+
+async def run_mx(command: Mx, resolver: Resolver, settings: Settings) -> list[Report]:
+    started = time.perf_counter()
+    result = await check_mx(command.domain, resolver, settings)
+    return [_single(command.domain, "mx", result, resolver, started)]
+
+
+async def run_egress(command: Egress, resolver: Resolver, settings: Settings) -> list[Report]:
+    """Learn the address SMTP leaves from, then run the full check on it."""
+    started = time.perf_counter()
+    egress = await check_egress(command.expected, resolver, settings)
+    if egress.seen_ip is None or non_global_reason(ipaddress.ip_address(egress.seen_ip)):
+        return [_single(command.expected or "egress", "egress", egress, resolver, started)]
+    report = await full_check(egress.seen_ip, None, resolver, settings)
+    report.checks = {"egress": egress, **report.checks}
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    return [report]
+
+
+async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[Report]:
+    """Explain a pasted bounce, then check every sending address it names.
+
+    Text with no address and no known rejection is bad input: the person gets the
+    sentence and the usage, never a guess.
+    """
+    started = time.perf_counter()
+    bounce = explain_bounce(text)
+    if not bounce.found:
+        raise UsageError(f"{bounce.summary}.")
+    if not bounce.ips:
+        return [_single("bounce", "bounce", bounce, resolver, started)]
+    reports = await asyncio.gather(
+        *(full_check(ip, None, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
+    )
+    for report in reports:
+        report.checks = {"bounce": bounce, **report.checks}
+        report.duration_ms = (time.perf_counter() - started) * 1000
+    return list(reports)
 
 
 async def run(command: Command, resolver: Resolver, settings: Settings) -> list[Report]:
@@ -94,11 +163,11 @@ async def run(command: Command, resolver: Resolver, settings: Settings) -> list[
     if isinstance(command, Spf):
         return await run_spf(command, resolver, settings)
     if isinstance(command, Smtp):
-        return await _run_smtp(command, resolver, settings)
+        return await run_smtp(command, resolver, settings)
     if isinstance(command, Mx):
-        return await _run_mx(command, resolver, settings)
+        return await run_mx(command, resolver, settings)
     if isinstance(command, Egress):
-        return await _run_egress(command, resolver, settings)
+        return await run_egress(command, resolver, settings)
     if isinstance(command, Bounce):
         return await run_bounce(command.text, resolver, settings)
     raise TypeError(f"{type(command).__name__} is not a checking command")

@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
-from handlers.dnsbl import check_dnsbl
+from handlers.dnsbl import DnsblResult, check_dnsbl
+from handlers.pools import pool_for
 from handlers.ptr import check_ptr
 from handlers.report import Report
 from handlers.resolver import Resolver
@@ -42,7 +43,7 @@ async def full_check(
             jobs["ptr"] = group.create_task(check_ptr(ip, resolver, settings))
         if scope == "full":
             jobs["spf"] = group.create_task(check_spf(domain, ip, resolver, settings))
-    return Report(
+    report = Report(
         target=ip,
         checks={name: job.result() for name, job in jobs.items()},
         started_at=started_at,
@@ -50,3 +51,26 @@ async def full_check(
         resolver=resolver.description,
         hostname=hostname,
     )
+    apply_pool(report, settings)
+    return report
+
+
+def apply_pool(report: Report, settings: Settings) -> None:
+    """Say when the address is in one of the operator's egress pools, and use what is known.
+
+    The pool's own word on PTR (how to get one, or that the region cannot have one) and on
+    the PBL goes first in the advice: it is more specific than the generic text.
+    """
+    pool = pool_for(report.target, settings.pools)
+    if pool is None:
+        return
+    report.pool = pool.to_json()
+    report.notes.append(pool.note())
+    ptr = report.checks.get("ptr")
+    if ptr is not None and ptr.status in ("fail", "warn"):
+        ptr.advice.insert(0, pool.ptr_advice())
+    dnsbl = report.checks.get("dnsbl")
+    advice = pool.pbl_advice()
+    policy = isinstance(dnsbl, DnsblResult) and any(i.kind == "policy" for i in dnsbl.listed)
+    if policy and dnsbl is not None and advice is not None:
+        dnsbl.advice.insert(0, advice)

@@ -22,6 +22,8 @@ class Report:
     hostname: str | None = None
     #: Facts about the target worth saying in every rendering (e.g. "in egress pool X").
     notes: list[str] = field(default_factory=list)
+    #: The operator's egress pool holding the target (SMTPCHECK_POOLS), as JSON.
+    pool: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> Status:
@@ -55,4 +57,6 @@ class Report:
             out["hostname"] = self.hostname
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.pool:
+            out["pool"] = self.pool
         return out

@@ -71,6 +71,7 @@ class SmtpPeer:
         echo: bool = False,
         echo_address: str | None = None,
         echo_style: Literal["google", "hello", "paren"] = "google",
+        port: int = 0,
     ) -> None:
         handler: Any = _EchoHandler(echo_address, echo_style) if echo or echo_address else object()
         kwargs: dict[str, Any] = {"ident": "ESMTP test peer"}
@@ -79,7 +80,7 @@ class SmtpPeer:
         self._controller = _Controller(
             handler,
             hostname=host,
-            port=0,
+            port=port,
             ssl_context=implicit,
             server_hostname=name,
             **kwargs,
