@@ -1,0 +1,87 @@
+"""Slack app figures: ack latency under a burst, and time from command to posted report.
+
+Runs `python -m bot` in HTTP mode against the fake Slack and the test DNS server, as the
+end-to-end tests do. Ack latency is what Slack's 3-second rule measures; the report time
+is what a person waits for, here with every DNS answer delayed by `--delay-ms`.
+
+Run: `python -m bench.bench_slack [--burst 50] [--delay-ms 100] [--reports 10]`.
+Nothing here leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.support.dns_server import DnsServer
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_app import SECRET, TOKEN, BotProcess, catalogue_toml
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--delay-ms", type=float, default=100)
+    parser.add_argument("--reports", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack, DnsServer() as dns:
+        zones = Path(tmp) / "zones.toml"
+        zones.write_text(catalogue_toml())
+        env = {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "SMTPCHECK_NAMESERVERS": dns.address,
+            "SMTPCHECK_TIMEOUT": "2",
+            "SMTPCHECK_ZONES": str(zones),
+            "SMTPCHECK_USER_RATE": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        bot = BotProcess(env, Path(tmp) / "bot.log").start()
+        try:
+            dns.delay = args.delay_ms / 1000
+            bot.command("help", channel="CWARM")  # first request pays auth.test
+
+            def one(n: int) -> float:
+                started = time.perf_counter()
+                response = bot.command(
+                    f"51.159.{n // 250}.{n % 250 + 1}", channel=f"CB{n}", user=f"U{n}"
+                )
+                assert response.status_code == 200
+                return (time.perf_counter() - started) * 1000
+
+            with ThreadPoolExecutor(args.burst) as pool:
+                acks = list(pool.map(one, range(args.burst)))
+            slack.wait_for(lambda: len(slack.find("chat.update")) >= args.burst, timeout=60)
+            print(
+                f"ack latency, {args.burst} slash commands at once: "
+                f"p50 {percentile(acks, 50):.0f} ms, p99 {percentile(acks, 99):.0f} ms, max {max(acks):.0f} ms"
+            )
+
+            totals = []
+            for n in range(args.reports):
+                channel = f"CR{n}"
+                started = time.perf_counter()
+                bot.command(f"51.160.0.{n + 1} example-mail.net", channel=channel, user="UR")
+                slack.wait_call("chat.update", channel, timeout=30)
+                totals.append((time.perf_counter() - started) * 1000)
+            print(
+                f"command to posted report, DNS answers delayed {args.delay_ms:.0f} ms, 60 zones + PTR + SPF: "
+                f"median {statistics.median(totals):.0f} ms, max {max(totals):.0f} ms "
+                f"(= {statistics.median(totals) / args.delay_ms:.1f} DNS round trips)"
+            )
+        finally:
+            bot.stop()
+
+
+if __name__ == "__main__":
+    main()
