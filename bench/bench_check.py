@@ -158,10 +158,9 @@ class Measure:
     round_trips: float
     questions_sent: tuple[int | None, ...]
     questions_logged: tuple[int, ...]
-    #: Median with no delay added: the CPU and loopback cost, which no waiting hides.
+    #: Median with no delay added: the CPU and loopback cost (with a delay, part of it
+    #: overlaps the waiting, so it is context, not something to subtract).
     floor_ms: float | None = None
-    #: (median - floor) / delay: an estimate of the answers waited for one after another.
-    waits: float | None = None
 
 
 @dataclass(frozen=True)
@@ -314,7 +313,6 @@ def summarise(
     samples: Sequence[Sample],
     round_trip_ms: float,
     floor: Sequence[Sample] = (),
-    delay_ms: float = 0.0,
 ) -> Measure:
     median = statistics.median(s.ms for s in samples)
     floor_ms = statistics.median(s.ms for s in floor) if floor else None
@@ -326,9 +324,6 @@ def summarise(
         questions_sent=tuple(s.sent for s in samples),
         questions_logged=tuple(s.logged for s in samples),
         floor_ms=None if floor_ms is None else round(floor_ms, 2),
-        waits=None
-        if floor_ms is None or not delay_ms
-        else round((median - floor_ms) / delay_ms, 2),
     )
 
 
@@ -337,8 +332,8 @@ async def measure(
 ) -> Figures:
     """Start the slow test server, run every measurement `repeat` times, return the medians.
 
-    With a delay, every measurement is then repeated with no delay added, to tell the
-    CPU cost (the floor) from the waiting.
+    With a delay, every measurement is then repeated with no delay added, to show how much
+    of it is CPU (the floor) rather than waiting.
     """
     zones = ipv4_zones(zone_limit)
     load = os.getloadavg()[0]
@@ -376,7 +371,7 @@ async def measure(
             floors = {key: await repeated(repeat, run) for key, (_, run) in runs.items()}
     round_trip_ms = statistics.median(s.ms for s in samples["round_trip"])
     measures = {
-        key: summarise(label, samples[key], round_trip_ms, floors.get(key, ()), delay_ms)
+        key: summarise(label, samples[key], round_trip_ms, floors.get(key, ()))
         for key, (label, _) in runs.items()
     }
     ratios = {}
@@ -414,8 +409,8 @@ def _questions(measure: Measure) -> str:
     return f"{span(measure.questions_sent)} / {span(measure.questions_logged)}"
 
 
-def _number(value: float | None, width: int) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:{width}.{1 if width > 7 else 2}f}"
+def _spread(measure: Measure) -> str:
+    return f"{min(measure.samples_ms):.0f}-{max(measure.samples_ms):.0f}"
 
 
 def render_table(figures: Figures) -> str:
@@ -424,12 +419,12 @@ def render_table(figures: Figures) -> str:
         f"with one include; {figures.delay_ms:g} ms added to every answer; "
         f"median of {figures.repeat}; {figures.cpus} CPUs, load {figures.load_average:g}",
         "",
-        f"{'':48} {'ms':>8} {'in R':>6} {'floor ms':>9} {'waits':>6}   questions sent / seen",
+        f"{'':48} {'ms':>8} {'in R':>6} {'min-max ms':>11} {'floor ms':>9}   questions sent / seen",
     ]
     for measure in figures.measures.values():
         lines.append(
             f"{measure.label:48} {measure.median_ms:8.1f} {measure.round_trips:6.2f}"
-            f" {_number(measure.floor_ms, 9)} {_number(measure.waits, 6)}"
+            f" {_spread(measure):>11} {'-' if measure.floor_ms is None else f'{measure.floor_ms:.1f}':>9}"
             f"   {_questions(measure)}"
         )
     if figures.ratios:
@@ -440,8 +435,9 @@ def render_table(figures: Figures) -> str:
     if figures.delay_ms:
         lines += [
             "",
-            "in R: median / R.  floor: the same run with no delay added (CPU and loopback).",
-            f"waits: (median - floor) / {figures.delay_ms:g} ms, the answers waited for in turn.",
+            "in R: median / R (the wall time in round trips).",
+            "floor: median of the same run with no delay added: CPU and loopback cost, which",
+            "with a delay partly overlaps the waiting.",
         ]
     return "\n".join(lines)
 

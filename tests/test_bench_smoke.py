@@ -68,7 +68,6 @@ async def test_measure_with_a_delay_also_measures_the_floor() -> None:
     assert figures.round_trip_ms >= 5
     for key, item in figures.measures.items():
         assert item.floor_ms is not None and item.floor_ms > 0, key
-        assert item.waits is not None and math.isfinite(item.waits), key
     assert "floor" in render_table(figures)
 
 
