@@ -92,7 +92,10 @@ def _reference(env: Mapping[str, str]) -> tuple[str, int] | None:
 def make_resolver(settings: Settings) -> Resolver:
     """The one resolver for this event loop, on the configured nameservers."""
     return Resolver(
-        settings.nameservers, timeout=settings.timeout, max_in_flight=settings.max_in_flight
+        settings.nameservers,
+        timeout=settings.timeout,
+        max_in_flight=settings.max_in_flight,
+        per_list_rate=settings.per_list_rate,
     )
 
 

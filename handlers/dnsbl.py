@@ -262,10 +262,10 @@ async def _ask_zone(
     name = query_name(ip, asked)
 
     async def listing() -> tuple[_Reading, str | None]:
-        reading = _read(zone, await resolver.lookup(name, "A"))
+        reading = _read(zone, await resolver.lookup(name, "A", zone=zone))
         if not reading.codes or reading.reason:
             return reading, None
-        txt = await resolver.lookup(name, "TXT")
+        txt = await resolver.lookup(name, "TXT", zone=zone)
         return reading, (" | ".join(txt.records) or None) if txt.outcome == "answer" else None
 
     (reading, txt), selftest = await asyncio.gather(
@@ -296,8 +296,8 @@ async def _selftest(
         return cached
     positive_point, negative_point = TEST_POINTS[family]
     positive, negative = await asyncio.gather(
-        resolver.lookup(query_name(positive_point, asked), "A"),
-        resolver.lookup(query_name(negative_point, asked), "A"),
+        resolver.lookup(query_name(positive_point, asked), "A", zone=zone),
+        resolver.lookup(query_name(negative_point, asked), "A", zone=zone),
     )
     negative_reading = _read(zone, negative)
     unreliable = negative.outcome == "answer" and negative_reading.reason not in (

@@ -29,6 +29,16 @@ import dns.rdata
 import dns.rdatatype
 import dns.resolver
 
+from handlers.catalogue import Zone
+from handlers.politeness import (
+    DEFAULT_PER_LIST_BURST,
+    DEFAULT_PER_LIST_RATE,
+    TOTALS,
+    ListRate,
+    QueryStats,
+    classify,
+)
+
 Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
 
 #: Outcomes that say something about the name (cacheable, a real answer).
@@ -140,6 +150,8 @@ class Resolver:
         timeout: float = 2.0,
         max_in_flight: int = 256,
         clock: Callable[[], float] = time.monotonic,
+        per_list_rate: float = DEFAULT_PER_LIST_RATE,
+        per_list_burst: int = DEFAULT_PER_LIST_BURST,
     ) -> None:
         self._dns = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
@@ -155,6 +167,10 @@ class Resolver:
         self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
         #: Questions actually sent, by (name, type); cache hits and joins are not counted.
         self.sent: Counter[tuple[str, str]] = Counter()
+        #: Spacing of the questions to each blocklist (see handlers.politeness).
+        self.list_rate = ListRate(per_list_rate, per_list_burst, clock)
+        #: Questions sent to each blocklist by outcome; also added to the process totals.
+        self.stats = QueryStats(parent=TOTALS)
 
     @property
     def description(self) -> str:
@@ -173,8 +189,12 @@ class Resolver:
     def questions_sent(self) -> int:
         return sum(self.sent.values())
 
-    async def lookup(self, name: str, rdtype: str) -> Answer:
-        """Ask `name`/`rdtype`, answering from the cache or a question already in flight."""
+    async def lookup(self, name: str, rdtype: str, *, zone: Zone | None = None) -> Answer:
+        """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
+
+        `zone`: the blocklist the question belongs to; its questions are spaced by the
+        per-list rate and counted in `stats` by outcome.
+        """
         key = (name.lower().rstrip("."), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None:
@@ -187,7 +207,7 @@ class Resolver:
             pending = asyncio.get_running_loop().create_future()
             self._in_flight[key] = pending
             try:
-                answer = await self._ask(*key)
+                answer = await self._ask(*key, zone)
             except BaseException as exc:
                 pending.set_exception(exc)
                 pending.exception()  # mark retrieved: joiners get it, nobody else must
@@ -201,7 +221,17 @@ class Resolver:
             return answer
         return await asyncio.shield(pending)
 
-    async def _ask(self, name: str, rdtype: str) -> Answer:
+    async def _ask(self, name: str, rdtype: str, zone: Zone | None = None) -> Answer:
+        if zone is None:
+            return await self._send(name, rdtype)
+        # The rate is waited for outside the cap: a list being spaced holds no slot
+        # that another list's questions could use.
+        await self.list_rate.acquire(zone.zone)
+        answer = await self._send(name, rdtype)
+        self.stats.record(zone.zone, classify(zone, answer))
+        return answer
+
+    async def _send(self, name: str, rdtype: str) -> Answer:
         async with self._cap:
             self.sent[(name, rdtype)] += 1
             try:

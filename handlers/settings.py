@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.catalogue import Zone, builtin
+from handlers.politeness import DEFAULT_PER_LIST_RATE
 from handlers.pools import Pool
 
 
@@ -21,6 +22,8 @@ class Settings:
     nameservers: tuple[tuple[str, int], ...] = ()
     #: Most DNS questions in flight at once, over all checks.
     max_in_flight: int = 256
+    #: Questions per second to any one blocklist (0: no limit), so a range never floods a list.
+    per_list_rate: float = DEFAULT_PER_LIST_RATE
     #: Seconds one DNS question may take.
     timeout: float = 2.0
     #: Spamhaus Data Query Service key (never printed or logged).
