@@ -14,10 +14,18 @@ import re
 import sys
 from collections.abc import Iterable
 
+from slack_bolt.async_app import AsyncApp
+
 from bot.app import build_app
 from bot.config import ConfigError, SlackConfig, settings_from_env, slack_from_env
+from bot.deps import Deps
 from bot.http import make_http_app
+from bot.incidents import Incidents
+from bot.store import Store, StoreError
 from handlers.settings import Settings
+
+#: Seconds between looks for due watches (SMTPCHECK_WATCH_POLL overrides: tests, busy installs).
+WATCH_POLL_SECONDS = 30.0
 
 _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 
@@ -54,12 +62,26 @@ def configure_logging(config: SlackConfig) -> None:
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
-async def socket_mode(config: SlackConfig, settings: Settings) -> None:
+def assemble(config: SlackConfig, settings: Settings, store: Store) -> tuple[AsyncApp, Incidents]:
+    """The Bolt app with history and watches wired in."""
+    deps = Deps(config=config, settings=settings)
+    app = build_app(config, settings, deps)
+    incidents = Incidents(store, deps, app.client)
+    deps.incidents = incidents
+    deps.dispatch_other = incidents.dispatch
+    return app, incidents
+
+
+async def socket_mode(config: SlackConfig, settings: Settings, store: Store) -> None:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    app = build_app(config, settings)
+    app, incidents = assemble(config, settings, store)
+    incidents.start(WATCH_POLL_SECONDS)
     handler = AsyncSocketModeHandler(app, config.app_token)
-    await handler.start_async()  # type: ignore[no-untyped-call]
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        await incidents.stop()
 
 
 def main() -> int:
@@ -70,12 +92,33 @@ def main() -> int:
         print(f"smtpcheck: {exc}", file=sys.stderr)
         return 2
     configure_logging(config)
+    global WATCH_POLL_SECONDS
+    poll = os.environ.get("SMTPCHECK_WATCH_POLL", "").strip()
+    if poll:
+        try:
+            WATCH_POLL_SECONDS = float(poll)
+        except ValueError:
+            print(
+                f"smtpcheck: SMTPCHECK_WATCH_POLL must be a number of seconds, not {poll!r}.",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        store = Store.open(config.database_url)
+    except StoreError as exc:
+        print(f"smtpcheck: SMTPCHECK_DATABASE_URL: {exc}", file=sys.stderr)
+        return 2
     if config.app_token:
-        asyncio.run(socket_mode(config, settings))
+        asyncio.run(socket_mode(config, settings, store))
         return 0
     import uvicorn
 
-    app = make_http_app(build_app(config, settings))
+    bolt, incidents = assemble(config, settings, store)
+
+    async def started() -> None:
+        incidents.start(WATCH_POLL_SECONDS)
+
+    app = make_http_app(bolt, on_startup=started, on_shutdown=incidents.stop)
     uvicorn.run(
         app,
         host=os.environ.get("HOST", "0.0.0.0"),

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import SlackConfig, make_resolver
 from bot.grammar import Command
 from handlers.resolver import Resolver
 from handlers.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.incidents import Incidents
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Deps:
     #: Set by the lead for Watch/Unwatch/History (and Bounce found in a thread).
     #: Called as `await dispatch_other(command, conversation, client)`.
     dispatch_other: OtherHandler | None = None
+    #: History and watches (None when the bot runs without a store).
+    incidents: Incidents | None = None
     _resolvers: dict[int, Resolver] = field(default_factory=dict, repr=False)
 
     @property
@@ -51,6 +56,10 @@ class Deps:
         if found is None:
             found = self._resolvers[id(loop)] = make_resolver(self.settings)
         return found
+
+    def fresh_resolver(self) -> Resolver:
+        """A resolver with an empty cache: a re-check must see today's answers, not cached ones."""
+        return make_resolver(self.settings)
 
     @property
     def watch_enabled(self) -> bool:

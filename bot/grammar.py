@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from handlers.ranges import RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason
 
 USAGE = """\
 /smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation, SPF for DOMAIN
 /smtpcheck HOSTNAME [DOMAIN]      the same for every address the name resolves to
 /smtpcheck bl IP                  blocklists only
+/smtpcheck [bl] IP/PREFIX         blocklists for every address of an IPv4 range, /24 to /32
 /smtpcheck ptr IP                 reverse DNS only
 /smtpcheck spf DOMAIN [IP]        SPF record review; with IP, evaluate that sender
 /smtpcheck smtp HOST [PORT]       SMTP probe: connect, banner, EHLO, STARTTLS; sends no mail
@@ -61,6 +63,13 @@ class Check:
     @property
     def is_hostname(self) -> bool:
         return not _is_ip(self.target)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Blocklists for every address of an IPv4 range (`network` canonical, e.g. 51.158.10.0/26)."""
+
+    network: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ class Help:
     pass
 
 
-Command = Check | Spf | Smtp | Mx | Egress | Bounce | Watch | Unwatch | History | Help
+Command = Check | Range | Spf | Smtp | Mx | Egress | Bounce | Watch | Unwatch | History | Help
 
 _LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
 _MENTION = re.compile(r"<[@#!][^<>]*>")
@@ -193,6 +202,14 @@ def check_target(word: str, *, public: bool = True) -> str:
     raise UsageError(f"{_show(word)} is neither an IP address nor a host name with a dot.")
 
 
+def check_range(word: str) -> Range:
+    """A public IPv4 range of at most 256 addresses, or UsageError saying why not."""
+    try:
+        return Range(str(parse_range(word)))
+    except RangeError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def check_domain(word: str) -> str:
     if _is_ip(word) or not _is_hostname(word):
         raise UsageError(f"{_show(word)} is not a valid mail domain (e.g. example.com).")
@@ -254,6 +271,13 @@ def parse(text: str) -> Command:
         return Bounce(rest)
     if verb in ("bl", "ptr"):
         _arity(verb, args, 1, 1)
+        if looks_like_range(args[0]):
+            if verb == "ptr":
+                raise UsageError(
+                    "`ptr` takes one address; a range is checked against blocklists: "
+                    f"`bl {_show(args[0])}`."
+                )
+            return check_range(args[0])
         return Check(check_target(args[0]), None, "bl" if verb == "bl" else "ptr")
     if verb == "spf":
         _arity(verb, args, 1, 2)
@@ -281,15 +305,22 @@ def parse(text: str) -> Command:
             return Watch()
         _arity(verb, watched, 1, 2)
         domain = check_domain(watched[1]) if len(watched) == 2 else None
-        return Watch(check_target(watched[0]), domain, minutes)
+        return Watch(check_ip(watched[0]), domain, minutes)
     if verb in ("unwatch", "history"):
         _arity(verb, args, 1, 1)
-        target = check_target(args[0])
+        target = check_ip(args[0])
         return Unwatch(target) if verb == "unwatch" else History(target)
     if verb == "check":
         if not args:
             raise UsageError("Say what to check: an IP address or a host name.")
         words, args = args, args[1:]
+    if looks_like_range(words[0]):
+        if args:
+            raise UsageError(
+                "A range is checked against blocklists only; SPF and PTR need one address: "
+                f"drop {_show(' '.join(args))!r} or give a single address."
+            )
+        return check_range(words[0])
     _arity("check", args, 0, 1)
     target = check_target(words[0])
     domain = check_domain(args[0]) if args else None

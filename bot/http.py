@@ -6,6 +6,9 @@ build and extend it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
@@ -13,9 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+Hook = Callable[[], Awaitable[None]]
 
-def make_http_app(app: AsyncApp) -> Starlette:
-    """`POST /slack/events` (commands, events, interactivity) and `GET /healthz`."""
+
+def make_http_app(
+    app: AsyncApp, *, on_startup: Hook | None = None, on_shutdown: Hook | None = None
+) -> Starlette:
+    """`POST /slack/events` (commands, events, interactivity) and `GET /healthz`.
+
+    `on_startup`/`on_shutdown` run in the server's event loop (the watch loop starts there).
+    """
     handler = AsyncSlackRequestHandler(app)
 
     async def slack_events(request: Request) -> Response:
@@ -25,9 +35,20 @@ def make_http_app(app: AsyncApp) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )

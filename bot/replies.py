@@ -63,6 +63,14 @@ class Placement:
     ts: str
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """Where a report went (None: through the response_url) and the JSON reports posted."""
+
+    placement: Placement | None
+    reports: list[dict[str, Any]]
+
+
 def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
 
@@ -187,19 +195,26 @@ async def deliver(
     previous: Mapping[str, Any] | None = None,
     recheck: bool = False,
     requested_by: str | None = None,
-) -> None:
-    """Check `command` and post the report in `conv` (a re-check states what changed)."""
+) -> Delivered | None:
+    """Check `command` and post the report in `conv` (a re-check states what changed).
+
+    Returns where it went, or None when there was no report (the person was told why).
+    """
     placement = await post_progress(client, conv, describe(command))
     try:
         try:
-            reports = await run(command, deps.resolver, deps.settings)
+            resolver = deps.fresh_resolver() if recheck else deps.resolver
+            reports = await run(command, resolver, deps.settings)
         except UsageError as exc:
             if placement:
                 await delete_quietly(client, placement)
                 placement = None
             await tell(client, conv, blocks.esc(str(exc)))
-            return
+            return None
         found = [r.to_json() for r in reports]
+        if deps.incidents is not None:
+            thread = conv.thread_ts or (placement.ts if placement else None)
+            await deps.incidents.keep(found, command, conv, thread)
         said: list[str] | None = None
         if recheck:
             said = changes(previous, found[0]) if previous is not None and found else None
@@ -212,12 +227,13 @@ async def deliver(
         )
         if placement:
             await update(client, placement, rendered)
-            return
+            return Delivered(placement, found)
         if not conv.response_url:
             log.warning("cannot post in %s and there is no response_url", conv.channel)
-            return
+            return Delivered(None, found)
         await respond(conv.response_url, rendered, ephemeral=False)
         await respond(conv.response_url, blocks.notice(INVITE_HINT), ephemeral=True)
+        return Delivered(None, found)
     except BaseException:
         if placement:
             await delete_quietly(client, placement)
@@ -237,7 +253,11 @@ async def answer(
             return
         await guarded(client, conv, lambda: hook(command, conv, client))
         return
-    await guarded(client, conv, lambda: deliver(client, deps, command, conv, **options))
+
+    async def work() -> None:
+        await deliver(client, deps, command, conv, **options)
+
+    await guarded(client, conv, work)
 
 
 NOT_ENABLED = "Watches and history are not enabled on this installation; only checks are."

@@ -404,14 +404,6 @@ def test_bare_mention_without_address_says_so(bot: BotProcess, slack: FakeSlack)
     assert not slack.find("chat.postMessage", "C_NOADDR")
 
 
-def test_watch_without_store_is_private(bot: BotProcess, slack: FakeSlack) -> None:
-    ip = fresh_ip()
-    bot.command(f"watch {ip}", channel="C_WATCH")
-    told = slack.wait_call("chat.postEphemeral", "C_WATCH")[0]
-    assert "not enabled" in told.body["text"]
-    assert not slack.find("chat.postMessage", "C_WATCH")
-
-
 def test_json_blocks_round_trip(bot: BotProcess, slack: FakeSlack, dns: DnsServer) -> None:
     ip = fresh_ip()
     """The update carries blocks as JSON Slack accepts (a list of objects), and a fallback text."""

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks
 from bot.deps import Conversation, Deps, deps_of
 from bot.grammar import Check, UsageError, Watch, check_domain, check_target
+from bot.incidents import STOP_ACTION
 from bot.replies import NOT_ENABLED, deliver, guarded, tell
 
 UNREADABLE = (
@@ -26,6 +27,7 @@ def register(app: AsyncApp) -> None:
     app.action(blocks.RECHECK_ACTION)(recheck)
     app.action(blocks.WATCH_ACTION)(watch_start)
     app.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(link_clicked)
+    app.action(STOP_ACTION)(watch_stop)
 
 
 def conversation(body: dict[str, Any]) -> Conversation:
@@ -65,13 +67,13 @@ async def recheck(
         await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
         return
     previous = value.get("p") if isinstance(value.get("p"), dict) else None
-    await guarded(
-        client,
-        conv,
-        lambda: deliver(
+
+    async def work() -> None:
+        await deliver(
             client, deps, command, conv, previous=previous, recheck=True, requested_by=conv.user
-        ),
-    )
+        )
+
+    await guarded(client, conv, work)
 
 
 async def watch_start(
@@ -90,6 +92,21 @@ async def watch_start(
         await guarded(client, conv, lambda: tell(client, conv, NOT_ENABLED))
         return
     await guarded(client, conv, lambda: hook(Watch(check.target, check.domain), conv, client))
+
+
+async def watch_stop(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """The Stop button on a watch's messages: its value is the watch's id."""
+    await ack()
+    deps = deps_of(context)
+    conv = conversation(body)
+    incidents = deps.incidents
+    raw = str(body["actions"][0].get("value", ""))
+    if incidents is None or not raw.isdigit():
+        await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
+        return
+    await guarded(client, conv, lambda: incidents.stop_by_id(int(raw), conv, client))
 
 
 async def link_clicked(ack: AsyncAck) -> None:

@@ -106,12 +106,6 @@ async def on_mention(
 
 async def _from_parent(client: AsyncWebClient, deps: Deps, conv: Conversation, thread: str) -> None:
     command = command_in(await first_message(client, conv.channel, thread))
-    if isinstance(command, Bounce):
-        if deps.dispatch_other is not None:
-            await deps.dispatch_other(command, conv, client)
-            return
-        addresses = public_addresses(command.text)
-        command = Check(addresses[0]) if addresses else None
     if command is None:
         await tell(client, conv, NOTHING_FOUND)
         return
