@@ -16,9 +16,22 @@ from typing import Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
-from bot.grammar import Check, Command, Help, History, Spf, Unwatch, UsageError, Watch, parse, usage
+from bot.grammar import (
+    Check,
+    Command,
+    Help,
+    History,
+    Range,
+    Spf,
+    Unwatch,
+    UsageError,
+    Watch,
+    parse,
+    usage,
+)
 from bot.store import DEFAULT_URL, Store, StoreError, history_lines
 from bot.text import render_all
+from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.results import Status, worst
 
@@ -107,10 +120,37 @@ def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
     }
 
 
-async def _run(command: Command, options: Options) -> list[Report]:
+async def _run(command: Command, options: Options, err: TextIO | None = None) -> list[Report]:
     settings = settings_from_env(timeout=options.timeout)
     resolver = make_resolver(settings)
-    return await service.run(command, resolver, settings)
+    progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
+    return await service.run(command, resolver, settings, progress)
+
+
+def progress_bar(stream: TextIO, width: int = 30) -> Progress | None:
+    """A one-line bar on `stream` for a range, or None when it is not a terminal (logs, pipes)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // max(total, 1)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} addresses")
+        if done >= total:
+            stream.write("\r" + " " * (width + 30) + "\r")
+        stream.flush()
+
+    return show
+
+
+def render_range(report: Report) -> str:
+    """A range in the terminal: verdict and summary, the table (listed first), notes, advice."""
+    result = report.checks["range"]
+    assert isinstance(result, RangeResult)
+    lines = [f"{result.network}: {report.verdict.upper()}", result.summary, "", result.table()]
+    lines += [f"note: {note}" for note in result.notes]
+    for item in report.advice:
+        lines.append(f"- {item.text}" + (f" {item.url}" if item.url else ""))
+    return "\n".join(lines)
 
 
 def _keep(reports: Sequence[Report], command: Command) -> None:
@@ -120,7 +160,7 @@ def _keep(reports: Sequence[Report], command: Command) -> None:
     leave files behind in whatever directory it runs from.
     """
     url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
-    if not url:
+    if not url or isinstance(command, Range):  # a range is a table, not one address's history
         return
     domain = command.domain if isinstance(command, Check) else None
     store = Store.open(url)
@@ -183,7 +223,7 @@ def main(
         )
         return EXIT_USAGE
     try:
-        reports = asyncio.run(_run(command, options))
+        reports = asyncio.run(_run(command, options, err))
     except UsageError as exc:
         print(str(exc), file=err)
         return EXIT_USAGE
@@ -201,7 +241,10 @@ def main(
         colour = options.colour
         if colour is None:
             colour = out.isatty() and "NO_COLOR" not in os.environ
-        print(render_all([r.to_json() for r in reports], colour=colour), file=out)
+        if isinstance(command, Range):
+            print(render_range(reports[0]), file=out)
+        else:
+            print(render_all([r.to_json() for r in reports], colour=colour), file=out)
     return EXIT[verdict]
 
 

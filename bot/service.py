@@ -11,14 +11,16 @@ import asyncio
 import ipaddress
 import time
 
-from bot.grammar import Bounce, Check, Command, Egress, Mx, Smtp, Spf, UsageError
+from bot import metrics
+from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
 from handlers.bounce import explain_bounce
 from handlers.check import apply_pool, full_check
 from handlers.egress import check_egress
 from handlers.mx import check_mx
+from handlers.ranges import Progress, check_range
 from handlers.report import Report
 from handlers.resolver import Resolver
-from handlers.results import CheckResult
+from handlers.results import CheckResult, worst
 from handlers.settings import Settings
 from handlers.smtp import probe_smtp
 from handlers.spf import check_spf
@@ -156,8 +158,49 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     return list(reports)
 
 
-async def run(command: Command, resolver: Resolver, settings: Settings) -> list[Report]:
-    """Run a checking command. Watch, history and help are the caller's (they need storage or no DNS)."""
+async def run_range(
+    command: Range, resolver: Resolver, settings: Settings, progress: Progress | None = None
+) -> list[Report]:
+    """Blocklists for every address of a range: one report whose `range` check holds the table."""
+    started = time.perf_counter()
+    result = await check_range(command.network, resolver, settings, progress)
+    return [_single(command.network, "range", result, resolver, started)]
+
+
+def kind_of(command: Command) -> str:
+    """The command's kind for metrics: the check scope for Check, else the verb."""
+    if isinstance(command, Check):
+        return command.scope
+    return type(command).__name__.lower()
+
+
+async def run(
+    command: Command,
+    resolver: Resolver,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> list[Report]:
+    """Run a checking command and count it in the metrics.
+
+    Watch, history and help are the caller's (they need storage or no DNS). `progress`
+    is called as (done, total) by commands that take a while (ranges).
+    """
+    started = time.perf_counter()
+    try:
+        reports = await _dispatch(command, resolver, settings, progress)
+    except UsageError:
+        metrics.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
+        raise
+    verdict = worst(r.verdict for r in reports)
+    metrics.record_check(kind_of(command), verdict, time.perf_counter() - started)
+    return reports
+
+
+async def _dispatch(
+    command: Command, resolver: Resolver, settings: Settings, progress: Progress | None
+) -> list[Report]:
+    if isinstance(command, Range):
+        return await run_range(command, resolver, settings, progress)
     if isinstance(command, Check):
         return await run_check(command, resolver, settings)
     if isinstance(command, Spf):

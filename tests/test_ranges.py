@@ -186,3 +186,54 @@ async def test_check_range_refuses_what_the_parser_refuses(resolver: Resolver) -
         await check_range(
             ipaddress.IPv4Network("51.158.0.0/23"), resolver, Settings(catalogue=ZONES)
         )
+
+
+# ---- the grammar and the terminal ------------------------------------------------------------
+
+
+def test_grammar_routes_ranges() -> None:
+    from bot.grammar import Range, UsageError, parse
+
+    assert parse("51.158.10.0/26") == Range("51.158.10.0/26")
+    assert parse("bl 51.158.10.9/26") == Range("51.158.10.0/26")
+    for text, words in [
+        ("51.158.0.0/22", "1,024 addresses"),
+        ("ptr 51.158.10.0/26", "`bl 51.158.10.0/26`"),
+        ("51.158.10.0/26 example-mail.net", "blocklists only"),
+        ("2a01:4f8:10a::/48", IPV6_REASON),
+        ("192.168.1.0/24", "private range"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            parse(text)
+        assert words in str(info.value)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_prints_summary_and_table_with_a_bar_on_a_terminal(
+    dns_server: DnsServer,
+) -> None:
+    from bot.cli import main
+
+    dns_server.add(query_name("51.158.10.2", "bl.spamcop.net"), "A", "127.0.0.2")
+    out, err = io.StringIO(), Terminal()
+    code = main(["51.158.10.0/30"], stdout=out, stderr=err)
+    text = out.getvalue()
+    assert code == 2, text + err.getvalue()
+    lines = text.splitlines()
+    assert lines[0] == "51.158.10.0/30: FAIL"
+    assert lines[1].startswith("3 addresses clean on all ") and lines[1].endswith("; 1 listed")
+    assert lines[4].split()[:3] == ["51.158.10.2", "fail", "SpamCop"]
+    assert "4/4 addresses" in err.getvalue() and "[" in err.getvalue()
+
+    out, err = io.StringIO(), io.StringIO()  # not a terminal: no bar; JSON on request
+    assert main(["bl", "51.158.10.0/30", "--json"], stdout=out, stderr=err) == 2
+    assert err.getvalue() == ""
+    import json
+
+    report = json.loads(out.getvalue())
+    assert report["target"] == "51.158.10.0/30"
+    assert report["checks"]["range"]["rows"][0]["address"] == "51.158.10.2"

@@ -1,0 +1,85 @@
+"""Prometheus metrics for `GET /metrics`: checks run, how long they took, DNS questions per
+list and outcome, Slack API errors.
+
+Why a registry of our own: tests (and two apps in one process) must not trip over
+prometheus_client's global one. DNS question counts are not kept here: the resolvers
+already count them (handlers.politeness.TOTALS), and a collector reads them at scrape
+time, so the hot path of a /24 pays one Counter increment per question and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from handlers.politeness import TOTALS, QueryStats
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CHECKS = Counter(
+    "smtpcheck_checks",
+    "Checks run, by command kind (full, bl, ptr, spf, smtp, mx, egress, bounce, range) and verdict.",
+    ["kind", "verdict"],
+    registry=REGISTRY,
+)
+DURATION = Histogram(
+    "smtpcheck_check_duration_seconds",
+    "Wall time of a check, from parsed command to report.",
+    ["kind"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120),
+    registry=REGISTRY,
+)
+SLACK_ERRORS = Counter(
+    "smtpcheck_slack_api_errors",
+    "Slack Web API calls that failed, by method and Slack's error code.",
+    ["method", "error"],
+    registry=REGISTRY,
+)
+ProcessCollector(registry=REGISTRY)
+
+
+class DnsQuestions(Collector):
+    """`smtpcheck_dns_questions_total{list, outcome}` read from the resolvers' counts."""
+
+    def __init__(self, stats: QueryStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "smtpcheck_dns_questions",
+            "DNS questions sent to each blocklist, by outcome (listed, clean, timeout, "
+            "blocked: the list refused our resolver, error).",
+            labels=["list", "outcome"],
+        )
+        for (zone, outcome), count in sorted(self.stats.snapshot().items()):
+            family.add_metric([zone, outcome], count)
+        yield family
+
+
+REGISTRY.register(DnsQuestions(TOTALS))
+
+
+def record_check(kind: str, verdict: str, seconds: float) -> None:
+    """Count one check (`verdict` ok/warn/fail/error, or `bad_input`) and its duration."""
+    CHECKS.labels(kind=kind, verdict=verdict).inc()
+    DURATION.labels(kind=kind).observe(seconds)
+
+
+def record_slack_error(method: str, error: str) -> None:
+    """Called by the Slack layer when a Web API call fails (e.g. chat.update, ratelimited)."""
+    SLACK_ERRORS.labels(method=method, error=error or "unknown").inc()
+
+
+def metrics_response() -> tuple[bytes, str]:
+    """(body, content type) of the Prometheus text format, for `GET /metrics`."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
