@@ -32,6 +32,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.facts import LINES
+
 # Slack's limits (as enforced by slack_sdk.models).
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -339,6 +341,9 @@ def check_text(name: str, check: JSON, target: str) -> str:
         body = _ptr_text(check, target)
     elif name == "spf":
         body = _spf_text(check)
+    elif name in LINES:
+        summary = [esc(check.get("summary", ""))] if check.get("summary") else []
+        body = fit([*summary, *(esc(line) for line in LINES[name](check))])
     else:
         body = _generic_text(check)
     return clip(f"{_title(name, check)}\n{body}".rstrip(), MAX_SECTION)

@@ -15,6 +15,7 @@ from bot.config import SlackConfig, make_resolver
 from bot.grammar import Command
 from handlers.resolver import Resolver
 from handlers.settings import Settings
+from handlers.smtp import ProbeLimiter
 
 if TYPE_CHECKING:
     from bot.incidents import Incidents
@@ -47,6 +48,7 @@ class Deps:
     #: History and watches (None when the bot runs without a store).
     incidents: Incidents | None = None
     _resolvers: dict[int, Resolver] = field(default_factory=dict, repr=False)
+    _probes: ProbeLimiter | None = field(default=None, repr=False)
 
     @property
     def resolver(self) -> Resolver:
@@ -56,6 +58,13 @@ class Deps:
         if found is None:
             found = self._resolvers[id(loop)] = make_resolver(self.settings)
         return found
+
+    @property
+    def probes(self) -> ProbeLimiter:
+        """The per-person cap on SMTP probes running at once (smtp, mx, egress)."""
+        if self._probes is None:
+            self._probes = ProbeLimiter(self.settings.max_probes_per_user)
+        return self._probes
 
     def fresh_resolver(self) -> Resolver:
         """A resolver with an empty cache: a re-check must see today's answers, not cached ones."""

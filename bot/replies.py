@@ -28,8 +28,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import blocks
 from bot.changes import changes
 from bot.deps import Conversation, Deps
-from bot.grammar import Check, Command, UsageError
+from bot.grammar import Check, Command, Egress, Mx, Smtp, UsageError
 from bot.service import run
+from handlers.smtp import ProbeLimitExceeded
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -204,7 +205,22 @@ async def deliver(
     try:
         try:
             resolver = deps.fresh_resolver() if recheck else deps.resolver
-            reports = await run(command, resolver, deps.settings)
+            if isinstance(command, Smtp | Mx | Egress):
+                async with deps.probes.slot(conv.user):
+                    reports = await run(command, resolver, deps.settings)
+            else:
+                reports = await run(command, resolver, deps.settings)
+        except ProbeLimitExceeded as exc:
+            if placement:
+                await delete_quietly(client, placement)
+                placement = None
+            await tell(
+                client,
+                conv,
+                f"You already have {exc.limit} SMTP probes running; wait for one to finish "
+                "and try again.",
+            )
+            return None
         except UsageError as exc:
             if placement:
                 await delete_quietly(client, placement)

@@ -8,8 +8,10 @@ hostile TXT record cannot move the cursor or recolour the terminal.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from bot.facts import LINES
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -120,7 +122,19 @@ def _generic_lines(check: Mapping[str, Any], style: Style) -> list[str]:
     return lines
 
 
-_LAYOUTS = {"dnsbl": _dnsbl_lines, "ptr": _ptr_lines, "spf": _spf_lines}
+def _from_facts(name: str) -> Callable[[Mapping[str, Any], Style], list[str]]:
+    def lines(check: Mapping[str, Any], style: Style) -> list[str]:
+        return [clean(line) for line in LINES[name](check)]
+
+    return lines
+
+
+_LAYOUTS = {
+    "dnsbl": _dnsbl_lines,
+    "ptr": _ptr_lines,
+    "spf": _spf_lines,
+    **{name: _from_facts(name) for name in LINES},
+}
 
 
 def render(report: Mapping[str, Any], *, colour: bool = False) -> str:

@@ -1,0 +1,126 @@
+"""The facts of the SMTP-path and bounce checks as plain lines, for both renderers.
+
+Pure functions of a check's JSON. They return unescaped text: the terminal renderer
+strips control characters from it, the Block Kit renderer escapes it for mrkdwn. One
+description of the facts keeps the two outputs saying the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+JSON = Mapping[str, Any]
+MAX_STEPS = 8
+MAX_HOSTS = 10
+
+
+def _first_line(text: object) -> str:
+    return str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
+
+
+def smtp_lines(check: JSON) -> list[str]:
+    """Where we connected, how long it took, what the server said, how TLS went."""
+    lines: list[str] = []
+    where = f"{check.get('address') or check.get('host')}:{check.get('port')}"
+    if check.get("connect_ms") is not None:
+        origin = f" (probe ran from {check['probed_from']})" if check.get("probed_from") else ""
+        lines.append(f"connected to {where} in {float(check['connect_ms']):.0f} ms{origin}")
+    elif check.get("probed_from"):
+        lines.append(f"{where}: no connection (probe ran from {check['probed_from']})")
+    if check.get("banner"):
+        lines.append(f"banner: {_first_line(check['banner'])}")
+    if check.get("banner_host") or check.get("ptr"):
+        match = check.get("banner_matches_ptr")
+        verdict = "matches" if match else "does not match" if match is False else "vs"
+        lines.append(
+            f"banner name {check.get('banner_host') or '?'} {verdict} PTR {check.get('ptr') or '(none)'}"
+        )
+    extensions = check.get("extensions") or []
+    if extensions:
+        lines.append("extensions: " + ", ".join(str(e) for e in extensions[:20]))
+    tls = check.get("tls")
+    if isinstance(tls, Mapping):
+        state = (
+            "certificate ok"
+            if tls.get("certificate_ok")
+            else (f"certificate problem: {tls.get('certificate_error') or 'unknown'}")
+        )
+        version = tls.get("version") or "no TLS"
+        expiry = f", expires {tls['not_after']}" if tls.get("not_after") else ""
+        lines.append(f"TLS: {version}, {state}{expiry}")
+    elif check.get("starttls") is False and check.get("banner"):
+        lines.append("TLS: STARTTLS not offered")
+    for step in (check.get("steps") or [])[:MAX_STEPS]:
+        if not isinstance(step, Mapping):
+            continue
+        reply = _first_line(step.get("reply"))
+        code = f"{step.get('code')} " if step.get("code") else ""
+        lines.append(f"  {step.get('name')}: {code}{reply} [{step.get('status')}]".rstrip())
+    return lines
+
+
+def mx_lines(check: JSON) -> list[str]:
+    """A compact table: preference, host, addresses, result."""
+    if check.get("null_mx"):
+        return [f"{check.get('domain')} publishes a null MX (RFC 7505): it accepts no mail."]
+    lines: list[str] = []
+    if check.get("implicit"):
+        lines.append("no MX records: mail goes to the domain's own A/AAAA address (implicit MX)")
+    for host in (check.get("hosts") or [])[:MAX_HOSTS]:
+        if not isinstance(host, Mapping):
+            continue
+        addresses = ", ".join(str(a) for a in host.get("addresses") or []) or "no address"
+        took = f" {float(host['connect_ms']):.0f} ms" if host.get("connect_ms") is not None else ""
+        tls = f", {host['tls_version']}" if host.get("tls_version") else ""
+        lines.append(
+            f"{host.get('preference', '-'):>3} {host.get('host')} ({addresses}): "
+            f"{str(host.get('status', '')).upper()}{took}{tls}, {host.get('summary', '')}".rstrip(
+                ", "
+            )
+        )
+    skipped = check.get("not_probed") or []
+    if skipped:
+        lines.append(f"not probed: {', '.join(str(h) for h in skipped)}")
+    return lines
+
+
+def egress_lines(check: JSON) -> list[str]:
+    """What the far side saw, against what the egress rule should use."""
+    lines: list[str] = []
+    seen = check.get("seen_ip")
+    reference = check.get("reference") or "the reference MX"
+    lines.append(f"{reference} saw this connection come from {seen or 'an address it did not say'}")
+    if check.get("expected"):
+        match = check.get("matches")
+        lines.append(
+            f"expected egress address {check['expected']}: "
+            + ("matches" if match else "does NOT match" if match is False else "not compared")
+        )
+    if check.get("note"):
+        lines.append(str(check["note"]))
+    return lines
+
+
+def bounce_lines(check: JSON) -> list[str]:
+    """The reply, the receiver, what it names, and the plain explanation."""
+    head = " ".join(str(x) for x in (check.get("reply_code"), check.get("enhanced_code")) if x)
+    lines: list[str] = []
+    if head or check.get("receiver"):
+        by = f" from {check['receiver']}" if check.get("receiver") else ""
+        lines.append(f"{head or 'rejection'}{by}; kind: {check.get('kind', 'unknown')}")
+    if check.get("ips"):
+        lines.append("sending address: " + ", ".join(str(i) for i in check["ips"]))
+    if check.get("blocklists"):
+        lines.append("blocklist named: " + ", ".join(str(b) for b in check["blocklists"]))
+    if check.get("explanation"):
+        lines.append(str(check["explanation"]))
+    return lines
+
+
+LINES: dict[str, Callable[[JSON], list[str]]] = {
+    "smtp": smtp_lines,
+    "mx": mx_lines,
+    "egress": egress_lines,
+    "bounce": bounce_lines,
+}
