@@ -348,7 +348,8 @@ async def check_dnsbl(
         other, this = ("IPv4", "IPv6") if family == 6 else ("IPv6", "IPv4")
         count = f"{len(skipped)} blocklist{'s' if len(skipped) != 1 else ''}"
         result.notes.append(
-            f"{count} answer only for {other}: not asked about this {this} address."
+            f"{count} {'answer' if len(skipped) != 1 else 'answers'} only for {other}: "
+            f"not asked about this {this} address."
         )
     if settings.dqs_key and any(z.dqs_zone for z in zones):
         result.notes.append(

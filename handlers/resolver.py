@@ -45,7 +45,10 @@ Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refuse
 DEFINITE: frozenset[str] = frozenset({"answer", "nxdomain", "nodata"})
 
 DEFAULT_NEGATIVE_TTL = 60
-MAX_CACHE_TTL = 3600
+#: The cache shares answers within an incident's burst of checks; it is not a memory of
+#: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
+#: within five minutes even to a new command; re-checks and watches use a fresh cache).
+MAX_CACHE_TTL = 300
 
 
 class NameserverSpecError(ValueError):

@@ -268,7 +268,7 @@ async def test_ipv6_nibble_queries_and_ipv4_only_lists_skipped(
     assert result.clean == [] and result.unavailable == []
     assert result.summary == "Listed on 1 of 1 blocklists"
     assert any(
-        "1 blocklist answer only for IPv4: not asked about this IPv6" in n for n in result.notes
+        "1 blocklist answers only for IPv4: not asked about this IPv6" in n for n in result.notes
     )
     assert not any("dormant" in n for n in result.notes)
 

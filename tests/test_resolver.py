@@ -102,3 +102,17 @@ async def test_cap_on_questions_in_flight(dns_server: DnsServer) -> None:
     # 12 questions, 4 at a time, 0.1 s each: three waves, never one.
     assert elapsed >= 0.28
     assert resolver.questions_sent == 12
+
+
+async def test_long_ttls_are_capped(dns_server: DnsServer) -> None:
+    """A day-long TTL is kept five minutes at most: a delisting must show up soon."""
+    now = [0.0]
+    resolver = Resolver([(dns_server.host, dns_server.port)], timeout=0.5, clock=lambda: now[0])
+    dns_server.add("long.example.net", "A", "51.158.10.3", ttl=86400)
+    await resolver.lookup("long.example.net", "A")
+    now[0] += 299
+    await resolver.lookup("long.example.net", "A")
+    assert len(dns_server.questions("long.example.net")) == 1
+    now[0] += 2
+    await resolver.lookup("long.example.net", "A")
+    assert len(dns_server.questions("long.example.net")) == 2
