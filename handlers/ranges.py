@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl
+from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
 from handlers.resolver import Resolver
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
@@ -304,10 +304,11 @@ async def check_range(
     done = 0
     results: dict[str, DnsblResult] = {}
     await _report(progress, 0, total)
+    primed = await prime_selftests(4, resolver, settings, cache)
 
     async def one(ip: str) -> None:
         nonlocal done
-        results[ip] = await check_dnsbl(ip, resolver, settings, cache=cache)
+        results[ip] = await check_dnsbl(ip, resolver, settings, cache=cache, primed=primed)
         done += 1
         await _report(progress, done, total)
 
