@@ -76,7 +76,10 @@ TITLES = {
     "ptr": "Reverse DNS (PTR)",
     "spf": "SPF",
     "smtp": "SMTP",
+    "mx": "MX hosts",
+    "egress": "Egress",
     "bounce": "Bounce",
+    "range": "Blocklists for the range",
 }
 
 JSON = Mapping[str, Any]
@@ -543,6 +546,28 @@ def render(
             _section("…more than fits in one message: run `smtpcheck --json`."),
         ]
     return Rendered([b.to_dict() for b in blocks], fallback_text(reports, changes))
+
+
+def table_messages(title: str, table: str, limit: int = 2800) -> list[Rendered]:
+    """A long plain-text table as code-block sections, split at line ends, within Slack's limits."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in esc(table).replace("```", "'''").splitlines():
+        if current and size + len(line) + 1 > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line[:limit])
+        size += len(line) + 1
+    if current:
+        chunks.append("\n".join(current))
+    messages: list[Rendered] = []
+    per_message = MAX_BLOCKS - 1
+    for start in range(0, len(chunks), per_message):
+        sections = [_section(f"```{c}```").to_dict() for c in chunks[start : start + per_message]]
+        head = [_section(esc(title)).to_dict()] if start == 0 else []
+        messages.append(Rendered([*head, *sections], clip(esc(title), MAX_FALLBACK)))
+    return messages
 
 
 def progress(what: str) -> Rendered:

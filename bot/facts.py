@@ -118,7 +118,29 @@ def bounce_lines(check: JSON) -> list[str]:
     return lines
 
 
+MAX_RANGE_ROWS = 20
+
+
+def range_lines(check: JSON) -> list[str]:
+    """Listed addresses first with their lists; the clean ones as a count."""
+    rows = [r for r in check.get("rows") or [] if isinstance(r, Mapping)]
+    listed = [r for r in rows if r.get("lists")]
+    lines = [
+        f"{r.get('address')}: {', '.join(str(x) for x in r.get('lists') or [])}"
+        for r in listed[:MAX_RANGE_ROWS]
+    ]
+    if len(listed) > MAX_RANGE_ROWS:
+        lines.append(
+            f"…and {len(listed) - MAX_RANGE_ROWS} more listed addresses (full table below)"
+        )
+    unchecked = [r for r in rows if not r.get("lists") and r.get("unavailable")]
+    if unchecked:
+        lines.append(f"{len(unchecked)} not fully checked (a list did not answer)")
+    return lines
+
+
 LINES: dict[str, Callable[[JSON], list[str]]] = {
+    "range": range_lines,
     "smtp": smtp_lines,
     "mx": mx_lines,
     "egress": egress_lines,

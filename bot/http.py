@@ -16,13 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import metrics_response
+
 Hook = Callable[[], Awaitable[None]]
 
 
 def make_http_app(
     app: AsyncApp, *, on_startup: Hook | None = None, on_shutdown: Hook | None = None
 ) -> Starlette:
-    """`POST /slack/events` (commands, events, interactivity) and `GET /healthz`.
+    """`POST /slack/events` (commands, events, interactivity), `GET /healthz`, `GET /metrics`.
 
     `on_startup`/`on_shutdown` run in the server's event loop (the watch loop starts there).
     """
@@ -34,6 +36,10 @@ def make_http_app(
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = metrics_response()
+        return Response(body, media_type=content_type)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -50,5 +56,6 @@ def make_http_app(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
     )

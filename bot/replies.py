@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +26,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import blocks
+from bot import blocks, metrics
 from bot.changes import changes
 from bot.deps import Conversation, Deps
-from bot.grammar import Check, Command, Egress, Mx, Smtp, UsageError
+from bot.grammar import Check, Command, Egress, Mx, Range, Smtp, UsageError
 from bot.service import run
+from handlers.ranges import Progress, RangeResult
+from handlers.report import Report
 from handlers.smtp import ProbeLimitExceeded
 
 log = logging.getLogger("smtpcheck.slack")
@@ -84,6 +87,7 @@ async def post_progress(client: AsyncWebClient, conv: Conversation, what: str) -
             channel=conv.channel, thread_ts=conv.thread_ts, text=shown.text, blocks=shown.blocks
         )
     except SlackApiError as exc:
+        metrics.record_slack_error("chat.postMessage", _error(exc))
         if _error(exc) in CANNOT_POST:
             log.info(
                 "cannot post in %s (%s); answering via response_url", conv.channel, _error(exc)
@@ -91,6 +95,50 @@ async def post_progress(client: AsyncWebClient, conv: Conversation, what: str) -
             return None
         raise
     return Placement(str(response["channel"]), str(response["ts"]))
+
+
+#: Seconds between progress updates of a range's message (Slack allows about one a second).
+PROGRESS_EVERY = 1.0
+
+
+def range_progress(
+    client: AsyncWebClient, placement: Placement | None, network: str
+) -> Progress | None:
+    """Update the "checking…" message with how far a range has got, at most once a second."""
+    if placement is None:
+        return None
+    last = [time.monotonic()]
+
+    async def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] < PROGRESS_EVERY:
+            return
+        last[0] = now
+        shown = blocks.progress(f"{network}: {done} of {total} addresses")
+        try:
+            await update(client, placement, shown)
+        except SlackApiError as exc:  # progress is a courtesy; the report still comes
+            metrics.record_slack_error("chat.update", _error(exc))
+
+    return show
+
+
+async def post_table(
+    client: AsyncWebClient, placement: Placement, reports: Sequence[Report]
+) -> None:
+    """A range's full table (every address, listed first) as a reply in the report's thread."""
+    for report in reports:
+        result = report.checks.get("range")
+        if not isinstance(result, RangeResult):
+            continue
+        title = f"All {result.addresses} addresses of {result.network}, listed first:"
+        for message in blocks.table_messages(title, result.table()):
+            await client.chat_postMessage(
+                channel=placement.channel,
+                thread_ts=placement.ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
 
 
 async def update(client: AsyncWebClient, placement: Placement, rendered: blocks.Rendered) -> None:
@@ -136,6 +184,7 @@ async def tell(client: AsyncWebClient, conv: Conversation, text: str) -> None:
         )
         return
     except SlackApiError as exc:
+        metrics.record_slack_error("chat.postEphemeral", _error(exc))
         if not conv.response_url:
             raise
         log.info("chat.postEphemeral failed (%s); using response_url", _error(exc))
@@ -152,7 +201,9 @@ async def guarded(
     """Run `work`; on a crash, apologise to the person with an error id that is also logged."""
     try:
         await work()
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, SlackApiError):
+            metrics.record_slack_error(str(exc.response.api_url).rsplit("/", 1)[-1], _error(exc))
         error_id = new_error_id()
         log.exception("error %s while answering %s in %s", error_id, conv.user, conv.channel)
         try:
@@ -208,6 +259,9 @@ async def deliver(
             if isinstance(command, Smtp | Mx | Egress):
                 async with deps.probes.slot(conv.user):
                     reports = await run(command, resolver, deps.settings)
+            elif isinstance(command, Range):
+                shown = range_progress(client, placement, command.network)
+                reports = await run(command, resolver, deps.settings, shown)
             else:
                 reports = await run(command, resolver, deps.settings)
         except ProbeLimitExceeded as exc:
@@ -228,7 +282,7 @@ async def deliver(
             await tell(client, conv, blocks.esc(str(exc)))
             return None
         found = [r.to_json() for r in reports]
-        if deps.incidents is not None:
+        if deps.incidents is not None and not isinstance(command, Range):
             thread = conv.thread_ts or (placement.ts if placement else None)
             await deps.incidents.keep(found, command, conv, thread)
         said: list[str] | None = None
@@ -243,6 +297,8 @@ async def deliver(
         )
         if placement:
             await update(client, placement, rendered)
+            if isinstance(command, Range):
+                await post_table(client, placement, reports)
             return Delivered(placement, found)
         if not conv.response_url:
             log.warning("cannot post in %s and there is no response_url", conv.channel)
