@@ -9,6 +9,7 @@ import pytest
 
 from handlers.resolver import Resolver
 from tests.support.dns_server import DnsServer
+from tests.support.fake_slack import FakeSlack
 
 # Nothing in the suite may ever ask the machine's own resolver: point every lookup at a
 # port on loopback where nothing listens unless a test starts its server there.
@@ -39,3 +40,10 @@ def dns_server(
 def resolver(dns_server: DnsServer) -> Resolver:
     """A resolver talking only to the test DNS server, with a short timeout."""
     return Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on 127.0.0.1, one per test module (each module starts its own bot)."""
+    with FakeSlack() as fake:
+        yield fake

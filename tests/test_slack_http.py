@@ -46,12 +46,6 @@ def fresh_ip() -> str:
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(
     slack: FakeSlack, dns_server_session: DnsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:

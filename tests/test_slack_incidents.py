@@ -24,7 +24,7 @@ from tests.support.slack_app import (
     SPAMCOP,
     TOKEN,
     BotProcess,
-    catalogue_toml,
+    bot_env,
     good_ptr,
     list_address,
 )
@@ -42,12 +42,6 @@ def mail_name(ip: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('incidents') / 'bot.db'}"
 
@@ -60,20 +54,13 @@ def bot(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotProcess]:
     tmp = tmp_path_factory.mktemp("bot")
-    zones = tmp / "zones.toml"
-    zones.write_text(catalogue_toml())
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SMTPCHECK_NAMESERVERS": dns_server_session.address,
-        "SMTPCHECK_TIMEOUT": "0.5",
-        "SMTPCHECK_ZONES": str(zones),
-        "SMTPCHECK_DATABASE_URL": db_url,
-        "SMTPCHECK_USER_RATE": "1000",
-        "SMTPCHECK_WATCH_POLL": "0.2",
-    }
-    env.pop("SLACK_APP_TOKEN", None)
+    env = bot_env(
+        slack.api_url,
+        dns_server_session,
+        tmp,
+        SMTPCHECK_DATABASE_URL=db_url,
+        SMTPCHECK_WATCH_POLL="0.2",
+    )
     process = BotProcess(env, tmp / "bot.log").start()
     yield process
     process.stop()

@@ -11,14 +11,8 @@ import pytest
 
 from tests.support.dns_server import DnsServer
 from tests.support.fake_slack import FakeSlack
-from tests.support.slack_app import SECRET, TOKEN, BotProcess, catalogue_toml
+from tests.support.slack_app import BotProcess, bot_env
 from tests.support.smtp_servers import SmtpPeer
-
-
-@pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +20,13 @@ def bot(
     slack: FakeSlack, dns_server_session: DnsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
     tmp: Path = tmp_path_factory.mktemp("probes")
-    zones = tmp / "zones.toml"
-    zones.write_text(catalogue_toml())
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SMTPCHECK_NAMESERVERS": dns_server_session.address,
-        "SMTPCHECK_TIMEOUT": "0.5",
-        "SMTPCHECK_ZONES": str(zones),
-        "SMTPCHECK_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
-        "SMTPCHECK_USER_RATE": "1000",
-        "SMTPCHECK_ALLOW_PRIVATE_TARGETS": "1",  # the peers live on loopback
-        "SMTPCHECK_SMTP_TIMEOUT": "3",
-    }
+    env = bot_env(
+        slack.api_url,
+        dns_server_session,
+        tmp,
+        SMTPCHECK_ALLOW_PRIVATE_TARGETS="1",  # the peers live on loopback
+        SMTPCHECK_SMTP_TIMEOUT="3",
+    )
     process = BotProcess(env, tmp / "bot.log").start()
     yield process
     process.stop()

@@ -20,23 +20,15 @@ from bot.store import normalise_url, watches
 from tests.support.dns_server import DnsServer, reverse_name
 from tests.support.fake_slack import Call, FakeSlack
 from tests.support.slack_app import (
-    SECRET,
     SPAMCOP,
-    TOKEN,
     BotProcess,
-    catalogue_toml,
+    bot_env,
     good_ptr,
     list_address,
 )
 from tests.test_store import fresh_database
 
 ADDRESSES = [f"51.158.200.{n}" for n in range(1, 7)]
-
-
-@pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -46,21 +38,16 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
 
 
 def start_bot(slack: FakeSlack, dns: DnsServer, url: str, tmp: Path, name: str) -> BotProcess:
-    zones = tmp / "zones.toml"
-    zones.write_text(catalogue_toml())
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SMTPCHECK_NAMESERVERS": dns.address,
-        # Two bots starting six checks at once load this small machine: allow for it, so the
-        # baseline reports are complete and only the delisting is a change.
-        "SMTPCHECK_TIMEOUT": "3",
-        "SMTPCHECK_ZONES": str(zones),
-        "SMTPCHECK_DATABASE_URL": url,
-        "SMTPCHECK_USER_RATE": "1000",
-        "SMTPCHECK_WATCH_POLL": "0.05",
-    }
+    # Two bots starting six checks at once load this small machine: allow for it, so the
+    # baseline reports are complete and only the delisting is a change.
+    env = bot_env(
+        slack.api_url,
+        dns,
+        tmp,
+        SMTPCHECK_DATABASE_URL=url,
+        SMTPCHECK_TIMEOUT="3",
+        SMTPCHECK_WATCH_POLL="0.05",
+    )
     return BotProcess(env, tmp / f"{name}.log").start()
 
 

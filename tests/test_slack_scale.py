@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.dns_server import DnsServer, reverse_name
 from tests.support.fake_slack import FakeSlack, Fault
-from tests.support.slack_app import SECRET, TOKEN, BotProcess
+from tests.support.slack_app import BotProcess, bot_env
 
 ZONES = """
 replace_builtin = true
@@ -28,28 +28,11 @@ lookup_url = "https://psbl.org/listing?ip={ip}"
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(
     slack: FakeSlack, dns_server_session: DnsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
     tmp: Path = tmp_path_factory.mktemp("scale")
-    zones = tmp / "zones.toml"
-    zones.write_text(ZONES)
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SMTPCHECK_NAMESERVERS": dns_server_session.address,
-        "SMTPCHECK_TIMEOUT": "3",
-        "SMTPCHECK_ZONES": str(zones),
-        "SMTPCHECK_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
-        "SMTPCHECK_USER_RATE": "1000",
-    }
+    env = bot_env(slack.api_url, dns_server_session, tmp, ZONES, SMTPCHECK_TIMEOUT="3")
     process = BotProcess(env, tmp / "bot.log").start()
     yield process
     process.stop()

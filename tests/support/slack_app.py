@@ -89,6 +89,29 @@ def good_ptr(dns: DnsServer, ip: str, name: str) -> None:
     dns.add(name, "A", ip)
 
 
+def bot_env(
+    slack_api_url: str, dns: DnsServer, tmp: Path, zones_toml: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The environment of a test bot: fake Slack, test DNS, its own zones file and SQLite store.
+
+    `extra` adds or overrides variables (e.g. SMTPCHECK_TIMEOUT="3").
+    """
+    zones = tmp / "zones.toml"
+    zones.write_text(zones_toml if zones_toml is not None else catalogue_toml())
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_api_url,
+        "SMTPCHECK_NAMESERVERS": dns.address,
+        "SMTPCHECK_TIMEOUT": "0.5",
+        "SMTPCHECK_ZONES": str(zones),
+        "SMTPCHECK_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
+        "SMTPCHECK_USER_RATE": "1000",
+    }
+    env.update(extra)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
