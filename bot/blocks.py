@@ -314,6 +314,9 @@ def _ptr_text(check: JSON, target: str) -> str:
     return fit(lines)
 
 
+MAX_SPF_WARNINGS = 3
+
+
 def _spf_text(check: JSON) -> str:
     lines = [esc(check.get("summary", ""))] if check.get("summary") else []
     facts = []
@@ -329,6 +332,12 @@ def _spf_text(check: JSON) -> str:
         lines.append(_code(clip(str(check["record"]), 1200)))
     if check.get("explanation"):
         lines.append(esc(clip(str(check["explanation"]), 500)))
+    warnings = [w for w in check.get("warnings") or [] if isinstance(w, Mapping)]
+    for warning in warnings[:MAX_SPF_WARNINGS]:
+        fix = f" {warning['fix']}" if warning.get("fix") else ""
+        lines.append(f":warning: {esc(clip(str(warning.get('text', '')) + fix, 400))}")
+    if len(warnings) > MAX_SPF_WARNINGS:
+        lines.append(f"…and {len(warnings) - MAX_SPF_WARNINGS} more SPF warnings (`smtpcheck spf`)")
     return fit(lines)
 
 

@@ -104,8 +104,12 @@ def _spf_lines(check: Mapping[str, Any], style: Style) -> list[str]:
     if check.get("explanation"):
         lines.append(f"explanation: {clean(check['explanation'])}")
     for warning in check.get("warnings") or []:
-        text = warning.get("text") if isinstance(warning, Mapping) else warning
-        lines.append(f"warning: {clean(text)}")
+        if isinstance(warning, Mapping):
+            lines.append(f"warning: {clean(warning.get('text', ''))}")
+            if warning.get("fix"):
+                lines.append(f"    fix: {clean(warning['fix'])}")
+        else:
+            lines.append(f"warning: {clean(warning)}")
     return lines
 
 

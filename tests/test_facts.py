@@ -121,3 +121,29 @@ def test_slack_shows_the_same_facts_escaped() -> None:
     assert "&lt;!channel&gt;" in smtp and "connected to 51.158.10.25:25" in smtp
     assert "does NOT match" in json.dumps(blocks.render([report("egress", EGRESS)]).blocks)
     assert "null MX" in render(report("mx", {**MX, "null_mx": True, "status": "fail"}))
+
+
+def test_spf_warnings_with_their_fix_in_both_renderers() -> None:
+    spf = {
+        "status": "warn",
+        "summary": "SPF record of example-mail.net has 1 warning",
+        "domain": "example-mail.net",
+        "result": None,
+        "record": "v=spf1 ptr ?all",
+        "lookups": 1,
+        "warnings": [
+            {
+                "code": "ptr_mechanism",
+                "text": "The ptr mechanism is slow and deprecated <!here>.",
+                "fix": "Replace ptr with ip4:/ip6: terms.",
+                "rfc": "RFC 7208 5.5",
+            },
+        ],
+    }
+    text = render(report("spf", spf))
+    assert (
+        "warning: The ptr mechanism is slow" in text
+        and "fix: Replace ptr with ip4:/ip6: terms." in text
+    )
+    dumped = json.dumps(blocks.render([report("spf", spf)]).blocks)
+    assert "Replace ptr with ip4:/ip6: terms." in dumped and "<!here>" not in dumped
