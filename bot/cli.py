@@ -124,7 +124,10 @@ async def _run(command: Command, options: Options, err: TextIO | None = None) ->
     settings = settings_from_env(timeout=options.timeout)
     resolver = make_resolver(settings)
     progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
-    return await service.run(command, resolver, settings, progress)
+    try:
+        return await service.run(command, resolver, settings, progress)
+    finally:
+        resolver.close()
 
 
 def progress_bar(stream: TextIO, width: int = 30) -> Progress | None:

@@ -74,7 +74,10 @@ class Incidents:
     async def check(self, target: str, domain: str | None) -> dict[str, Any]:
         """A watch's re-check, on a fresh resolver so no cached answer hides a delisting."""
         resolver = make_resolver(self.deps.settings)
-        report = await full_check(target, domain, resolver, self.deps.settings)
+        try:
+            report = await full_check(target, domain, resolver, self.deps.settings)
+        finally:
+            resolver.close()
         return report.to_json()
 
     async def post_watch(

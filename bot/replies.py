@@ -254,8 +254,8 @@ async def deliver(
     """
     placement = await post_progress(client, conv, describe(command))
     try:
+        resolver = deps.fresh_resolver() if recheck else deps.resolver
         try:
-            resolver = deps.fresh_resolver() if recheck else deps.resolver
             if isinstance(command, Smtp | Mx | Egress):
                 async with deps.probes.slot(conv.user):
                     reports = await run(command, resolver, deps.settings)
@@ -281,6 +281,9 @@ async def deliver(
                 placement = None
             await tell(client, conv, blocks.esc(str(exc)))
             return None
+        finally:
+            if recheck:
+                resolver.close()  # its sockets; the shared resolver stays open
         found = [r.to_json() for r in reports]
         if deps.incidents is not None and not isinstance(command, Range):
             thread = conv.thread_ts or (placement.ts if placement else None)

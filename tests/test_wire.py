@@ -151,3 +151,20 @@ def test_header_flags_ask_for_recursion() -> None:
     header = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
     parsed = dns.message.from_wire(header + question)
     assert parsed.flags & dns.flags.RD and str(parsed.question[0].name) == NAME + "."
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_closing_a_resolver_releases_its_sockets(dns_server: DnsServer) -> None:
+    """Re-checks and watch runs use a fresh resolver each time: it must not leak sockets."""
+    before = _open_fds()
+    for _ in range(20):
+        resolver = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+        await resolver.lookup(NAME, "A", zone=ZONE)
+        resolver.close()
+    await asyncio.sleep(0)  # transports finish closing on the next loop turn
+    assert _open_fds() - before < 4
