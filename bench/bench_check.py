@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import math
 import os
@@ -35,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.check import full_check
 from handlers.dnsbl import DnsblResult, check_dnsbl, query_name
@@ -260,29 +260,13 @@ class Bench:
 
     async def pydnsbl(self, resolv_conf: Path) -> Sample:
         """pydnsbl's checker with its resolver swapped for one bound to the test server."""
-        import aiodns
-        import pydnsbl
-        from pydnsbl.providers import Provider
-
         host, port = self.address
-        if not ipaddress.ip_address(host).is_loopback:
-            raise BenchmarkError(f"the test DNS server must be on loopback, not {host}")
-        loop = asyncio.get_running_loop()
-        checker = pydnsbl.DNSBLIpChecker(
-            providers=[Provider(z.zone) for z in self.zones], loop=loop
-        )
-        # Its own resolver was configured from /etc/resolv.conf: close it before it asks anything.
-        await checker._resolver.close()
-        resolver = aiodns.DNSResolver(
-            nameservers=[host],
-            loop=loop,
-            udp_port=port,
-            tcp_port=port,
-            timeout=2.0,
-            tries=1,
-            resolvconf_path=str(resolv_conf),
-        )
-        checker._resolver = resolver
+        try:
+            checker, resolver = await loopback_checker(
+                [z.zone for z in self.zones], host, port, 2.0, resolv_conf
+            )
+        except NotLoopback as exc:
+            raise BenchmarkError(str(exc)) from None
         try:
             before = self.logged()
             probe = await resolver.query(PROBE_NAME, "A")
@@ -339,8 +323,7 @@ async def measure(
     load = os.getloadavg()[0]
     with DnsServer(delay=delay_ms / 1000) as server, tempfile.TemporaryDirectory() as tmp:
         serve(server, zones)
-        resolv_conf = Path(tmp, "resolv.conf")
-        resolv_conf.write_text(f"nameserver {server.host}\n")
+        resolv_conf = loopback_resolv_conf(Path(tmp))
         bench = Bench(server, zones)
         await bench.full(warm=False)  # untimed: imports, threads and sockets warm up first
         runs: dict[str, tuple[str, Callable[[], Awaitable[Sample]]]] = {

@@ -40,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.dnsbl import SelfTestCache, query_name
 from handlers.ptr import reverse_name
@@ -221,28 +222,14 @@ async def _ours_range(address: Address) -> dict[str, Any]:
 async def _pydnsbl_range(
     address: Address, conn: multiprocessing.connection.Connection, resolv_conf: str
 ) -> dict[str, Any]:
-    import aiodns
-    import pydnsbl
-    from pydnsbl.providers import Provider
-
     host, port = address
-    if not ipaddress.ip_address(host).is_loopback:
-        raise BenchmarkError(f"refusing a non-loopback server {host}")
     zones = ipv4_zones()
-    loop = asyncio.get_running_loop()
-    checker = pydnsbl.DNSBLIpChecker(providers=[Provider(z.zone) for z in zones], loop=loop)
-    # Its own resolver came from /etc/resolv.conf: close it before it can ask anything.
-    await checker._resolver.close()
-    resolver = aiodns.DNSResolver(
-        nameservers=[host],
-        loop=loop,
-        udp_port=port,
-        tcp_port=port,
-        timeout=TIMEOUT,
-        tries=1,
-        resolvconf_path=resolv_conf,
-    )
-    checker._resolver = resolver
+    try:
+        checker, resolver = await loopback_checker(
+            [z.zone for z in zones], host, port, TIMEOUT, resolv_conf
+        )
+    except NotLoopback as exc:
+        raise BenchmarkError(str(exc)) from None
     try:
         probe = await resolver.query(PROBE_NAME, "A")
         conn.send(("probed", [r.host for r in probe]))
@@ -402,8 +389,7 @@ def measure(delay_ms: float, repeat: int, with_pydnsbl: bool) -> Figures:
     try:
         server.call("add", records(zones))
         with tempfile.TemporaryDirectory() as tmp:
-            resolv_conf = Path(tmp, "resolv.conf")
-            resolv_conf.write_text(f"nameserver {server.address[0]}\n")
+            resolv_conf = loopback_resolv_conf(Path(tmp))
             round_trips = [run_child(server, "round_trip")[0] for _ in range(5)]
             figures = Figures(
                 delay_ms=delay_ms,
