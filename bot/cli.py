@@ -1,7 +1,7 @@
 """`smtpcheck`: the Slack grammar in the terminal, usable as a Nagios/Icinga check.
 
-Flags may stand anywhere on the line: --json, --timeout SECONDS, --sender ADDRESS,
---helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+Flags may stand anywhere on the line: --json, --csv (ranges), --timeout SECONDS,
+--sender ADDRESS, --helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ _VALUE_FLAGS = ("--timeout", "--sender", "--helo")
 @dataclasses.dataclass
 class Options:
     json: bool = False
+    csv: bool = False
     colour: bool | None = None
     timeout: float | None = None
     sender: str | None = None
@@ -61,6 +62,8 @@ def split_flags(argv: Sequence[str]) -> Options:
         name, _, inline = arg.partition("=")
         if arg == "--json":
             options.json = True
+        elif arg == "--csv":
+            options.csv = True
         elif arg in ("--no-color", "--no-colour"):
             options.colour = False
         elif arg in ("--color", "--colour"):
@@ -101,6 +104,8 @@ def _set(options: Options, name: str, value: str) -> None:
 
 
 def _with_flags(command: Command, options: Options) -> Command:
+    if options.csv and not isinstance(command, Range):
+        raise UsageError("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`.")
     if isinstance(command, Spf):
         return dataclasses.replace(command, sender=options.sender, helo=options.helo)
     if options.sender or options.helo:
@@ -238,7 +243,10 @@ def main(
     except StoreError as exc:
         print(f"The report could not be stored: {exc}", file=err)
     verdict: Status = worst(r.verdict for r in reports)
-    if options.json:
+    range_result = reports[0].checks.get("range") if isinstance(command, Range) else None
+    if options.csv and isinstance(range_result, RangeResult):
+        out.write(range_result.to_csv())
+    elif options.json:
         print(json.dumps(json_output(reports, command), indent=2, ensure_ascii=False), file=out)
     else:
         colour = options.colour

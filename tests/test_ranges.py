@@ -237,3 +237,21 @@ def test_terminal_prints_summary_and_table_with_a_bar_on_a_terminal(
     report = json.loads(out.getvalue())
     assert report["target"] == "51.158.10.0/30"
     assert report["checks"]["range"]["rows"][0]["address"] == "51.158.10.2"
+
+
+def test_terminal_csv_of_a_range(dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`smtpcheck RANGE --csv`: one row per address, listed first, ready for a spreadsheet."""
+    from bot.cli import main
+
+    monkeypatch.setenv("SMTPCHECK_TIMEOUT", "0.5")
+    dns_server.add(query_name("51.158.40.3", "bl.spamcop.net"), "A", "127.0.0.2")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["51.158.40.0/30", "--csv"], stdout=out, stderr=err)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert code == 2, err.getvalue()
+    assert rows[0] == ["address", "status", "lists", "unavailable"]
+    assert rows[1][0] == "51.158.40.3" and rows[1][1] == "fail" and "SpamCop" in rows[1][2]
+    assert sorted(r[0] for r in rows[1:]) == [f"51.158.40.{n}" for n in range(4)]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["51.158.40.3", "--csv"], stdout=out, stderr=err) == 3
+    assert "--csv applies to ranges" in err.getvalue()
