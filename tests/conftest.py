@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bot.store import Store
 from handlers.resolver import Resolver
+from tests.support.databases import BACKENDS, fresh_database
 from tests.support.dns_server import DnsServer
 from tests.support.fake_slack import FakeSlack
 
@@ -47,3 +50,17 @@ def slack() -> Iterator[FakeSlack]:
     """A fake Slack Web API on 127.0.0.1, one per test module (each module starts its own bot)."""
     with FakeSlack() as fake:
         yield fake
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once SQLite and once PostgreSQL: the store tests run on both."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store.open(db_url)
+    yield opened
+    opened.close()

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.store import normalise_url, watches
+from tests.support.databases import fresh_database
 from tests.support.dns_server import DnsServer, reverse_name
 from tests.support.fake_slack import Call, FakeSlack
 from tests.support.slack_app import (
@@ -26,7 +27,6 @@ from tests.support.slack_app import (
     good_ptr,
     list_address,
 )
-from tests.test_store import fresh_database
 
 ADDRESSES = [f"51.158.200.{n}" for n in range(1, 7)]
 

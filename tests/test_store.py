@@ -7,14 +7,10 @@ fail, not skip, when it is not.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -32,45 +28,7 @@ from bot.store import (
     normalise_url,
 )
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 11, 28, 9, 41, tzinfo=UTC)
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@contextmanager
-def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of `kind`, removed afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'smtpcheck.db'}"
-        return
-    schema = f"smtpcheck_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG_URL} ({exc}). These tests must run against it: "
-            "start it (the CI script does) instead of skipping them.",
-            pytrace=False,
-        )
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store.open(db_url)
-    yield opened
-    opened.close()
 
 
 def dnsbl_report(listed: list[str], clean: list[str], verdict: str = "fail") -> dict[str, Any]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,25 +24,11 @@ from handlers.report import Report
 from handlers.resolver import Resolver
 from handlers.settings import Settings
 from tests.support.dns_server import DnsServer
-from tests.test_store import BACKENDS, fresh_database
 
 IP = "51.158.10.22"
 ZEN, SPAMCOP, BARRACUDA = "zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=15)
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store.open(db_url)
-    yield opened
-    opened.close()
 
 
 class Posts:
