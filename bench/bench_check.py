@@ -37,10 +37,10 @@ from typing import Any, TypeVar
 from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.check import full_check
+from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl, query_name
 from handlers.ptr import PtrResult, reverse_name
 from handlers.report import Report
-from handlers.resolver import Resolver
 from handlers.settings import Settings
 from handlers.spf import SpfResult
 from tests.support.dns_server import DnsServer

@@ -179,7 +179,7 @@ def _rss_mb() -> float:
 
 
 async def _round_trip(address: Address) -> float:
-    from handlers.resolver import Resolver
+    from handlers.dns.resolver import Resolver
 
     resolver = Resolver([address], timeout=TIMEOUT)
     start = time.perf_counter()
@@ -261,8 +261,8 @@ async def _pydnsbl_range(
 
 async def _many_full(address: Address) -> dict[str, Any]:
     from handlers.check import full_check
+    from handlers.dns.resolver import Resolver
     from handlers.report import Report
-    from handlers.resolver import Resolver
 
     settings = Settings(catalogue=ipv4_zones(), nameservers=(address,), timeout=TIMEOUT)
 

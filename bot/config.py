@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
+from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
 from handlers.pools import PoolsError, load_pools
-from handlers.resolver import NameserverSpecError, Resolver, parse_nameservers
 from handlers.settings import Settings
 
 

@@ -3,7 +3,7 @@ list and outcome, Slack API errors.
 
 Why a registry of our own: tests (and two apps in one process) must not trip over
 prometheus_client's global one. DNS question counts are not kept here: the resolvers
-already count them (handlers.politeness.TOTALS), and a collector reads them at scrape
+already count them (handlers.dns.politeness.TOTALS), and a collector reads them at scrape
 time, so the hot path of a /24 pays one Counter increment per question and nothing more.
 """
 
@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from handlers.politeness import TOTALS, QueryStats
+from handlers.dns.politeness import TOTALS, QueryStats
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -15,11 +15,11 @@ from bot import metrics
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
 from handlers.bounce import explain_bounce
 from handlers.check import apply_pool, full_check
+from handlers.dns.resolver import Resolver
 from handlers.egress import check_egress
 from handlers.mx import check_mx
 from handlers.ranges import Progress, check_range
 from handlers.report import Report
-from handlers.resolver import Resolver
 from handlers.results import CheckResult, worst
 from handlers.settings import Settings
 from handlers.smtp import probe_smtp

@@ -11,11 +11,11 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
+from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl
 from handlers.pools import pool_for
 from handlers.ptr import check_ptr
 from handlers.report import Report
-from handlers.resolver import Resolver
 from handlers.results import CheckResult
 from handlers.settings import Settings
 from handlers.spf import check_spf

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from handlers.catalogue import Zone
-from handlers.resolver import Answer, Resolver
+from handlers.dns.resolver import Answer, Resolver
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 

@@ -14,8 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from handlers.dns.resolver import Resolver
 from handlers.pools import Pool, pool_for
-from handlers.resolver import Resolver
 from handlers.results import Advice, CheckResult
 from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.resolver import Resolver
+from handlers.dns.resolver import Resolver
 from handlers.results import Advice, CheckResult, Status, worst
 from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp

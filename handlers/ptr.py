@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import dns.reversename
 
-from handlers.resolver import Answer, Resolver
+from handlers.dns.resolver import Answer, Resolver
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
-from handlers.resolver import Resolver
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
 from handlers.targets import non_global_reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.catalogue import Zone, builtin
-from handlers.politeness import DEFAULT_PER_LIST_RATE
+from handlers.dns.politeness import DEFAULT_PER_LIST_RATE
 from handlers.pools import Pool
 
 

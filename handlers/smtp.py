@@ -33,7 +33,7 @@ from typing import Literal
 import dns.reversename
 from cryptography import x509
 
-from handlers.resolver import Resolver
+from handlers.dns.resolver import Resolver
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 from handlers.targets import METADATA, non_global_reason

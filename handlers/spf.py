@@ -21,7 +21,7 @@ from typing import Any
 
 import spf as pyspf
 
-from handlers.resolver import Resolver
+from handlers.dns.resolver import Resolver
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
 from handlers.spf_review import MAX_LOOKUPS, RFC, SpfReview, SpfWarning, parse, review_spf

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from handlers.resolver import Resolver
+from handlers.dns.resolver import Resolver
 
 RFC = "https://www.rfc-editor.org/rfc/rfc7208"
 #: RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.

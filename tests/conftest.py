@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
-from handlers.resolver import Resolver
+from handlers.dns.resolver import Resolver
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.dns_server import DnsServer
 from tests.support.fake_slack import FakeSlack

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot import blocks
-from bot.text import render
+from bot.slack import blocks
+from bot.terminal.text import render
 
 HOSTILE = "<!channel> \x1b[2J *bold* <https://evil.example|click>"
 

@@ -8,8 +8,8 @@ from bot import service
 from bot.grammar import Range, UsageError, parse
 from bot.metrics import metrics_response, record_slack_error
 from handlers.catalogue import builtin
+from handlers.dns.resolver import Resolver
 from handlers.dnsbl import query_name
-from handlers.resolver import Resolver
 from handlers.settings import Settings
 from tests.support.dns_server import DnsServer
 

@@ -18,10 +18,10 @@ import pytest
 from bot.store import Store, Watch
 from bot.watches import CheckFn, WatchRunner
 from handlers.catalogue import builtin
+from handlers.dns.resolver import Resolver
 from handlers.dnsbl import SelfTestCache, check_dnsbl, query_name
 from handlers.ptr import check_ptr, reverse_name
 from handlers.report import Report
-from handlers.resolver import Resolver
 from handlers.settings import Settings
 from tests.support.dns_server import DnsServer
 

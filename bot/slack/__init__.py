@@ -1,0 +1,1 @@
+"""Everything that speaks Slack: the Bolt app, listeners, delivery, Block Kit, HTTP."""

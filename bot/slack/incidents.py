@@ -1,0 +1,309 @@
+"""Incident threads in Slack: keep every report, watch addresses, answer history.
+
+This is the glue between the Slack listeners and the store: `Incidents.dispatch` serves
+the commands that need storage (watch, unwatch, history), `Incidents.keep` stores each
+report the bot posts, and `Incidents.post_watch` is how the watch loop speaks in a
+thread. The watch loop itself (`bot.watches.WatchRunner`) knows nothing of Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import make_resolver
+from bot.grammar import Check, Command, History, Unwatch, UsageError, Watch
+from bot.slack import blocks
+from bot.slack.deps import Conversation, Deps
+from bot.store import Store, WatchExistsError, history_lines
+from bot.store import Watch as WatchRow
+from bot.watches import WatchRunner
+from handlers.check import full_check
+
+log = logging.getLogger("smtpcheck.incidents")
+
+STOP_ACTION = "watch_stop"
+NEED_THREAD = (
+    "I can only watch where I can post: invite me with `/invite @smtpcheck`, then start the "
+    "watch again."
+)
+
+
+def _minutes(seconds: int) -> str:
+    minutes = seconds // 60
+    return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} min"
+
+
+def with_stop_button(rendered: blocks.Rendered, watch_id: int) -> blocks.Rendered:
+    """Add a "Stop watching" button beside the report's Re-check button (pure)."""
+    button = {
+        "type": "button",
+        "action_id": STOP_ACTION,
+        "text": {"type": "plain_text", "text": ":no_bell: Stop watching", "emoji": True},
+        "value": str(watch_id),
+        "style": "danger",
+    }
+    out = [dict(b) for b in rendered.blocks]
+    for block in out:
+        if block.get("type") == "actions" and len(block.get("elements", [])) < 25:
+            block["elements"] = [*block["elements"][:1], button, *block["elements"][1:]][:25]
+            return blocks.Rendered(out, rendered.text)
+    if len(out) >= blocks.MAX_BLOCKS:
+        out = out[: blocks.MAX_BLOCKS - 1]
+    out.append({"type": "actions", "elements": [button]})
+    return blocks.Rendered(out, rendered.text)
+
+
+class Incidents:
+    """Storage-backed commands and the watch loop's voice in Slack."""
+
+    def __init__(self, store: Store, deps: Deps, client: AsyncWebClient) -> None:
+        self.store = store
+        self.deps = deps
+        self.client = client
+        self.runner = WatchRunner(store, self.check, self.post_watch)
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- the watch loop ----------------------------------------------------------------
+
+    async def check(self, target: str, domain: str | None) -> dict[str, Any]:
+        """A watch's re-check, on a fresh resolver so no cached answer hides a delisting."""
+        resolver = make_resolver(self.deps.settings)
+        try:
+            report = await full_check(target, domain, resolver, self.deps.settings)
+        finally:
+            resolver.close()
+        return report.to_json()
+
+    async def post_watch(
+        self,
+        watch: WatchRow,
+        text: str,
+        report: Mapping[str, Any] | None,
+        changes: Sequence[str],
+    ) -> None:
+        """Say in the watch's thread what changed (with the fresh report), or why it stopped."""
+        thread = watch.thread_ts or None
+        if report is None or watch.state != "active":
+            shown = blocks.notice(blocks.esc(text))
+        else:
+            value = blocks.button_value(watch.target, watch.domain, "full", report)
+            rendered = blocks.render([report], values=[value], changes=list(changes))
+            shown = with_stop_button(rendered, watch.id)
+            shown = blocks.Rendered(shown.blocks, blocks.clip(f"{text} {shown.text}", 3000))
+        await self.client.chat_postMessage(
+            channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
+        )
+
+    def start(self, interval: float = 30.0) -> None:
+        """Run due watches every `interval` seconds in this event loop (every replica does)."""
+        if self._loop_task is None:
+            log.info("watching for due watches every %g s", interval)
+            self._loop_task = asyncio.get_running_loop().create_task(
+                self.runner.run_forever(interval)
+            )
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+
+    # ---- reports -----------------------------------------------------------------------
+
+    async def keep(
+        self,
+        reports: Sequence[Mapping[str, Any]],
+        command: Command,
+        conv: Conversation,
+        thread_ts: str | None,
+    ) -> None:
+        """Store every report the bot posts: target, domain, who, where, the JSON."""
+        domain = command.domain if isinstance(command, Check) else None
+
+        def save() -> None:
+            for report in reports:
+                self.store.save_report(
+                    report,
+                    domain=domain,
+                    user_id=conv.user,
+                    channel_id=conv.channel,
+                    thread_ts=thread_ts,
+                )
+
+        await asyncio.to_thread(save)
+
+    # ---- commands ----------------------------------------------------------------------
+
+    async def dispatch(self, command: Command, conv: Conversation, client: AsyncWebClient) -> None:
+        """Serve watch, unwatch and history (the Deps hook the listeners call)."""
+        try:
+            await self._dispatch(command, conv, client)
+        except UsageError as exc:
+            from bot.slack.delivery import tell
+
+            await tell(client, conv, blocks.esc(str(exc)))
+
+    async def _dispatch(self, command: Command, conv: Conversation, client: AsyncWebClient) -> None:
+        if isinstance(command, History):
+            await self._history(command, conv, client)
+        elif isinstance(command, Unwatch):
+            await self._unwatch(command, conv, client)
+        elif isinstance(command, Watch):
+            await self._watch(command, conv, client)
+        else:
+            raise TypeError(f"{type(command).__name__} is not an incident command")
+
+    async def _history(self, command: History, conv: Conversation, client: AsyncWebClient) -> None:
+        entries = await asyncio.to_thread(self.store.history, command.target)
+        lines = history_lines(entries)
+        if not lines:
+            text = f"No reports of {blocks.esc(command.target)} yet."
+        else:
+            body = "\n".join(blocks.esc(line) for line in lines).replace("```", "'''")
+            text = f"*History of {blocks.esc(command.target)}* (newest first, UTC)\n```{body}```"
+        if conv.thread_ts and not conv.response_url:  # a mention in a thread: the team asked
+            shown = blocks.notice(text)
+            await client.chat_postMessage(
+                channel=conv.channel, thread_ts=conv.thread_ts, text=shown.text, blocks=shown.blocks
+            )
+            return
+        from bot.slack.delivery import tell
+
+        await tell(client, conv, text)
+
+    async def _unwatch(self, command: Unwatch, conv: Conversation, client: AsyncWebClient) -> None:
+        from bot.slack.delivery import tell
+
+        stopped = await asyncio.to_thread(
+            self.store.stop_watch, command.target, conv.channel, reason=f"stopped by <@{conv.user}>"
+        )
+        if not stopped:
+            await tell(
+                client, conv, f"I was not watching {blocks.esc(command.target)} in this channel."
+            )
+            return
+        for watch in stopped:
+            await self._say(
+                client,
+                watch,
+                f"Stopped watching {blocks.esc(watch.target)} (asked by <@{conv.user}>).",
+            )
+        if not any(w.thread_ts == (conv.thread_ts or "") for w in stopped):
+            await tell(client, conv, f"Stopped watching {blocks.esc(command.target)}.")
+
+    async def stop_by_id(self, watch_id: int, conv: Conversation, client: AsyncWebClient) -> None:
+        """The Stop button."""
+        from bot.slack.delivery import tell
+
+        watch = await asyncio.to_thread(
+            self.store.stop_watch_by_id, watch_id, reason=f"stopped by <@{conv.user}>"
+        )
+        if watch is None:
+            await tell(client, conv, "That watch has already stopped.")
+            return
+        await self._say(
+            client, watch, f"Stopped watching {blocks.esc(watch.target)} (asked by <@{conv.user}>)."
+        )
+
+    async def _say(self, client: AsyncWebClient, watch: WatchRow, text: str) -> None:
+        shown = blocks.notice(text)
+        await client.chat_postMessage(
+            channel=watch.channel_id,
+            thread_ts=watch.thread_ts or None,
+            text=shown.text,
+            blocks=shown.blocks,
+        )
+
+    async def _watch(self, command: Watch, conv: Conversation, client: AsyncWebClient) -> None:
+        from bot.slack.delivery import deliver, tell
+
+        if command.target is None and conv.thread_ts and not conv.response_url:
+            command = await self._watch_from_thread(command, conv, client)
+        if command.target is None:
+            await self._list(conv, client)
+            return
+        thread = conv.thread_ts
+        baseline: Mapping[str, Any] | None = None
+        if thread is None:
+            # A slash command: the report is the watch's first message and its thread.
+            delivered = await deliver(
+                client, self.deps, Check(command.target, command.domain), conv
+            )
+            if delivered is None or delivered.placement is None:
+                await tell(client, conv, NEED_THREAD)
+                return
+            thread = delivered.placement.ts
+            baseline = delivered.reports[0] if delivered.reports else None
+        else:
+            latest = await asyncio.to_thread(self.store.latest_report, command.target)
+            baseline = latest.report if latest else None
+        try:
+            watch = await asyncio.to_thread(
+                lambda: self.store.add_watch(
+                    command.target or "",
+                    channel_id=conv.channel,
+                    thread_ts=thread,
+                    domain=command.domain,
+                    user_id=conv.user,
+                    every_seconds=command.every_minutes * 60,
+                    last_report=baseline,
+                )
+            )
+        except WatchExistsError as exc:
+            await tell(
+                client,
+                conv,
+                f"I am already watching {blocks.esc(exc.watch.target)} in this thread "
+                f"(every {_minutes(exc.watch.every_seconds)}).",
+            )
+            return
+        text = (
+            f":eyes: Watching {blocks.esc(watch.target)} every {_minutes(watch.every_seconds)} "
+            f"(asked by <@{conv.user}>). I will post here only when something changes, and stop "
+            "when all is clean or after 7 days. Stop with the button or "
+            f"`/smtpcheck unwatch {blocks.esc(watch.target)}`."
+        )
+        shown = with_stop_button(blocks.notice(text), watch.id)
+        await client.chat_postMessage(
+            channel=conv.channel, thread_ts=thread, text=shown.text, blocks=shown.blocks
+        )
+
+    async def _watch_from_thread(
+        self, command: Watch, conv: Conversation, client: AsyncWebClient
+    ) -> Watch:
+        """`@smtpcheck watch` in a thread: watch the address its first message is about."""
+        from bot.slack.listeners.events import command_in, first_message
+
+        found = command_in(await first_message(client, conv.channel, str(conv.thread_ts)))
+        target = found.target if isinstance(found, Check) and not found.is_hostname else None
+        if target is None:
+            raise UsageError(
+                "I found no address in this thread's first message: say which, e.g. "
+                "`@smtpcheck watch 51.158.10.22`."
+            )
+        return Watch(
+            target, found.domain if isinstance(found, Check) else None, command.every_minutes
+        )
+
+    async def _list(self, conv: Conversation, client: AsyncWebClient) -> None:
+        from bot.slack.delivery import tell
+
+        watches = await asyncio.to_thread(self.store.list_watches, conv.channel)
+        if not watches:
+            await tell(client, conv, "Nothing is being watched in this channel.")
+            return
+        lines = [
+            f"• {blocks.esc(w.target)}"
+            + (f" ({blocks.esc(w.domain)})" if w.domain else "")
+            + f", every {_minutes(w.every_seconds)}, until {w.expires_at:%Y-%m-%d %H:%M} UTC"
+            + (f", asked by <@{w.user_id}>" if w.user_id else "")
+            for w in watches
+        ]
+        await tell(client, conv, "*Watching in this channel:*\n" + "\n".join(lines))

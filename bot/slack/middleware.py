@@ -1,0 +1,160 @@
+"""Cross-cutting checks as Bolt middleware: who may ask, and how often.
+
+Kept out of the listeners (as Netflix Dispatch does) so every way in (slash command,
+mention, Re-check button) gets the same rules, and a refusal is a friendly sentence to
+that person only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import SlackConfig
+from bot.slack import blocks
+from bot.slack.delivery import respond
+from bot.slack.deps import Deps
+
+log = logging.getLogger("smtpcheck.slack")
+
+Next = Callable[[], Awaitable[None]]
+_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _later(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a refusal notice after the ack without losing the task."""
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asked for a check, where, and how to answer them."""
+
+    kind: str  # command | mention | action
+    user: str
+    channel: str
+    response_url: str | None = None
+    thread_ts: str | None = None
+
+
+def classify(body: Mapping[str, Any]) -> Request | None:
+    """The check-starting request in `body`, or None (link clicks, other events) to let pass."""
+    if "command" in body:
+        return Request("command", str(body.get("user_id", "")), str(body.get("channel_id", "")))
+    if body.get("type") == "block_actions":
+        actions = body.get("actions") or [{}]
+        if actions[0].get("action_id") not in (blocks.RECHECK_ACTION, blocks.WATCH_ACTION):
+            return None
+        return Request(
+            "action",
+            str((body.get("user") or {}).get("id", "")),
+            str((body.get("channel") or {}).get("id", "")),
+            response_url=body.get("response_url"),
+        )
+    event = body.get("event") or {}
+    if body.get("type") == "event_callback" and event.get("type") == "app_mention":
+        return Request(
+            "mention",
+            str(event.get("user", "")),
+            str(event.get("channel", "")),
+            thread_ts=event.get("thread_ts") or event.get("ts"),
+        )
+    return None
+
+
+class RateLimiter:
+    """At most `per_minute` check-starting requests per person in any 60 seconds."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def wait(self, user: str) -> float:
+        """0 when `user` may go ahead (and counts it); else the seconds until they may."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self.clock()
+        seen = self._seen.setdefault(user, deque())
+        while seen and now - seen[0] >= 60:
+            seen.popleft()
+        if len(seen) >= self.per_minute:
+            return 60 - (now - seen[0])
+        seen.append(now)
+        return 0.0
+
+
+def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> str | None:
+    """Why `request` may not go ahead (a sentence for that person), or None."""
+    if config.allowed_channels and request.channel not in config.allowed_channels:
+        return (
+            "smtpcheck is not enabled in this conversation. Ask whoever runs it to add this "
+            "channel to SMTPCHECK_ALLOWED_CHANNELS."
+        )
+    if config.allowed_users and request.user not in config.allowed_users:
+        return "You are not on smtpcheck's list of users. Ask whoever runs it to add you to SMTPCHECK_ALLOWED_USERS."
+    wait = limiter.wait(request.user)
+    if wait:
+        return (
+            f":hourglass: Easy there: that is {limiter.per_minute} checks in the last minute. "
+            f"Try again in {math.ceil(wait)} seconds."
+        )
+    return None
+
+
+def provide(deps: Deps) -> Callable[..., Awaitable[None]]:
+    """Put `deps` in every request's context, for `bot.slack.deps.deps_of`."""
+
+    async def provide_deps(context: dict[str, Any], next_: Next) -> None:
+        context["deps"] = deps
+        await next_()
+
+    return provide_deps
+
+
+def access(
+    config: SlackConfig, limiter: RateLimiter
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Allow-lists of channels and users, and the per-person rate limit."""
+
+    async def check_access(
+        body: dict[str, Any], client: AsyncWebClient, next_: Next
+    ) -> BoltResponse | None:
+        request = classify(body)
+        reason = refusal(config, limiter, request) if request else None
+        if request is None or reason is None:
+            await next_()
+            return None
+        log.info(
+            "refused a %s from %s in %s: %s", request.kind, request.user, request.channel, reason
+        )
+        text = reason  # our own sentences: nothing to escape
+        if request.kind == "command":
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+        if request.kind == "action" and request.response_url:
+            _later(respond(request.response_url, blocks.notice(text), ephemeral=True))
+        elif request.kind == "mention":
+            _later(_ephemeral(client, request, text))
+        return BoltResponse(status=200, body="")
+
+    return check_access
+
+
+async def _ephemeral(client: AsyncWebClient, request: Request, text: str) -> None:
+    try:
+        await client.chat_postEphemeral(
+            channel=request.channel, user=request.user, thread_ts=request.thread_ts, text=text
+        )
+    except Exception:
+        log.exception("could not tell %s why their mention was refused", request.user)

@@ -1,0 +1,83 @@
+"""The tables: reports (every check the bot posted) and watches (re-checks on a schedule).
+
+One SQLAlchemy Core schema for SQLite and PostgreSQL; Alembic migrations under
+`migrations/` create it. Times are aware UTC in Python and naive UTC in the columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the column (same on every dialect)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("domain", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("channel_id", sa.String(64), nullable=True),
+    sa.Column("thread_ts", sa.String(32), nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Index("ix_reports_target_created", "target", "created_at"),
+)
+
+watches = sa.Table(
+    "watches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("domain", sa.String(255), nullable=True),
+    sa.Column("channel_id", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False, server_default=""),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("every_seconds", sa.Integer, nullable=False),
+    sa.Column("next_due_at", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("last_report", sa.JSON, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("stopped_reason", sa.Text, nullable=True),
+    sa.Column("stopped_at", UtcDateTime(), nullable=True),
+    sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.CheckConstraint(
+        "state IN ('active', 'stopped', 'expired', 'clean')", name="ck_watches_state"
+    ),
+    sa.Index("ix_watches_due", "state", "next_due_at"),
+    sa.Index("ix_watches_channel", "channel_id"),
+    sa.Index(
+        "ux_watches_active_target_thread",
+        "target",
+        "channel_id",
+        "thread_ts",
+        unique=True,
+        postgresql_where=sa.text("state = 'active'"),
+        sqlite_where=sa.text("state = 'active'"),
+    ),
+)

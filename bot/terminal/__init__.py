@@ -1,0 +1,1 @@
+"""The `smtpcheck` terminal command and its plain-text renderer."""

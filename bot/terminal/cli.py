@@ -1,0 +1,263 @@
+"""`smtpcheck`: the Slack grammar in the terminal, usable as a Nagios/Icinga check.
+
+Flags may stand anywhere on the line: --json, --csv (ranges), --timeout SECONDS,
+--sender ADDRESS, --helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from bot import service
+from bot.config import ConfigError, make_resolver, settings_from_env
+from bot.grammar import (
+    Check,
+    Command,
+    Help,
+    History,
+    Range,
+    Spf,
+    Unwatch,
+    UsageError,
+    Watch,
+    parse,
+    usage,
+)
+from bot.store import DEFAULT_URL, Store, StoreError, history_lines
+from bot.terminal.text import render_all
+from handlers.ranges import Progress, RangeResult
+from handlers.report import Report
+from handlers.results import Status, worst
+
+EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
+EXIT_USAGE = 3
+
+_VALUE_FLAGS = ("--timeout", "--sender", "--helo")
+
+
+@dataclasses.dataclass
+class Options:
+    json: bool = False
+    csv: bool = False
+    colour: bool | None = None
+    timeout: float | None = None
+    sender: str | None = None
+    helo: str | None = None
+    words: list[str] = dataclasses.field(default_factory=list)
+
+
+def split_flags(argv: Sequence[str]) -> Options:
+    """Pull the flags out of `argv` wherever they stand; the rest are grammar words."""
+    options = Options()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, _, inline = arg.partition("=")
+        if arg == "--json":
+            options.json = True
+        elif arg == "--csv":
+            options.csv = True
+        elif arg in ("--no-color", "--no-colour"):
+            options.colour = False
+        elif arg in ("--color", "--colour"):
+            options.colour = True
+        elif arg in ("-h", "--help"):
+            options.words = ["help"]
+            return options
+        elif name in _VALUE_FLAGS:
+            if inline or "=" in arg:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise UsageError(f"{name} needs a value.")
+            _set(options, name, value)
+        elif arg == "--":
+            options.words.extend(args[i + 1 :])
+            break
+        else:
+            options.words.append(arg)
+        i += 1
+    return options
+
+
+def _set(options: Options, name: str, value: str) -> None:
+    if name == "--timeout":
+        try:
+            options.timeout = float(value)
+        except ValueError:
+            raise UsageError(f"--timeout takes a number of seconds, not {value!r}.") from None
+        if not 0 < options.timeout <= 300:
+            raise UsageError("--timeout must be more than 0 and at most 300 seconds.")
+    elif name == "--sender":
+        options.sender = value
+    else:
+        options.helo = value
+
+
+def _with_flags(command: Command, options: Options) -> Command:
+    if options.csv and not isinstance(command, Range):
+        raise UsageError("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`.")
+    if isinstance(command, Spf):
+        return dataclasses.replace(command, sender=options.sender, helo=options.helo)
+    if options.sender or options.helo:
+        raise UsageError("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`.")
+    return command
+
+
+def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
+    """One report as INTERFACE.md's object; a host name's several addresses wrapped with a verdict."""
+    if len(reports) == 1:
+        return reports[0].to_json()
+    target = command.target if isinstance(command, Check) else reports[0].target
+    return {
+        "target": target,
+        "verdict": worst(r.verdict for r in reports),
+        "reports": [r.to_json() for r in reports],
+    }
+
+
+async def _run(command: Command, options: Options, err: TextIO | None = None) -> list[Report]:
+    settings = settings_from_env(timeout=options.timeout)
+    resolver = make_resolver(settings)
+    progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
+    try:
+        return await service.run(command, resolver, settings, progress)
+    finally:
+        resolver.close()
+
+
+def progress_bar(stream: TextIO, width: int = 30) -> Progress | None:
+    """A one-line bar on `stream` for a range, or None when it is not a terminal (logs, pipes)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // max(total, 1)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} addresses")
+        if done >= total:
+            stream.write("\r" + " " * (width + 30) + "\r")
+        stream.flush()
+
+    return show
+
+
+def render_range(report: Report) -> str:
+    """A range in the terminal: verdict and summary, the table (listed first), notes, advice."""
+    result = report.checks["range"]
+    assert isinstance(result, RangeResult)
+    lines = [f"{result.network}: {report.verdict.upper()}", result.summary, "", result.table()]
+    lines += [f"note: {note}" for note in result.notes]
+    for item in report.advice:
+        lines.append(f"- {item.text}" + (f" {item.url}" if item.url else ""))
+    return "\n".join(lines)
+
+
+def _keep(reports: Sequence[Report], command: Command) -> None:
+    """Store the reports when a database is configured, so `smtpcheck history` sees them.
+
+    Without SMTPCHECK_DATABASE_URL the terminal writes nothing: a monitoring check must not
+    leave files behind in whatever directory it runs from.
+    """
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
+    if not url or isinstance(command, Range):  # a range is a table, not one address's history
+        return
+    domain = command.domain if isinstance(command, Check) else None
+    store = Store.open(url)
+    try:
+        for report in reports:
+            store.save_report(report.to_json(), domain=domain, user_id=f"terminal:{_user()}")
+    finally:
+        store.close()
+
+
+def _user() -> str:
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER", "unknown")
+
+
+def _history(command: History, out: TextIO, err: TextIO) -> int:
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip() or DEFAULT_URL
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    try:
+        lines = history_lines(store.history(command.target))
+    finally:
+        store.close()
+    if not lines:
+        print(f"No reports of {command.target} yet.", file=out)
+        return 0
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Entry point of the `smtpcheck` console script; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        options = split_flags(argv)
+        command = _with_flags(parse(" ".join(options.words)), options)
+    except UsageError as exc:
+        print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
+        return EXIT_USAGE
+    if isinstance(command, Help):
+        print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
+        return 0
+    if isinstance(command, History):
+        return _history(command, out, err)
+    if isinstance(command, (Watch, Unwatch)):
+        print(
+            "Watches report in a Slack thread: start one there with "
+            "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
+            "from cron or a monitoring system instead (exit codes 0-3).",
+            file=err,
+        )
+        return EXIT_USAGE
+    try:
+        reports = asyncio.run(_run(command, options, err))
+    except UsageError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(str(exc), file=err)
+        return EXIT_USAGE
+    try:
+        _keep(reports, command)
+    except StoreError as exc:
+        print(f"The report could not be stored: {exc}", file=err)
+    verdict: Status = worst(r.verdict for r in reports)
+    range_result = reports[0].checks.get("range") if isinstance(command, Range) else None
+    if options.csv and isinstance(range_result, RangeResult):
+        out.write(range_result.to_csv())
+    elif options.json:
+        print(json.dumps(json_output(reports, command), indent=2, ensure_ascii=False), file=out)
+    else:
+        colour = options.colour
+        if colour is None:
+            colour = out.isatty() and "NO_COLOR" not in os.environ
+        if isinstance(command, Range):
+            print(render_range(reports[0]), file=out)
+        else:
+            print(render_all([r.to_json() for r in reports], colour=colour), file=out)
+    return EXIT[verdict]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,348 @@
+"""One DNS resolver for every lookup the checks make (blocklists, PTR, SPF, MX).
+
+Why one: the nameservers the user configured apply everywhere (a Spamhaus answer
+depends on which resolver asks), answers are cached by their TTL and shared
+between checks, identical questions in flight are asked once, and the number of
+questions in flight is capped so a big check cannot flood anyone.
+
+`lookup` never raises for DNS outcomes: it returns an `Answer` whose `outcome`
+says what happened, so callers match on a value instead of catching exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+import dns.resolver
+
+from handlers.catalogue import Zone
+from handlers.dns.politeness import (
+    DEFAULT_PER_LIST_BURST,
+    DEFAULT_PER_LIST_RATE,
+    TOTALS,
+    ListRate,
+    QueryStats,
+    classify,
+)
+from handlers.dns.wire import RCODES, UdpClient
+
+Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
+
+#: Outcomes that say something about the name (cacheable, a real answer).
+DEFINITE: frozenset[str] = frozenset({"answer", "nxdomain", "nodata"})
+
+DEFAULT_NEGATIVE_TTL = 60
+#: The cache shares answers within an incident's burst of checks; it is not a memory of
+#: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
+#: within five minutes even to a new command; re-checks and watches use a fresh cache).
+MAX_CACHE_TTL = 300
+
+
+class NameserverSpecError(ValueError):
+    """A `SMTPCHECK_NAMESERVERS` entry that is not `ip`, `ip:port` or `[ipv6]:port`."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of one question, with its records as text.
+
+    `records` holds A/AAAA addresses, names without the trailing dot (PTR, CNAME,
+    NS), "PREF NAME" for MX and the joined, decoded strings for TXT.
+    `rdata` keeps the raw records for callers that need more (pyspf wants TXT
+    strings as bytes).
+    """
+
+    name: str
+    rdtype: str
+    outcome: Outcome
+    records: tuple[str, ...] = ()
+    ttl: int = 0
+    detail: str = ""
+    rdata: tuple[dns.rdata.Rdata, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def definite(self) -> bool:
+        """True when the DNS gave an answer about the name (records, NXDOMAIN or no data)."""
+        return self.outcome in DEFINITE
+
+
+def parse_nameservers(spec: str) -> list[tuple[str, int]]:
+    """Parse `ip`, `ip:port`, `[ipv6]:port` (comma-separated) into (address, port) pairs."""
+    servers: list[tuple[str, int]] = []
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        host, port = item, 53
+        if item.startswith("["):
+            end = item.find("]")
+            if end < 0:
+                raise NameserverSpecError(f"{item!r}: missing ']' after an IPv6 address")
+            host, rest = item[1:end], item[end + 1 :]
+            if rest:
+                if not rest.startswith(":"):
+                    raise NameserverSpecError(f"{item!r}: expected ':port' after ']'")
+                port = _port(item, rest[1:])
+        elif item.count(":") == 1:
+            host, port_text = item.split(":")
+            port = _port(item, port_text)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise NameserverSpecError(f"{item!r} is not an IP address") from exc
+        servers.append((host, port))
+    if not servers:
+        raise NameserverSpecError("no nameserver given")
+    return servers
+
+
+def _port(item: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise NameserverSpecError(f"{item!r}: port must be a number from 1 to 65535")
+    return int(text)
+
+
+def _record_text(rdata: dns.rdata.Rdata) -> str:
+    kind = dns.rdatatype.to_text(rdata.rdtype)
+    if kind in ("A", "AAAA"):
+        return str(rdata.address)  # type: ignore[attr-defined]
+    if kind in ("TXT", "SPF"):
+        strings: Sequence[bytes] = rdata.strings  # type: ignore[attr-defined]
+        return b"".join(strings).decode("utf-8", "replace")
+    if kind in ("PTR", "CNAME", "NS"):
+        return str(rdata.target.to_text(omit_final_dot=True))  # type: ignore[attr-defined]
+    if kind == "MX":
+        exchange = rdata.exchange.to_text(omit_final_dot=True)  # type: ignore[attr-defined]
+        return f"{rdata.preference} {exchange}"  # type: ignore[attr-defined]
+    return str(rdata.to_text())
+
+
+def _negative_ttl(response: dns.message.Message | None) -> int:
+    """RFC 2308: the SOA in the authority section bounds how long a negative answer holds."""
+    if response is None:
+        return DEFAULT_NEGATIVE_TTL
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return int(min(rrset.ttl, rrset[0].minimum))
+    return DEFAULT_NEGATIVE_TTL
+
+
+class Resolver:
+    """Async, caching, de-duplicating, capped resolver over `dns.asyncresolver`.
+
+    Use one per event loop. `nameservers` are (address, port) pairs; empty means
+    the system's configuration.
+    """
+
+    def __init__(
+        self,
+        nameservers: Sequence[tuple[str, int]] = (),
+        timeout: float = 2.0,
+        max_in_flight: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+        per_list_rate: float = DEFAULT_PER_LIST_RATE,
+        per_list_burst: int = DEFAULT_PER_LIST_BURST,
+    ) -> None:
+        self._dns = dns.asyncresolver.Resolver(configure=not nameservers)
+        if nameservers:
+            self._dns.nameservers = [
+                dns.nameserver.Do53Nameserver(address, port) for address, port in nameservers
+            ]
+        self._dns.timeout = timeout
+        self._dns.lifetime = timeout
+        self.timeout = timeout
+        self._cap = asyncio.Semaphore(max_in_flight)
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
+        self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        #: Questions actually sent, by (name, type); cache hits and joins are not counted.
+        self.sent: Counter[tuple[str, str]] = Counter()
+        #: Spacing of the questions to each blocklist (see handlers.dns.politeness).
+        self.list_rate = ListRate(per_list_rate, per_list_burst, clock)
+        #: Questions sent to each blocklist by outcome; also added to the process totals.
+        self.stats = QueryStats(parent=TOTALS)
+        #: The lean UDP path for blocklist questions (see handlers.dns.wire).
+        self._wire = UdpClient(
+            [
+                (ns.address, ns.port)
+                for ns in self._dns.nameservers
+                if isinstance(ns, dns.nameserver.Do53Nameserver)
+            ]
+        )
+
+    @property
+    def description(self) -> str:
+        """The nameservers, for the report's context line."""
+        servers = []
+        for ns in self._dns.nameservers:
+            if isinstance(ns, dns.nameserver.Do53Nameserver):
+                port = ns.port
+                address = f"[{ns.address}]" if ":" in ns.address else ns.address
+                servers.append(address if port == 53 else f"{address}:{port}")
+            else:
+                servers.append(str(ns))
+        return ", ".join(servers) or "system resolver"
+
+    @property
+    def questions_sent(self) -> int:
+        return sum(self.sent.values())
+
+    async def lookup(self, name: str, rdtype: str, *, zone: Zone | None = None) -> Answer:
+        """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
+
+        `zone`: the blocklist the question belongs to; its questions are spaced by the
+        per-list rate and counted in `stats` by outcome.
+        """
+        key = (name.lower().rstrip("."), rdtype.upper())
+        cached = self._cache.get(key)
+        if cached is not None:
+            expires, answer = cached
+            if self._clock() < expires:
+                return answer
+            del self._cache[key]
+        pending = self._in_flight.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._in_flight[key] = pending
+            try:
+                answer = await self._ask(*key, zone)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                pending.exception()  # mark retrieved: joiners get it, nobody else must
+                raise
+            finally:
+                del self._in_flight[key]
+            pending.set_result(answer)
+            if answer.definite:
+                ttl = min(answer.ttl, MAX_CACHE_TTL)
+                self._cache[key] = (self._clock() + ttl, answer)
+            return answer
+        return await asyncio.shield(pending)
+
+    async def _ask(self, name: str, rdtype: str, zone: Zone | None = None) -> Answer:
+        if zone is None:
+            return await self._send(name, rdtype)
+        # The rate is waited for outside the cap: a list being spaced holds no slot
+        # that another list's questions could use.
+        await self.list_rate.acquire(zone.zone)
+        answer = await self._send_fast(name, rdtype)
+        if answer is None:
+            answer = await self._send(name, rdtype)
+        self.stats.record(zone.zone, classify(zone, answer))
+        return answer
+
+    async def _send_fast(self, name: str, rdtype: str) -> Answer | None:
+        """A blocklist question over the lean UDP path; None to ask through dnspython instead."""
+        if not self._wire.servers:
+            return None
+        async with self._cap:
+            deadline = asyncio.get_running_loop().time() + self.timeout
+            failure: Answer | None = None
+            for server in self._wire.servers:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                self.sent[(name, rdtype)] += 1
+                try:
+                    reply = await self._wire.ask(server, name, rdtype, left)
+                except TimeoutError:
+                    return Answer(
+                        name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+                    )
+                except OSError as exc:
+                    failure = Answer(name, rdtype, "error", detail=f"network error: {exc}")
+                    continue
+                if reply is None:
+                    self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
+                    return None
+                rcode = RCODES.get(reply.rcode)
+                if rcode == "nxdomain":
+                    return Answer(name, rdtype, "nxdomain", ttl=_neg(reply.negative_ttl))
+                if rcode == "noerror":
+                    if reply.records:
+                        return Answer(name, rdtype, "answer", records=reply.records, ttl=reply.ttl)
+                    return Answer(name, rdtype, "nodata", ttl=_neg(reply.negative_ttl))
+                if rcode == "refused":
+                    failure = Answer(
+                        name, rdtype, "refused", detail="the nameserver refused the question"
+                    )
+                elif rcode == "servfail":
+                    failure = Answer(
+                        name, rdtype, "servfail", detail="the nameserver answered SERVFAIL"
+                    )
+                else:
+                    failure = Answer(
+                        name, rdtype, "error", detail=f"the nameserver answered rcode {reply.rcode}"
+                    )
+            return failure or Answer(
+                name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+            )
+
+    def close(self) -> None:
+        """Close the lean path's sockets (they also close with their event loop)."""
+        self._wire.close()
+
+    async def _send(self, name: str, rdtype: str) -> Answer:
+        async with self._cap:
+            self.sent[(name, rdtype)] += 1
+            try:
+                result = await self._dns.resolve(
+                    name, rdtype, raise_on_no_answer=False, search=False
+                )
+            except dns.resolver.NXDOMAIN as exc:
+                response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
+                return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
+            except dns.resolver.LifetimeTimeout:
+                return Answer(
+                    name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+                )
+            except dns.resolver.NoNameservers as exc:
+                return _failure(name, rdtype, exc)
+            except dns.exception.DNSException as exc:
+                return Answer(name, rdtype, "error", detail=str(exc) or type(exc).__name__)
+            except OSError as exc:
+                return Answer(name, rdtype, "error", detail=f"network error: {exc}")
+        if result.rrset is None:
+            return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
+        rdatas = tuple(result.rrset)
+        return Answer(
+            name,
+            rdtype,
+            "answer",
+            records=tuple(_record_text(r) for r in rdatas),
+            ttl=int(result.rrset.ttl),
+            rdata=rdatas,
+        )
+
+
+def _neg(ttl: int | None) -> int:
+    return DEFAULT_NEGATIVE_TTL if ttl is None else ttl
+
+
+def _failure(name: str, rdtype: str, exc: dns.resolver.NoNameservers) -> Answer:
+    """SERVFAIL and REFUSED told apart: a refused resolver is not a broken zone."""
+    errors = exc.kwargs.get("errors", []) if exc.kwargs else []
+    rcodes = set()
+    for error in errors:
+        response = error[4] if len(error) > 4 else None
+        if isinstance(response, dns.message.Message):
+            rcodes.add(response.rcode())
+    if dns.rcode.REFUSED in rcodes:
+        return Answer(name, rdtype, "refused", detail="the nameserver refused the question")
+    if dns.rcode.SERVFAIL in rcodes:
+        return Answer(name, rdtype, "servfail", detail="the nameserver answered SERVFAIL")
+    return Answer(name, rdtype, "error", detail=str(exc))
