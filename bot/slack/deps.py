@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import SlackConfig, make_resolver
 from bot.grammar import Command
+from bot.slack.language import Locales
 from handlers.dns.resolver import Resolver
 from handlers.settings import Settings
 from handlers.smtp import ProbeLimiter
@@ -49,6 +50,7 @@ class Deps:
     incidents: Incidents | None = None
     _resolvers: dict[int, Resolver] = field(default_factory=dict, repr=False)
     _probes: ProbeLimiter | None = field(default=None, repr=False)
+    _locales: Locales | None = field(default=None, repr=False)
 
     @property
     def resolver(self) -> Resolver:
@@ -65,6 +67,13 @@ class Deps:
         if self._probes is None:
             self._probes = ProbeLimiter(self.settings.max_probes_per_user)
         return self._probes
+
+    @property
+    def locales(self) -> Locales:
+        """Each person's language (their Slack locale, else SMTPCHECK_LANGUAGE), cached."""
+        if self._locales is None:
+            self._locales = Locales(self.config.language)
+        return self._locales
 
     def fresh_resolver(self) -> Resolver:
         """A resolver with an empty cache: a re-check must see today's answers, not cached ones."""
