@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handlers.i18n import _
 from handlers.results import Advice
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -57,27 +58,36 @@ class Pool:
 
     def note(self) -> str:
         """One line a report can show next to the address."""
-        parts = [f"In the operator's egress pool “{self.name}”."]
+        parts = [_("In the operator's egress pool “{pool}”.").format(pool=self.name)]
         if self.pbl:
-            parts.append(f"PBL: {self.pbl}")
+            parts.append(_("PBL: {policy}").format(policy=self.pbl))
         if not self.ptr_available:
-            parts.append("PTR records are not available for this pool.")
+            parts.append(_("PTR records are not available for this pool."))
         if self.contact:
-            parts.append(f"Contact: {self.contact}.")
+            parts.append(_("Contact: {contact}.").format(contact=self.contact))
         return " ".join(parts)
 
     def ptr_advice(self) -> Advice:
         """What to do about a missing or wrong PTR for an address in this pool."""
         if not self.ptr_available:
-            text = (
-                f"PTR records cannot be set for addresses in “{self.name}”"
-                + (f" ({self.ptr_howto})" if self.ptr_howto else "")
-                + ": send through an authenticated smarthost instead of delivering directly."
+            said = (
+                _(
+                    "PTR records cannot be set for addresses in “{pool}” ({howto}): send "
+                    "through an authenticated smarthost instead of delivering directly."
+                )
+                if self.ptr_howto
+                else _(
+                    "PTR records cannot be set for addresses in “{pool}”: send through an "
+                    "authenticated smarthost instead of delivering directly."
+                )
             )
+            text = said.format(pool=self.name, howto=self.ptr_howto)
         else:
-            text = self.ptr_howto or f"Ask the operator to set a PTR record (pool “{self.name}”)."
+            text = self.ptr_howto or _(
+                "Ask the operator to set a PTR record (pool “{pool}”)."
+            ).format(pool=self.name)
             if self.contact:
-                text += f" Contact: {self.contact}."
+                text += " " + _("Contact: {contact}.").format(contact=self.contact)
         return Advice(text, self.ptr_url)
 
     def pbl_advice(self) -> Advice | None:
