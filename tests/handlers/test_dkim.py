@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from functools import cache
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -13,6 +14,12 @@ from handlers.dns.resolver import Resolver
 from tests.support.dns_server import DnsServer
 
 DOMAIN = "northwind-traders.com"
+
+
+@pytest.fixture
+def resolver(dns_server: DnsServer) -> Resolver:
+    """A resolver on the test server, patient enough for a loaded machine (20+ questions at once)."""
+    return Resolver([(dns_server.host, dns_server.port)], timeout=2.0)
 
 
 @cache

@@ -17,7 +17,13 @@ from tests.support.dns_server import DnsServer
 IP = "51.158.10.22"
 ORG = "northwind-traders.com"
 RUA = f"rua=mailto:dmarc@{ORG}"
-SETTINGS = Settings(timeout=0.5)
+SETTINGS = Settings(timeout=2.0)
+
+
+@pytest.fixture
+def resolver(dns_server: DnsServer) -> Resolver:
+    """A resolver on the test server, patient enough for a loaded machine (20+ questions at once)."""
+    return Resolver([(dns_server.host, dns_server.port)], timeout=2.0)
 
 
 def publish(dns: DnsServer, name: str, *records: str) -> None:
