@@ -35,6 +35,7 @@ _TRIGGERS = itertools.count(1)
 def trigger_id() -> str:
     return f"{next(_TRIGGERS)}.{time.time_ns()}"
 
+
 TEST_ZONES = 60
 SPAMHAUS = "zen.spamhaus.org"
 SPAMCOP = "bl.spamcop.net"
