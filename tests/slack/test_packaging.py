@@ -32,6 +32,7 @@ def test_manifest_has_what_the_features_need_and_no_more() -> None:
             "groups:history",
             "im:history",
             "im:write",
+            "users:read",
         ]
     )
 
