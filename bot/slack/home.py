@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -29,6 +29,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import EMOJI, MAX_SECTION, clip, esc
+from handlers import i18n
+from handlers.i18n import _, ngettext, pgettext
 
 OPEN_CHECK_ACTION = "home_open_check"
 STOP_WATCH_ACTION = "home_stop_watch"
@@ -71,7 +73,7 @@ class Recent:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return i18n.moment(moment, seconds=False)
 
 
 def _channel(channel_id: str) -> str:
@@ -81,7 +83,7 @@ def _channel(channel_id: str) -> str:
 
 def _verdict(verdict: str | None) -> str:
     if verdict is None:
-        return "not run yet"
+        return _("not run yet")
     return f"{EMOJI.get(verdict, '')} {esc(verdict)}".strip()
 
 
@@ -97,27 +99,32 @@ def _button(text: str, action: str, value: str, style: str | None = None) -> But
 
 
 def _running_block(item: Running) -> SectionBlock:
-    text = (
-        f"*{esc(item.what)}* {_target(item.target, item.domain)} in {_channel(item.channel_id)}\n"
-        f"since {_when(item.since)} · last verdict: {_verdict(item.verdict)}"
+    what = _(item.what)
+    text = _("*{what}* {target} in {channel}\nsince {since} · last verdict: {verdict}").format(
+        what=esc(what),
+        target=_target(item.target, item.domain),
+        channel=_channel(item.channel_id),
+        since=_when(item.since),
+        verdict=_verdict(item.verdict),
     )
-    stop = _button(":no_bell: Stop", item.stop_action, item.stop_value, style="danger")
+    stop = _button(_(":no_bell: Stop"), item.stop_action, item.stop_value, style="danger")
     stop.confirm = ConfirmObject(
-        title=PlainTextObject(text=f"Stop this {item.what.lower()}?"[:100]),
-        text=PlainTextObject(text="No more re-checks; its thread is told who stopped it."),
-        confirm=PlainTextObject(text="Stop"),
-        deny=PlainTextObject(text="Keep it"),
+        title=PlainTextObject(text=_("Stop this {what}?").format(what=what.lower())[:100]),
+        text=PlainTextObject(text=_("No more re-checks; its thread is told who stopped it.")),
+        confirm=PlainTextObject(text=pgettext("button", "Stop")),
+        deny=PlainTextObject(text=_("Keep it")),
     )
     return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)), accessory=stop)
 
 
 def _recent_block(item: Recent) -> SectionBlock:
-    text = (
-        f"{_verdict(item.verdict)} {_target(item.target, item.domain)}\n"
-        f"checked {_when(item.created_at)}"
+    text = _("{verdict} {target}\nchecked {when}").format(
+        verdict=_verdict(item.verdict),
+        target=_target(item.target, item.domain),
+        when=_when(item.created_at),
     )
     accessory = (
-        _button(":arrows_counterclockwise: Re-check", RECHECK_ACTION, item.recheck_value)
+        _button(_(":arrows_counterclockwise: Re-check"), RECHECK_ACTION, item.recheck_value)
         if item.recheck_value
         else None
     )
@@ -143,31 +150,41 @@ def home_view(
         HeaderBlock(text=PlainTextObject(text="smtpcheck", emoji=False)),
         SectionBlock(
             text=MarkdownTextObject(
-                text="Why is mail from this server bouncing? Check an address, a host name "
-                "or a pasted bounce."
+                text=_(
+                    "Why is mail from this server bouncing? Check an address, a host name "
+                    "or a pasted bounce."
+                )
             ),
-            accessory=_button(":mag: Open Check", OPEN_CHECK_ACTION, "open", style="primary"),
+            accessory=_button(_(":mag: Open Check"), OPEN_CHECK_ACTION, "open", style="primary"),
         ),
         DividerBlock(),
-        HeaderBlock(text=PlainTextObject(text="Running in this workspace", emoji=False)),
+        HeaderBlock(text=PlainTextObject(text=_("Running in this workspace"), emoji=False)),
     ]
     if notice is not None:
         blocks.append(_note(notice))
         return View(type="home", blocks=blocks).to_dict()
     if not store_enabled:
-        blocks.append(_note("Watches and history are not enabled on this installation."))
+        blocks.append(_note(_("Watches and history are not enabled on this installation.")))
     elif not running:
-        blocks.append(_note("Nothing is being watched. Start with `/smtpcheck watch IP`."))
+        blocks.append(_note(_("Nothing is being watched. Start with `/smtpcheck watch IP`.")))
     blocks.extend(_running_block(item) for item in running[:SHOWN_RUNNING])
     if len(running) > SHOWN_RUNNING:
         hidden = len(running) - SHOWN_RUNNING
-        blocks.append(_note(f"…and {hidden} more: `/smtpcheck watch` in a channel lists its own."))
+        blocks.append(
+            _note(
+                ngettext(
+                    "…and {n} more: `/smtpcheck watch` in a channel lists its own.",
+                    "…and {n} more: `/smtpcheck watch` in a channel lists its own.",
+                    hidden,
+                ).format(n=hidden)
+            )
+        )
     blocks += [
         DividerBlock(),
-        HeaderBlock(text=PlainTextObject(text="Your last checks", emoji=False)),
+        HeaderBlock(text=PlainTextObject(text=_("Your last checks"), emoji=False)),
     ]
     if store_enabled and not recent:
-        blocks.append(_note("You have not checked anything yet."))
+        blocks.append(_note(_("You have not checked anything yet.")))
     blocks.extend(_recent_block(item) for item in recent[:SHOWN_RECENT])
     view = View(type="home", blocks=blocks[:MAX_HOME_BLOCKS])
     return view.to_dict()
