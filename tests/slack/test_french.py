@@ -61,8 +61,34 @@ def report(slack: FakeSlack, channel: str) -> Call:
 @pytest.mark.parametrize(
     ("user", "channel", "words"),
     [
-        (FR, "C_FR_REPORT", ["Inscrite sur 2 listes de blocage sur 60", "Trouvez et corrigez"]),
-        (EN, "C_EN_REPORT", ["Listed on 2 of 60 blocklists", "Find and fix the cause"]),
+        (
+            FR,
+            "C_FR_REPORT",
+            [
+                "problèmes trouvés",
+                "Listes de blocage",
+                "Inscrite sur 2 listes de blocage sur 60",
+                "*Que faire*",
+                "Trouvez et corrigez",
+                "Revérifier",
+                "SpamCop : consulter / retirer",
+                "Vérifié le ",
+            ],
+        ),
+        (
+            EN,
+            "C_EN_REPORT",
+            [
+                "problems found",
+                "Blocklists",
+                "Listed on 2 of 60 blocklists",
+                "*What to do*",
+                "Find and fix the cause",
+                "Re-check",
+                "SpamCop: look up / remove",
+                "Checked ",
+            ],
+        ),
     ],
 )
 def test_a_report_in_the_askers_language(
