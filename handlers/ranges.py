@@ -29,6 +29,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
 from handlers.results import Advice, CheckResult, Status, rank, worst
@@ -404,6 +405,7 @@ async def check_addresses(
     async def worker() -> None:
         nonlocal done
         for ip in queue:  # one shared iterator: each address is taken by one worker
+            first_wave()  # a new address is new work, not a follow-up of the last one
             result = await check_dnsbl(
                 ip, resolver, settings, cache=cache, primed=selftests, reasons=False
             )

@@ -125,3 +125,15 @@ def test_scale_benchmark_runs_both_checkers_at_one_cap_and_a_wider_range() -> No
     text = render_scale(figures)
     assert "caps: ours 50" in text and "51.158.10.0/26 (64 addresses" in text
 
+
+def test_burst_benchmark_times_each_report_in_both_modes() -> None:
+    from bench.bench_burst import MODES
+    from bench.bench_burst import measure as measure_burst
+    from bench.bench_burst import render as render_burst
+
+    figures = measure_burst(checks=6, delay_ms=1, repeat=1, zone_limit=3)
+    assert set(figures.modes) == set(MODES)
+    for mode in figures.modes.values():
+        assert 0 < mode["median_s"] <= mode["last_s"]
+        assert mode["questions"] > 6 * 3
+    assert "median/last" in render_burst(figures)
