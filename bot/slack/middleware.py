@@ -22,7 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import SlackConfig
 from bot.slack import blocks
 from bot.slack.delivery import respond
-from bot.slack.deps import Deps
+from bot.slack.router import Router
+from handlers.i18n import _, ngettext
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -98,29 +99,42 @@ class RateLimiter:
 def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> str | None:
     """Why `request` may not go ahead (a sentence for that person), or None."""
     if config.allowed_channels and request.channel not in config.allowed_channels:
-        return (
+        return _(
             "smtpcheck is not enabled in this conversation. Ask whoever runs it to add this "
             "channel to SMTPCHECK_ALLOWED_CHANNELS."
         )
     if config.allowed_users and request.user not in config.allowed_users:
-        return "You are not on smtpcheck's list of users. Ask whoever runs it to add you to SMTPCHECK_ALLOWED_USERS."
+        return _(
+            "You are not on smtpcheck's list of users. Ask whoever runs it to add you to "
+            "SMTPCHECK_ALLOWED_USERS."
+        )
     wait = limiter.wait(request.user)
     if wait:
-        return (
-            f":hourglass: Easy there: that is {limiter.per_minute} checks in the last minute. "
-            f"Try again in {math.ceil(wait)} seconds."
+        seconds = math.ceil(wait)
+        return " ".join(
+            (
+                ngettext(
+                    ":hourglass: Easy there: that is {n} check in the last minute.",
+                    ":hourglass: Easy there: that is {n} checks in the last minute.",
+                    limiter.per_minute,
+                ).format(n=limiter.per_minute),
+                ngettext("Try again in {n} second.", "Try again in {n} seconds.", seconds).format(
+                    n=seconds
+                ),
+            )
         )
     return None
 
 
-def provide(deps: Deps) -> Callable[..., Awaitable[None]]:
-    """Put `deps` in every request's context, for `bot.slack.deps.deps_of`."""
+def provide(router: Router) -> Callable[..., Awaitable[None]]:
+    """Put the router and its Deps in every request's context (`router_of`, `deps_of`)."""
 
-    async def provide_deps(context: dict[str, Any], next_: Next) -> None:
-        context["deps"] = deps
+    async def provide_router(context: dict[str, Any], next_: Next) -> None:
+        context["router"] = router
+        context["deps"] = router.deps
         await next_()
 
-    return provide_deps
+    return provide_router
 
 
 def access(
