@@ -150,7 +150,7 @@ ok "built $tag in $((SECONDS - start)) s"
 
 # ---- start it with no network ----------------------------------------------------------------
 
-in_box() { timeout 60 "${engine[@]}" exec "$name" "$@"; }
+in_box() { timeout 60 "${engine[@]}" exec "$name" "$@"; } # $name: which container
 http_status() {
   in_box python -c "import sys, urllib.request, urllib.error
 try:
@@ -227,6 +227,37 @@ if timeout 30 "${engine[@]}" stop -t 20 "$name" >/dev/null 2> >(quiet); then
   [[ $code == 0 ]] && ok "stops cleanly on SIGTERM (exit 0)" || bad "exit code after SIGTERM: $code"
 else
   bad "did not stop within 20 s of SIGTERM"
+fi
+
+# ---- Socket Mode: the health check follows the Slack connection ----------------------------------
+# With no network Slack is out of reach, so a correct check says "unhealthy" (503), not "alive".
+
+"${engine[@]}" run -d --name "$name-socket" --network none --read-only --tmpfs /tmp \
+  --cap-drop ALL --security-opt no-new-privileges "${run_opts[@]}" "${slack_env[@]}" \
+  -e SLACK_APP_TOKEN=xapp-0-image-check "$tag" >/dev/null 2> >(quiet)
+status=down
+for _ in $(seq 1 30); do
+  status=$(name=$name-socket http_status /healthz)
+  [[ $status == down ]] || break
+  sleep 1
+done
+if [[ $status == 503 ]]; then
+  ok "Socket Mode without Slack: /healthz 503 (not connected)"
+else
+  bad "Socket Mode without Slack: /healthz $status (wanted 503)"
+fi
+if [[ $kind == podman ]]; then
+  if "${engine[@]}" healthcheck run "$name-socket" >/dev/null 2> >(quiet); then
+    bad "Socket Mode without Slack: the HEALTHCHECK passes, it should fail"
+  else
+    ok "Socket Mode without Slack: the HEALTHCHECK fails, as it should"
+  fi
+fi
+if timeout 30 "${engine[@]}" stop -t 20 "$name-socket" >/dev/null 2> >(quiet) &&
+  [[ $("${engine[@]}" inspect --format '{{.State.ExitCode}}' "$name-socket") == 0 ]]; then
+  ok "Socket Mode stops cleanly on SIGTERM (exit 0)"
+else
+  bad "Socket Mode did not stop cleanly within 20 s of SIGTERM"
 fi
 
 # ---- a root-owned host directory on /data ---------------------------------------------------------
