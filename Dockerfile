@@ -43,7 +43,7 @@ RUN groupadd --gid 10001 smtpcheck \
        --shell /usr/sbin/nologin --no-log-init smtpcheck \
     && mkdir /data \
     && chown 10001:10001 /data \
-    && chmod 0750 /data
+    && chmod 0755 /data
 COPY --from=build /opt/smtpcheck /opt/smtpcheck
 
 USER 10001:10001
