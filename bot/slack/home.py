@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -29,8 +29,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import EMOJI, MAX_SECTION, clip, esc
-from handlers import i18n
-from handlers.i18n import _, ngettext, pgettext
+from handlers.i18n import N_, _, moment, ngettext
 
 OPEN_CHECK_ACTION = "home_open_check"
 STOP_WATCH_ACTION = "home_stop_watch"
@@ -41,6 +40,7 @@ MAX_HOME_BLOCKS = 100
 SHOWN_RUNNING = 60
 SHOWN_RECENT = 10
 
+WATCH = N_("Watch")
 _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 
 
@@ -48,7 +48,7 @@ _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 class Running:
     """Something that re-checks on a schedule: a watch, or a monitor."""
 
-    #: What it is, as the person reads it ("Watch", "Monitor").
+    #: What it is, as the person reads it (`WATCH`, marked with N_ and shown translated).
     what: str
     target: str
     domain: str | None
@@ -72,8 +72,8 @@ class Recent:
     recheck_value: str | None
 
 
-def _when(moment: datetime) -> str:
-    return i18n.moment(moment, seconds=False)
+def _when(at: datetime) -> str:
+    return moment(at.astimezone(UTC))
 
 
 def _channel(channel_id: str) -> str:
@@ -99,9 +99,8 @@ def _button(text: str, action: str, value: str, style: str | None = None) -> But
 
 
 def _running_block(item: Running) -> SectionBlock:
-    what = _(item.what)
     text = _("*{what}* {target} in {channel}\nsince {since} · last verdict: {verdict}").format(
-        what=esc(what),
+        what=esc(_(item.what)),
         target=_target(item.target, item.domain),
         channel=_channel(item.channel_id),
         since=_when(item.since),
@@ -109,9 +108,9 @@ def _running_block(item: Running) -> SectionBlock:
     )
     stop = _button(_(":no_bell: Stop"), item.stop_action, item.stop_value, style="danger")
     stop.confirm = ConfirmObject(
-        title=PlainTextObject(text=_("Stop this {what}?").format(what=what.lower())[:100]),
+        title=PlainTextObject(text=_("Stop it?")),
         text=PlainTextObject(text=_("No more re-checks; its thread is told who stopped it.")),
-        confirm=PlainTextObject(text=pgettext("button", "Stop")),
+        confirm=PlainTextObject(text=_("Stop")),
         deny=PlainTextObject(text=_("Keep it")),
     )
     return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)), accessory=stop)

@@ -48,12 +48,19 @@ KINDS: tuple[tuple[str, str], ...] = (
 NEED_TARGET = N_(
     "Fill in the address or host name to check, e.g. 51.158.10.22 or mail.example.com."
 )
-NEED_DOMAIN = N_("Fill in the mail domain, e.g. example.com: {what} is published by the domain.")
+NEED_SPF_DOMAIN = N_("Fill in the mail domain, e.g. example.com: SPF is published by the domain.")
+NEED_DMARC_DOMAIN = N_(
+    "Fill in the mail domain, e.g. example.com: DMARC and DKIM are published by the domain."
+)
 NEED_SENDER = N_(
     "Fill in the address that sends the mail: DMARC and DKIM are checked with it, "
     "e.g. 51.158.10.22."
 )
 NEED_BOUNCE = N_("Paste the bounce or rejection text here.")
+NO_DOMAIN_HERE = N_(
+    "Blocklists and reverse DNS do not use a mail domain: leave it empty, or choose Full check."
+)
+RANGE_HERE = N_("A range is checked against blocklists only: choose Blocklists only.")
 MAX_BOUNCE = 3000
 
 
@@ -108,7 +115,8 @@ class FormError(ValueError):
 
 
 def _label(text: str) -> PlainTextObject:
-    return PlainTextObject(text=text, emoji=False)
+    """Plain text in the asker's language (`text` marked with N_ where it is written)."""
+    return PlainTextObject(text=_(text), emoji=False)
 
 
 def check_modal(origin: Origin, form: Form | None = None) -> dict[str, Any]:
@@ -120,50 +128,50 @@ def check_modal(origin: Origin, form: Form | None = None) -> dict[str, Any]:
         type="modal",
         callback_id=CALLBACK_ID,
         private_metadata=origin.to_metadata(),
-        title=_label(_("Check with smtpcheck")),
-        submit=_label(_("Check")),
-        close=_label(_("Cancel")),
+        title=_label(N_("Check with smtpcheck")),
+        submit=_label(N_("Check")),
+        close=_label(N_("Cancel")),
         blocks=[
             InputBlock(
                 block_id=TARGET_BLOCK,
-                label=_label(_("Address or host name")),
+                label=_label(N_("Address or host name")),
                 hint=_label(
-                    _("The server that sends the mail: an IP address or a name with a dot.")
+                    N_("The server that sends the mail: an IP address or a name with a dot.")
                 ),
                 optional=True,
                 element=PlainTextInputElement(
                     action_id=TARGET_INPUT,
-                    placeholder=_label(_("51.158.10.22 or mail.example.com")),
+                    placeholder=_label(N_("51.158.10.22 or mail.example.com")),
                     initial_value=form.target or None,
                     max_length=255,
                 ),
             ),
             InputBlock(
                 block_id=DOMAIN_BLOCK,
-                label=_label(_("Mail domain")),
+                label=_label(N_("Mail domain")),
                 hint=_label(
-                    _("Optional: the domain in the sender's address, for SPF, DMARC and DKIM.")
+                    N_("Optional: the domain in the sender's address, for SPF, DMARC and DKIM.")
                 ),
                 optional=True,
                 element=PlainTextInputElement(
                     action_id=DOMAIN_INPUT,
-                    placeholder=_label(_("example.com")),
+                    placeholder=_label("example.com"),
                     initial_value=form.domain or None,
                     max_length=253,
                 ),
             ),
             InputBlock(
                 block_id=KIND_BLOCK,
-                label=_label(_("What to check")),
+                label=_label(N_("What to check")),
                 element=StaticSelectElement(
                     action_id=KIND_INPUT, options=kinds, initial_option=initial
                 ),
             ),
             InputBlock(
                 block_id=BOUNCE_BLOCK,
-                label=_label(_("Bounce or rejection text")),
+                label=_label(N_("Bounce or rejection text")),
                 hint=_label(
-                    _("Only for Explain a bounce: paste the bounce message or the log line.")
+                    N_("Only for Explain a bounce: paste the bounce message or the log line.")
                 ),
                 optional=True,
                 element=PlainTextInputElement(
@@ -246,13 +254,13 @@ def _commands(
         return [Bounce(bounce)]
     if kind == "spf":
         if domain is None:
-            errors.setdefault(DOMAIN_BLOCK, _(NEED_DOMAIN).format(what="SPF"))
+            errors.setdefault(DOMAIN_BLOCK, _(NEED_SPF_DOMAIN))
             return []
         spf = parse(f"spf {domain} {target}".strip())
         return [spf] if isinstance(spf, Spf) else []
     if kind == "auth":
         if domain is None:
-            errors.setdefault(DOMAIN_BLOCK, _(NEED_DOMAIN).format(what="DMARC"))
+            errors.setdefault(DOMAIN_BLOCK, _(NEED_DMARC_DOMAIN))
         if not target:
             errors[TARGET_BLOCK] = _(NEED_SENDER)
         if errors:
@@ -266,10 +274,7 @@ def _commands(
         return [parse(f"smtp {target}")]
     if kind in ("bl", "ptr"):
         if domain is not None:
-            errors[DOMAIN_BLOCK] = _(
-                "Blocklists and reverse DNS do not use a mail domain: leave it empty, "
-                "or choose Full check."
-            )
+            errors[DOMAIN_BLOCK] = _(NO_DOMAIN_HERE)
             return []
         return [parse(f"{kind} {target}")]
     return [parse(f"check {target} {domain or ''}".strip())]
@@ -277,5 +282,5 @@ def _commands(
 
 def _check(command: Command) -> Command:
     if not isinstance(command, Check):
-        raise UsageError(_("A range is checked against blocklists only: choose Blocklists only."))
+        raise UsageError(_(RANGE_HERE))
     return command

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.slack.blocks import TITLES, VERDICT_WORDS, clip
+from bot.slack.blocks import clip, title_of, verdict_words
 from handlers.i18n import _
 
 #: Workflow Builder shows outputs in messages; a summary longer than a message is no use.
@@ -20,18 +20,18 @@ _ORDER = {"fail": 0, "error": 1, "warn": 2, "ok": 3}
 
 def _one(report: Mapping[str, Any]) -> str:
     verdict = str(report.get("verdict") or "error")
-    words = _(VERDICT_WORDS[verdict]) if verdict in VERDICT_WORDS else verdict
     parts = [
-        _("{target}: {verdict} ({status}).").format(
-            target=report.get("target"), verdict=words, status=verdict
+        _("{target}: {verdict_words} ({verdict}).").format(
+            target=report.get("target"),
+            verdict_words=verdict_words(verdict),
+            verdict=verdict,
         )
     ]
     for name, check in (report.get("checks") or {}).items():
         if not isinstance(check, Mapping) or check.get("status") == "skipped":
             continue
         summary = str(check.get("summary") or check.get("status") or "").strip().rstrip(".")
-        title = _(TITLES[str(name)]) if str(name) in TITLES else str(name)
-        parts.append(_("{check}: {summary}.").format(check=title, summary=summary))
+        parts.append(_("{check}: {summary}.").format(check=title_of(str(name)), summary=summary))
     return " ".join(parts)
 
 

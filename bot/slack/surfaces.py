@@ -70,7 +70,7 @@ def watch_row(watch: WatchRow) -> home.Running:
     last = watch.last_report or {}
     verdict = last.get("verdict") if isinstance(last, Mapping) else None
     return home.Running(
-        what=N_("Watch"),
+        what=home.WATCH,
         target=watch.target,
         domain=watch.domain,
         channel_id=watch.channel_id,
