@@ -116,7 +116,7 @@ def test_a_report_in_the_askers_language(
 @pytest.mark.parametrize(
     ("user", "trigger", "title", "labels"),
     [
-        (FR, "fr.modal", "Vérifier avec smtpcheck", ["Adresse ou nom d'hôte", "Que vérifier"]),
+        (FR, "fr.modal", "Vérifier avec smtpcheck", ["Adresse ou nom d’hôte", "Que vérifier"]),
         (EN, "en.modal", "Check with smtpcheck", ["Address or host name", "What to check"]),
     ],
 )
@@ -140,7 +140,7 @@ def test_the_check_modal_in_the_persons_language(
     [
         (
             FR,
-            ["En cours dans cet espace de travail", "Vos dernières vérifications", "vérifiée le "],
+            ["En cours dans cet espace de travail", "Vos dernières vérifications", "vérifié le "],
         ),
         (EN, ["Running in this workspace", "Your last checks", "checked "]),
     ],
