@@ -82,7 +82,7 @@ async def test_concurrent_requests_keep_their_own_language() -> None:
         said[language] = list(await asyncio.gather(child(), child()))
 
     await asyncio.gather(asyncio.create_task(request("fr")), asyncio.create_task(request("en")))
-    assert said["fr"] == ["Aucun rapport pour {target} pour l'instant."] * 2
+    assert said["fr"] == ["Aucun rapport pour {target} pour l’instant."] * 2
     assert said["en"] == ["No reports of {target} yet."] * 2
     assert i18n.current() == "en"
 

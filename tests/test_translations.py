@@ -167,6 +167,6 @@ def test_each_language_translates_from_the_shipped_catalogue(language: i18n.Lang
         said
         == {
             "en": "No reports of {target} yet.",
-            "fr": "Aucun rapport pour {target} pour l'instant.",
+            "fr": "Aucun rapport pour {target} pour l’instant.",
         }[language]
     )

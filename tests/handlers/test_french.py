@@ -75,18 +75,18 @@ async def test_reverse_dns_in_french(dns_server: DnsServer, resolver: Resolver) 
         fresh = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
         generic = await check_ptr(IP, fresh, Settings(timeout=0.5))
     assert missing.status == "fail"
-    assert missing.summary == "51.158.10.22 n'a pas d'enregistrement PTR (DNS inverse)"
+    assert missing.summary == "51.158.10.22 n’a pas d’enregistrement PTR (DNS inverse)"
     assert "mail.votredomaine.fr" in missing.advice[0].text
     assert generic.status == "warn"
     assert generic.summary.startswith("Le PTR 51-158-10-22.dyn.example-isp.net résout bien")
-    assert "contient l'adresse (51-158-10-22)" in generic.summary
+    assert "contient l’adresse (51-158-10-22)" in generic.summary
 
 
 async def test_mx_of_a_missing_domain_in_french(resolver: Resolver) -> None:
     with i18n.use("fr"):
         result = await check_mx("nowhere.example-mail.net", resolver, Settings(timeout=0.5))
     assert result.status == "fail"
-    assert result.summary.startswith("nowhere.example-mail.net n'existe pas (NXDOMAIN)")
+    assert result.summary.startswith("nowhere.example-mail.net n’existe pas (NXDOMAIN)")
 
 
 def test_pool_notes_in_french() -> None:
@@ -100,6 +100,6 @@ def test_pool_notes_in_french() -> None:
     )
     with i18n.use("fr"):
         note, advice = pool.note(), pool.ptr_advice().text
-    assert note.startswith("Dans le pool de sortie de l'opérateur « Frankfurt egress ».")
+    assert note.startswith("Dans le pool de sortie de l’opérateur « Frankfurt egress ».")
     assert "Contact : noc@example-ops.net." in note
     assert "relais authentifié" in advice

@@ -57,7 +57,7 @@ def test_a_report_in_french(env: DnsServer) -> None:
     assert "Listes de blocage" in out
     assert "Inscrite sur 1 liste de blocage sur 2" in out
     assert "SBL : Spamhaus Blocklist, source de spam ou opération de spam avérée" in out
-    assert "DNS inverse" in out and "n'a pas d'enregistrement PTR" in out
+    assert "DNS inverse" in out and "n’a pas d’enregistrement PTR" in out
     assert "Que faire :" in out and "Trouvez et corrigez la cause" in out
     assert "Vérifié le " in out and " UTC" in out and " ms via " in out
     for english in ("Listed on", "What to do", "Checked", "has no PTR"):
