@@ -50,6 +50,7 @@ DEFAULT_NEGATIVE_TTL = 60
 #: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
 #: within five minutes even to a new command; re-checks and watches use a fresh cache).
 MAX_CACHE_TTL = 300
+EDNS_PAYLOAD = 1232
 
 
 class NameserverSpecError(ValueError):
@@ -166,6 +167,9 @@ class Resolver:
             ]
         self._dns.timeout = timeout
         self._dns.lifetime = timeout
+        # EDNS0 with the 1232-byte payload of DNS Flag Day 2020: a 2048-bit DKIM key (and a
+        # CNAME before it) fits in one UDP answer instead of costing a TCP retry.
+        self._dns.use_edns(0, 0, EDNS_PAYLOAD)
         self.timeout = timeout
         self._cap = asyncio.Semaphore(max_in_flight)
         self._clock = clock
