@@ -2,7 +2,9 @@
 
 All start together, so the report takes about as long as the slowest chain of DNS
 round trips, not the sum of them. DMARC's alignment waits for the same SPF evaluation
-the report shows, instead of running a second one.
+the report shows, instead of running a second one. PTR, SPF, DMARC and DKIM are
+imported only when the scope asks for them: `bl IP` is the monitoring check run every
+minute.
 """
 
 from __future__ import annotations
@@ -12,16 +14,12 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
-from handlers.dkim import check_dkim
-from handlers.dmarc import check_dmarc
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl
 from handlers.pools import pool_for
-from handlers.ptr import check_ptr
 from handlers.report import Report
 from handlers.results import CheckResult
 from handlers.settings import Settings
-from handlers.spf import check_spf
 
 Scope = Literal["full", "bl", "ptr"]
 
@@ -48,11 +46,18 @@ async def full_check(
         if scope in ("full", "bl"):
             jobs["dnsbl"] = group.create_task(check_dnsbl(ip, resolver, settings))
         if scope in ("full", "ptr"):
+            from handlers.ptr import check_ptr
+
             jobs["ptr"] = group.create_task(check_ptr(ip, resolver, settings))
         if scope == "full":
+            from handlers.spf import check_spf
+
             spf = group.create_task(check_spf(domain, ip, resolver, settings))
             jobs["spf"] = spf
             if domain:
+                from handlers.dkim import check_dkim
+                from handlers.dmarc import check_dmarc
+
                 jobs["dmarc"] = group.create_task(
                     check_dmarc(domain, ip, resolver, settings, spf=spf)
                 )
