@@ -16,7 +16,19 @@ import ipaddress
 import time
 
 from bot import tally
-from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
+from bot.grammar import (
+    Bounce,
+    Check,
+    Command,
+    Dkim,
+    Dmarc,
+    Egress,
+    Mx,
+    Range,
+    Smtp,
+    Spf,
+    UsageError,
+)
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
 from handlers.ranges import Progress, check_range
@@ -105,6 +117,41 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
     )
     return [_single(command.domain, "spf", result, resolver, started)]
+
+
+async def run_dmarc(command: Dmarc, resolver: Resolver, settings: Settings) -> list[Report]:
+    """DMARC of a domain; with an address, SPF for that sender too (the alignment needs it)."""
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    started = time.perf_counter()
+    checks: dict[str, CheckResult] = {}
+    if command.ip is not None:
+        spf = asyncio.ensure_future(
+            check_spf(
+                command.domain,
+                command.ip,
+                resolver,
+                settings,
+                sender=command.sender,
+                helo=command.helo,
+            )
+        )
+        dmarc = await check_dmarc(command.domain, command.ip, resolver, settings, spf=spf)
+        checks = {"dmarc": dmarc, "spf": await spf}
+    else:
+        checks = {"dmarc": await check_dmarc(command.domain, None, resolver, settings)}
+    report = _single(command.domain, "dmarc", checks["dmarc"], resolver, started)
+    report.checks = checks
+    return [report]
+
+
+async def run_dkim(command: Dkim, resolver: Resolver, settings: Settings) -> list[Report]:
+    from handlers.dkim import check_dkim
+
+    started = time.perf_counter()
+    result = await check_dkim(command.domain, list(command.selectors) or None, resolver)
+    return [_single(command.domain, "dkim", result, resolver, started)]
 
 
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
@@ -214,6 +261,10 @@ async def _dispatch(
         return await run_check(command, resolver, settings)
     if isinstance(command, Spf):
         return await run_spf(command, resolver, settings)
+    if isinstance(command, Dmarc):
+        return await run_dmarc(command, resolver, settings)
+    if isinstance(command, Dkim):
+        return await run_dkim(command, resolver, settings)
     if isinstance(command, Smtp):
         return await run_smtp(command, resolver, settings)
     if isinstance(command, Mx):

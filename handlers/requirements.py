@@ -10,7 +10,7 @@ cannot tell (no address, a DKIM selector not known, a lookup that failed): never
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -50,6 +50,7 @@ class Requirement:
         return {
             "id": self.id,
             "rule": self.rule,
+            "short": self.short,
             "who": list(self.who),
             "met": self.met,
             "detail": self.detail,
@@ -98,12 +99,17 @@ def evaluate(checks: Mapping[str, CheckResult]) -> list[Requirement]:
     return out
 
 
-def summary_line(receiver: Receiver, requirements: list[Requirement]) -> str:
+def summary_line(receiver: Receiver, requirements: Sequence[Requirement]) -> str:
     """'Gmail bulk sender rules: 4 of 5 met: DMARC missing' for one receiver."""
-    mine = [r for r in requirements if receiver.id in r.who]
-    met = [r for r in mine if r.met is True]
-    missing = [r.short for r in mine if r.met is False]
-    unknown = [r.short for r in mine if r.met is None]
+    return line_for(receiver, [r.to_json() for r in requirements])
+
+
+def line_for(receiver: Receiver, items: Sequence[Mapping[str, Any]]) -> str:
+    """The receiver's line from the report's JSON `requirements` (what the renderers have)."""
+    mine = [r for r in items if receiver.id in (r.get("who") or [])]
+    met = [r for r in mine if r.get("met") is True]
+    missing = [str(r.get("short") or r.get("rule")) for r in mine if r.get("met") is False]
+    unknown = [str(r.get("short") or r.get("rule")) for r in mine if r.get("met") is None]
     line = f"{receiver.title}: {len(met)} of {len(mine)} met"
     if missing:
         line += f": {', '.join(missing)} missing"
