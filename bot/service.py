@@ -203,15 +203,43 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     bounce = explain_bounce(text)
     if not bounce.found:
         raise UsageError(f"{bounce.summary}.")
+    domain = bounce.domain
+    selectors = bounce.selectors_for(domain) if domain else []
     if not bounce.ips:
-        return [_single("bounce", "bounce", bounce, resolver, started)]
+        report = _single(domain or "bounce", "bounce", bounce, resolver, started)
+        if domain and bounce.kind in AUTHENTICATION_KINDS:
+            report.checks.update(await _domain_checks(domain, selectors, resolver, settings))
+        return [report]
     reports = await asyncio.gather(
-        *(full_check(ip, None, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
+        *(
+            full_check(ip, domain, resolver, settings, selectors=selectors or None)
+            for ip in bounce.ips[:MAX_ADDRESSES]
+        )
     )
     for report in reports:
         report.checks = {"bounce": bounce, **report.checks}
         report.duration_ms = (time.perf_counter() - started) * 1000
     return list(reports)
+
+
+#: Bounce kinds about the domain's authentication: with no address, its records are read.
+AUTHENTICATION_KINDS = frozenset({"spf", "dkim", "dmarc"})
+
+
+async def _domain_checks(
+    domain: str, selectors: list[str], resolver: Resolver, settings: Settings
+) -> dict[str, CheckResult]:
+    """SPF (record review), DMARC and DKIM of a bounce's domain, all at once."""
+    from handlers.dkim import check_dkim
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    spf, dmarc, dkim = await asyncio.gather(
+        check_spf(domain, None, resolver, settings),
+        check_dmarc(domain, None, resolver, settings),
+        check_dkim(domain, selectors or None, resolver),
+    )
+    return {"spf": spf, "dmarc": dmarc, "dkim": dkim}
 
 
 async def run_range(
