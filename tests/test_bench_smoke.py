@@ -42,7 +42,10 @@ def _well_formed(figures: Figures) -> None:
     for key, item in figures.measures.items():
         assert len(item.samples_ms) == figures.repeat, key
         assert all(math.isfinite(ms) and ms > 0 for ms in item.samples_ms), key
-        assert item.round_trips == pytest.approx(item.median_ms / figures.round_trip_ms, rel=0.05)
+        # round_trips is rounded to 2 decimals: a tiny median needs the absolute tolerance.
+        assert item.round_trips == pytest.approx(
+            item.median_ms / figures.round_trip_ms, rel=0.05, abs=0.006
+        )
     for key in OURS:
         item = figures.measures[key]
         # Everything our resolver sent reached the test server, and nothing else did.
