@@ -282,6 +282,16 @@ def test_modal_opened_with_no_channel_answers_in_a_direct_message(
     assert mail_name(ip) in report.all_text()
 
 
+def test_modal_answers_the_person_even_without_the_im_write_scope(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    good_ptr(dns, ip, mail_name(ip))
+    slack.fail("conversations.open", Fault(error="missing_scope"))
+    post_interactive(bot, view_submission(target=ip, kind="ptr", user="U_M5"))
+    assert mail_name(ip) in report_in(slack, "U_M5").all_text()  # a user id posts in the DM
+
+
 def test_modal_bounce_is_explained(bot: BotProcess, slack: FakeSlack) -> None:
     bounce = "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender."
     metadata = json.dumps({"c": "C_MODAL4"})
