@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.facts import LINES
+from bot.facts import LINES, guideline_links, requirement_lines
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 
@@ -23,6 +23,8 @@ _TITLES = {
     "dnsbl": N_("Blocklists"),
     "ptr": N_("Reverse DNS"),
     "spf": N_("SPF"),
+    "dmarc": N_("DMARC"),
+    "dkim": N_("DKIM"),
     "smtp": N_("SMTP"),
     "mx": N_("MX hosts"),
     "egress": N_("Egress"),
@@ -175,6 +177,11 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
         )
         layout = _LAYOUTS.get(name, _generic_lines)
         out.extend(f"      {line}" for line in layout(check, style))
+    rules = requirement_lines(report)
+    if rules:
+        out.append(style.bold("Receivers' sender rules:"))
+        out.extend(f"  {clean(line)}" for line in rules)
+        out.extend(f"      {clean(label)}: {clean(url)}" for label, url in guideline_links(report))
     advice = report.get("advice") or []
     if advice:
         out.append(style.bold(_("What to do:")))
