@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 #: Checks compared field by field; any other check is compared by its status.
-_KNOWN_CHECKS = ("dnsbl", "ptr", "spf")
+_KNOWN_CHECKS = ("dnsbl", "ptr", "spf", "dmarc", "dkim")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
     out += _dnsbl(old_checks.get("dnsbl"), new_checks.get("dnsbl"))
     out += _ptr(old_checks.get("ptr"), new_checks.get("ptr"))
     out += _spf(old_checks.get("spf"), new_checks.get("spf"))
+    out += _dmarc(old_checks.get("dmarc"), new_checks.get("dmarc"))
+    out += _dkim(old_checks.get("dkim"), new_checks.get("dkim"))
     for name in sorted(set(old_checks) & set(new_checks)):
         if name in _KNOWN_CHECKS:
             continue
@@ -273,6 +275,67 @@ def _spf(old: Any, new: Any) -> list[Change]:
         out.append(Change("SPF record published"))
     elif _record(old) is not None and _record(new) is None and after != "temperror":
         out.append(Change("SPF record removed"))
+    return out
+
+
+def _dmarc(old: Any, new: Any) -> list[Change]:
+    """The policy that applies, where its record is, and SPF alignment."""
+    if not _comparable(old, new) or old.get("domain") != new.get("domain"):
+        return []
+    if "error" in (_status(old), _status(new)):
+        if _status(old) != _status(new):
+            state = "could not be read" if _status(new) == "error" else "could be read again"
+            return [Change(f"DMARC {state}", False)]
+        return []
+    out: list[Change] = []
+    before, after = old.get("policy"), new.get("policy")
+    if old.get("found_at") is None and new.get("found_at") is not None:
+        out.append(Change(f"DMARC record published at _dmarc.{new['found_at']}: p={after or '?'}"))
+    elif old.get("found_at") is not None and new.get("found_at") is None:
+        out.append(Change("DMARC record removed"))
+    elif before != after:
+        out.append(Change(f"DMARC policy {before or 'none applies'} → {after or 'none applies'}"))
+    elif _record(old) != _record(new):
+        out.append(Change("DMARC record changed"))
+    aligned_before, aligned_after = old.get("spf_aligned"), new.get("spf_aligned")
+    if None not in (aligned_before, aligned_after) and aligned_before != aligned_after:
+        out.append(Change("SPF now passes aligned" if aligned_after else "SPF no longer aligned"))
+    return out
+
+
+def _dkim(old: Any, new: Any) -> list[Change]:
+    """Keys found, gone or changed at each selector."""
+    if not _comparable(old, new) or old.get("domain") != new.get("domain"):
+        return []
+    if "error" in (_status(old), _status(new)):
+        return []
+    keys_before, keys_after = _keys(old), _keys(new)
+    out: list[Change] = []
+    for selector in sorted(set(keys_before) | set(keys_after)):
+        was, now = keys_before.get(selector), keys_after.get(selector)
+        if was == now:
+            continue
+        if now and not was:
+            out.append(Change(f"DKIM key published at selector {selector} ({now})"))
+        elif was and not now:
+            out.append(Change(f"DKIM key at selector {selector} is gone"))
+        else:
+            out.append(Change(f"DKIM key at selector {selector}: {was} → {now}"))
+    return out
+
+
+def _keys(check: Mapping[str, Any]) -> dict[str, str]:
+    """Selector -> a short description of its key, for the selectors whose key was found."""
+    out = {}
+    for key in _entries(check, "selectors"):
+        if not key.get("found"):
+            continue
+        if key.get("revoked"):
+            out[str(key.get("selector"))] = "revoked"
+            continue
+        size = f" {key['key_bits']} bits" if key.get("key_bits") else ""
+        testing = ", testing" if key.get("testing") else ""
+        out[str(key.get("selector"))] = f"{str(key.get('key_type', '')).upper()}{size}{testing}"
     return out
 
 

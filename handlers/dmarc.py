@@ -243,6 +243,8 @@ async def _alignment(
 ) -> None:
     spf_domain = (spf.domain or result.domain or "").lower()
     result.spf_domain, result.spf_result = spf_domain, spf.result
+    if spf.result in (None, "temperror"):
+        return  # SPF could not be evaluated: alignment is unknown, not failed
     if spf.result != "pass":
         result.spf_aligned = False
         return
