@@ -250,9 +250,7 @@ def _key(selector: str, answer: Answer) -> DkimKey | None:
 
 
 def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]]) -> None:
-    found = [k for k in result.selectors if k.found]
-    statuses = [k.status for k in result.selectors]
-    if failures and not found:
+    if failures and len(failures) == len(result.tried):
         selector, answer = failures[0]
         result.status = "error"
         result.summary = (
@@ -260,12 +258,22 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
             f"{answer.detail or answer.outcome})"
         )
         return
+    if not result.guessed:
+        # A named selector that did not answer is unknown, not missing.
+        for selector, answer in failures:
+            key = DkimKey(selector, False, status="error")
+            key.problems.append(
+                f"{selector}._domainkey.{domain} could not be read: {answer.detail or answer.outcome}"
+            )
+            result.selectors.append(key)
+    statuses = [k.status for k in result.selectors]
     if not result.selectors:
         count = len(result.tried)
         result.status = "warn"
+        unread = f" ({len(failures)} did not answer)" if failures else ""
         result.summary = (
-            f"No DKIM key at the {count} common selectors of {domain}. Selectors cannot be "
-            "listed from DNS: give the selector from a DKIM-Signature's s= tag"
+            f"No DKIM key at the {count} common selectors of {domain}{unread}. Selectors cannot "
+            "be listed from DNS: give the selector from a DKIM-Signature's s= tag"
         )
         result.advice.append(
             Advice(
@@ -282,12 +290,12 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
     result.summary = "DKIM: " + "; ".join(described)
     for key in result.selectors:
         result.advice.extend(_advice(key, domain))
-    if failures:
-        result.summary += f" ({len(failures)} selector(s) did not answer)"
+    if failures and result.guessed:
+        result.summary += f" ({len(failures)} common selector(s) did not answer)"
 
 
 def _describe(key: DkimKey, domain: str) -> str:
-    if not key.found:
+    if not key.found or key.status == "error":
         return key.problems[0]
     kind = (key.key_type or "?").upper() if key.key_type != "ed25519" else "Ed25519"
     size = f" {key.key_bits} bits" if key.key_bits else ""
@@ -299,6 +307,8 @@ def _describe(key: DkimKey, domain: str) -> str:
 
 def _advice(key: DkimKey, domain: str) -> list[Advice]:
     name = f"{key.selector}._domainkey.{domain}"
+    if key.status == "error":
+        return []
     if not key.found and key.cname:
         return [
             Advice(
