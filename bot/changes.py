@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from handlers.i18n import _
+
 #: Checks compared field by field; any other check is compared by its status.
 _KNOWN_CHECKS = ("dnsbl", "ptr", "spf", "dmarc", "dkim")
 
@@ -68,11 +70,19 @@ def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
             continue
         before, after = _status(old_checks[name]), _status(new_checks[name])
         if before != after and "skipped" not in (before, after):
-            out.append(Change(f"{name.upper()} check {before} → {after}"))
+            out.append(
+                Change(
+                    _("{check} check {before} → {after}").format(
+                        check=name.upper(), before=before, after=after
+                    )
+                )
+            )
     was, now = old.get("verdict"), new.get("verdict")
     if was and now and was != now:
         # Explained by the changes above when there are any; news on its own otherwise.
-        out.insert(0, Change(f"verdict {was} → {now}", material=not out))
+        out.insert(
+            0, Change(_("verdict {before} → {after}").format(before=was, after=now), not out)
+        )
     return out
 
 
@@ -139,25 +149,43 @@ def _dnsbl(old: Any, new: Any) -> list[Change]:
         if zone in old_listed:
             before = _meanings(old_listed[zone])
             if what != before and what and before:
-                out.append(Change(f"{name} listing changed from {before} to {what}"))
+                out.append(
+                    Change(
+                        _("{list} listing changed from {before} to {after}").format(
+                            list=name, before=before, after=what
+                        )
+                    )
+                )
         elif zone in old_gone:
-            out.append(Change(f"listed on {name}{_paren(what)} (it could not be checked before)"))
+            out.append(
+                Change(
+                    _("listed on {list} (it could not be checked before)").format(
+                        list=name + _paren(what)
+                    )
+                )
+            )
         else:
-            out.append(Change(f"newly listed on {name}{_paren(what)}"))
+            out.append(Change(_("newly listed on {list}").format(list=name + _paren(what))))
     for zone, entry in old_listed.items():
         if zone in new_listed:
             continue
         name = names(zone)
         if zone in new_clean:
-            out.append(Change(f"delisted from {name}{_paren(_meanings(entry))}"))
+            out.append(
+                Change(_("delisted from {list}").format(list=name + _paren(_meanings(entry))))
+            )
         elif zone in new_gone:
-            out.append(Change(f"{name} could not be checked ({_reason(new_gone[zone])})", False))
+            out.append(_unchecked(name, new_gone[zone]))
     for zone, entry in new_gone.items():
         if zone in old_clean:
-            out.append(Change(f"{names(zone)} could not be checked ({_reason(entry)})", False))
+            out.append(_unchecked(names(zone), entry))
     for zone in old_gone:
         if zone in new_clean:
-            out.append(Change(f"{names(zone)} could be checked again: not listed", False))
+            out.append(
+                Change(
+                    _("{list} could be checked again: not listed").format(list=names(zone)), False
+                )
+            )
     return out
 
 
@@ -172,8 +200,11 @@ def _meanings(entry: Mapping[str, Any]) -> str:
     return ""
 
 
-def _reason(entry: Mapping[str, Any]) -> str:
-    return str(entry.get("reason") or "no answer")
+def _unchecked(name: str, entry: Mapping[str, Any]) -> Change:
+    reason = str(entry.get("reason") or _("no answer"))
+    return Change(
+        _("{list} could not be checked ({reason})").format(list=name, reason=reason), False
+    )
 
 
 def _paren(text: str) -> str:
@@ -213,29 +244,53 @@ def _ptr(old: Any, new: Any) -> list[Change]:
     if not _comparable(old, new):
         return []
     if _status(new) == "error" and _status(old) != "error":
-        return [Change("PTR could not be checked", False)]
+        return [Change(_("PTR could not be checked"), False)]
     if _status(old) == "error" and _status(new) != "error":
-        return [Change(f"PTR could be checked again: {_ptr_state(new)}", False)]
+        return [
+            Change(_("PTR could be checked again: {state}").format(state=_ptr_state(new)), False)
+        ]
     if _status(old) == "error":
         return []
     old_names, new_names = _names_of(old), _names_of(new)
     old_ok, new_ok = bool(old.get("forward_confirmed")), bool(new.get("forward_confirmed"))
     shown = ", ".join(new_names)
     out: list[Change] = []
+    was = ", ".join(old_names)
     if old_names and not new_names:
-        out.append(Change(f"PTR lost (was {', '.join(old_names)})"))
+        out.append(Change(_("PTR lost (was {before})").format(before=was)))
     elif new_names and new_ok and (not old_ok or not old_names):
-        was = f" (was {', '.join(old_names)})" if old_names and old_names != new_names else ""
-        out.append(Change(f"PTR fixed: {shown} now confirms{was}"))
+        said = (
+            _("PTR fixed: {names} now confirms (was {before})")
+            if old_names and old_names != new_names
+            else _("PTR fixed: {names} now confirms")
+        )
+        out.append(Change(said.format(names=shown, before=was)))
     elif new_names and not old_names:
-        out.append(Change(f"PTR added: {shown}, but it does not resolve back to the address"))
+        out.append(
+            Change(
+                _("PTR added: {names}, but it does not resolve back to the address").format(
+                    names=shown
+                )
+            )
+        )
     elif old_ok and not new_ok:
-        out.append(Change(f"PTR broken: {shown} no longer resolves back to the address"))
+        out.append(
+            Change(
+                _("PTR broken: {names} no longer resolves back to the address").format(names=shown)
+            )
+        )
     elif old_names != new_names:
-        out.append(Change(f"PTR changed from {', '.join(old_names)} to {shown}"))
+        out.append(
+            Change(_("PTR changed from {before} to {after}").format(before=was, after=shown))
+        )
     if new_names and old_names and bool(old.get("generic")) != bool(new.get("generic")):
-        looks = "now looks generic" if new.get("generic") else "no longer looks generic"
-        out.append(Change(f"PTR {looks}"))
+        out.append(
+            Change(
+                _("PTR now looks generic")
+                if new.get("generic")
+                else _("PTR no longer looks generic")
+            )
+        )
     return out
 
 
@@ -246,10 +301,10 @@ def _names_of(check: Mapping[str, Any]) -> list[str]:
 def _ptr_state(check: Mapping[str, Any]) -> str:
     names = _names_of(check)
     if not names:
-        return "no PTR"
+        return _("no PTR")
     if check.get("forward_confirmed"):
-        return f"{', '.join(names)} confirms"
-    return f"{', '.join(names)} does not confirm"
+        return _("{names} confirms").format(names=", ".join(names))
+    return _("{names} does not confirm").format(names=", ".join(names))
 
 
 # ---- SPF -----------------------------------------------------------------------------
@@ -264,17 +319,27 @@ def _spf(old: Any, new: Any) -> list[Change]:
     before, after = old.get("result"), new.get("result")
     if before != after:
         if after == "temperror":
-            out.append(Change("SPF could not be checked (temperror)", False))
+            out.append(Change(_("SPF could not be checked (temperror)"), False))
         elif before == "temperror":
-            out.append(Change(f"SPF could be checked again: {after or 'none'}", False))
+            out.append(
+                Change(
+                    _("SPF could be checked again: {result}").format(result=after or "none"), False
+                )
+            )
         else:
-            out.append(Change(f"SPF result changed from {before or 'none'} to {after or 'none'}"))
+            out.append(
+                Change(
+                    _("SPF result changed from {before} to {after}").format(
+                        before=before or "none", after=after or "none"
+                    )
+                )
+            )
     if _record(old) != _record(new) and None not in (_record(old), _record(new)):
-        out.append(Change("SPF record changed"))
+        out.append(Change(_("SPF record changed")))
     elif _record(old) is None and _record(new) is not None and before != "temperror":
-        out.append(Change("SPF record published"))
+        out.append(Change(_("SPF record published")))
     elif _record(old) is not None and _record(new) is None and after != "temperror":
-        out.append(Change("SPF record removed"))
+        out.append(Change(_("SPF record removed")))
     return out
 
 
