@@ -39,6 +39,7 @@ from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
 from bot.store import Store
+from handlers.i18n import N_, _, ngettext
 from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.smtp import ProbeLimitExceeded
@@ -48,7 +49,7 @@ log = logging.getLogger("smtpcheck.slack")
 #: Errors meaning "the bot may not post here", not "something broke".
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
-INVITE_HINT = (
+INVITE_HINT = N_(
     "I am not a member of this conversation, so I answered through the command and the "
     "report cannot have a thread or re-checks. Invite me with `/invite @smtpcheck`."
 )
@@ -64,7 +65,7 @@ SLACK_TIMEOUT = 10
 #: Characters of the fallback text in the shortened form (when no blocks get through).
 SHORT_TEXT = 1500
 
-NOT_KEPT = (
+NOT_KEPT = N_(
     ":warning: This report was not kept: the history database is unavailable, so "
     "`history` and later Re-checks will not include it."
 )
@@ -150,7 +151,13 @@ def range_progress(
         if placement is None:
             return
         last[0] = now
-        shown = blocks.progress(f"{network}: {done} of {total} addresses")
+        shown = blocks.progress(
+            ngettext(
+                "{network}: {done} of {total} address",
+                "{network}: {done} of {total} addresses",
+                total,
+            ).format(network=network, done=done, total=total)
+        )
         try:
             await update(client, placement, shown)
         except Exception as exc:  # progress is a courtesy; the report still comes
@@ -167,7 +174,11 @@ async def post_table(
         result = report.checks.get("range")
         if not isinstance(result, RangeResult):
             continue
-        title = f"All {result.addresses} addresses of {result.network}, listed first:"
+        title = ngettext(
+            "The {n} address of {network}, listed first:",
+            "All {n} addresses of {network}, listed first:",
+            result.addresses,
+        ).format(n=result.addresses, network=result.network)
         for message in blocks.table_messages(title, result.table()):
             await client.chat_postMessage(
                 channel=placement.channel,
@@ -246,8 +257,11 @@ async def guarded(
             await tell(
                 client,
                 conv,
-                f":warning: Sorry, something went wrong on my side (error id `{error_id}`). "
-                "Please try again; if it keeps happening, give the error id to whoever runs smtpcheck.",
+                _(
+                    ":warning: Sorry, something went wrong on my side (error id `{error_id}`). "
+                    "Please try again; if it keeps happening, give the error id to whoever runs "
+                    "smtpcheck."
+                ).format(error_id=error_id),
             )
         except Exception:
             log.exception("error %s: could not tell %s either", error_id, conv.user)
@@ -322,7 +336,7 @@ async def publish(
             try:
                 await respond(conv.response_url, shown, ephemeral=False)
                 if placeholder.not_member and not how:
-                    await respond(conv.response_url, blocks.notice(INVITE_HINT), ephemeral=True)
+                    await respond(conv.response_url, blocks.notice(_(INVITE_HINT)), ephemeral=True)
                 return how + "response_url"
             except Exception as exc:
                 log.warning("response_url post failed (%s)", _failure(exc))
@@ -360,7 +374,7 @@ async def note_not_kept(
     """Add the "not kept" note to the report shown (or tell the person, where it cannot be edited)."""
     if placement is not None:
         noted = blocks.Rendered(
-            [*rendered.blocks[: blocks.MAX_BLOCKS - 1], blocks.notice(NOT_KEPT).blocks[0]],
+            [*rendered.blocks[: blocks.MAX_BLOCKS - 1], blocks.notice(_(NOT_KEPT)).blocks[0]],
             rendered.text,
         )
         try:
@@ -369,7 +383,7 @@ async def note_not_kept(
         except Exception as exc:
             metrics.record_slack_error("chat.update", _failure(exc))
     try:
-        await tell(client, conv, NOT_KEPT)
+        await tell(client, conv, _(NOT_KEPT))
     except Exception as exc:
         log.warning("could not say the report was not kept (%s)", _failure(exc))
 
@@ -380,7 +394,7 @@ def describe(command: Command) -> str:
         value = getattr(command, attribute, None)
         if value:
             return str(value)
-    return "your request"
+    return _("your request")
 
 
 def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> list[str | None]:
@@ -475,8 +489,11 @@ async def _check(
         await tell(
             client,
             conv,
-            f"You already have {exc.limit} SMTP probes running; wait for one to finish "
-            "and try again.",
+            ngettext(
+                "You already have {n} SMTP probe running; wait for it to finish and try again.",
+                "You already have {n} SMTP probes running; wait for one to finish and try again.",
+                exc.limit,
+            ).format(n=exc.limit),
         )
         return None
     except UsageError as exc:
