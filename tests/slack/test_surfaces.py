@@ -292,6 +292,24 @@ def test_modal_answers_the_person_even_without_the_im_write_scope(
     assert mail_name(ip) in report_in(slack, "U_M5").all_text()  # a user id posts in the DM
 
 
+def test_modal_dmarc_and_dkim_report_both(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    dns.add(
+        "_dmarc.auth13-example.net", "TXT", "v=DMARC1; p=reject; rua=mailto:d@auth13-example.net"
+    )
+    metadata = json.dumps({"c": "C_MODAL6"})
+    post_interactive(
+        bot, view_submission(domain="auth13-example.net", kind="auth", private_metadata=metadata)
+    )
+    reports = slack.wait_call("chat.update", "C_MODAL6", count=2, timeout=10)
+    texts = [r.all_text() for r in reports]
+    assert any("DMARC" in t and "p=reject" in t for t in texts)
+    assert any("DKIM" in t for t in texts)
+    for report in reports:
+        assert_valid_blocks(report.blocks())
+
+
 def test_modal_bounce_is_explained(bot: BotProcess, slack: FakeSlack) -> None:
     bounce = "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender."
     metadata = json.dumps({"c": "C_MODAL4"})
