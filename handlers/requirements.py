@@ -142,12 +142,12 @@ def _spf(checks: Mapping[str, CheckResult]) -> Judgement:
 
 def _dkim(checks: Mapping[str, CheckResult]) -> Judgement:
     dkim = checks.get("dkim")
-    if dkim is None or dkim.status in ("error", "skipped"):
-        return None, _("DKIM not checked")
-    keys = getattr(dkim, "selectors", [])
+    keys = getattr(dkim, "selectors", []) if dkim is not None else []
     usable = [k for k in keys if k.found and not k.revoked and (k.key_bits or 0) >= 1024]
     if usable:
         return True, ""
+    if dkim is None or dkim.status in ("error", "skipped"):
+        return None, _("DKIM not checked")
     if getattr(dkim, "guessed", False) and not any(k.found for k in keys):
         return None, _("no key at the common selectors; the real selector is not known")
     return False, dkim.summary
@@ -174,6 +174,9 @@ def _alignment(checks: Mapping[str, CheckResult], dkim_met: bool | None) -> Judg
 
 
 def _tls(checks: Mapping[str, CheckResult]) -> Judgement:
+    bounce = checks.get("bounce")
+    if bounce is not None and getattr(bounce, "kind", None) == "tls":
+        return False, _("the receiver says the message was not sent over TLS")
     for name in ("mx", "smtp"):
         check = checks.get(name)
         if check is None or check.status == "skipped":
