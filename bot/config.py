@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
 from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
+from handlers.numbers import ascii_decimal, ascii_int, port_number
 from handlers.pools import PoolsError, load_pools
 from handlers.settings import Settings
 
@@ -24,10 +25,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    value = ascii_decimal(raw)
+    if value is None:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.")
     if not 0 < value <= 300:
         raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, not {raw!r}.")
     return value
@@ -84,9 +84,10 @@ def _reference(env: Mapping[str, str]) -> tuple[str, int] | None:
     if raw.lower() in ("off", "none", "0"):
         return None
     host, _, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "25")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    number = port_number(port)
+    if number is None:
         raise ConfigError(f"SMTPCHECK_EGRESS_REFERENCE must be host[:port], not {raw!r}.")
-    return (host or raw), int(port)
+    return (host or raw), number
 
 
 def make_resolver(settings: Settings) -> Resolver:
@@ -139,10 +140,12 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
             "Slack app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)."
         )
     port_text = env.get("PORT", "3000").strip() or "3000"
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = port_number(port_text)
+    if port is None:
         raise ConfigError(f"PORT must be a port number, not {port_text!r}.")
     rate_text = env.get("SMTPCHECK_USER_RATE", "10").strip() or "10"
-    if not rate_text.isdigit():
+    rate = ascii_int(rate_text)
+    if rate is None:
         raise ConfigError(
             f"SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
         )
@@ -151,9 +154,9 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
         signing_secret=secret,
         app_token=app_token,
         api_url=env.get("SLACK_API_URL", "").strip() or None,
-        port=int(port_text),
+        port=port,
         database_url=env.get("SMTPCHECK_DATABASE_URL", "").strip() or "sqlite:///smtpcheck.db",
         allowed_channels=_ids(env, "SMTPCHECK_ALLOWED_CHANNELS"),
         allowed_users=_ids(env, "SMTPCHECK_ALLOWED_USERS"),
-        user_rate_per_minute=int(rate_text),
+        user_rate_per_minute=rate,
     )

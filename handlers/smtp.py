@@ -34,6 +34,7 @@ import dns.reversename
 from cryptography import x509
 
 from handlers.dns.resolver import Resolver
+from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 from handlers.targets import METADATA, non_global_reason
@@ -507,7 +508,9 @@ class _Dialogue:
 
 
 def _is_reply_line(text: str) -> bool:
-    return len(text) >= 3 and text[:3].isdigit() and (len(text) == 3 or text[3] in " -")
+    return (
+        len(text) >= 3 and ascii_int(text[:3]) is not None and (len(text) == 3 or text[3] in " -")
+    )
 
 
 def _closed_detail(step: str, lines: list[str]) -> str:

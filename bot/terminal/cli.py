@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -31,9 +33,12 @@ from bot.grammar import (
 )
 from bot.store import DEFAULT_URL, Store, StoreError, history_lines
 from bot.terminal.text import render_all
+from handlers.numbers import ascii_decimal
 from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.results import Status, worst
+
+log = logging.getLogger(__name__)
 
 EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
 EXIT_USAGE = 3
@@ -91,11 +96,11 @@ def split_flags(argv: Sequence[str]) -> Options:
 
 def _set(options: Options, name: str, value: str) -> None:
     if name == "--timeout":
-        try:
-            options.timeout = float(value)
-        except ValueError:
-            raise UsageError(f"--timeout takes a number of seconds, not {value!r}.") from None
-        if not 0 < options.timeout <= 300:
+        seconds = ascii_decimal(value)
+        if seconds is None:
+            raise UsageError(f"--timeout takes a number of seconds, not {value!r}.")
+        options.timeout = seconds
+        if not 0 < seconds <= 300:
             raise UsageError("--timeout must be more than 0 and at most 300 seconds.")
     elif name == "--sender":
         options.sender = value
@@ -207,10 +212,35 @@ def _history(command: History, out: TextIO, err: TextIO) -> int:
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
-    """Entry point of the `smtpcheck` console script; returns the exit code."""
+    """Entry point of the `smtpcheck` console script; returns the exit code (0-3, never other).
+
+    An unexpected exception is a defect, but it must not exit 1: monitoring reads 1 as
+    "warn". It is reported in one line on stderr and exits 3 ("unknown"), like bad input.
+    """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, out, err)
+    except BrokenPipeError:
+        # The reader went away (`smtpcheck ... | head`): nothing more can be said on stdout.
+        _silence(out)
+        return EXIT_USAGE
+    except Exception as exc:
+        log.debug("smtpcheck failed", exc_info=True)
+        print(f"smtpcheck: internal error ({type(exc).__name__}: {exc})", file=err)
+        return EXIT_USAGE
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a closed pipe at /dev/null so the interpreter's final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         options = split_flags(argv)
         command = _with_flags(parse(" ".join(options.words)), options)

@@ -39,6 +39,7 @@ from handlers.dns.politeness import (
     classify,
 )
 from handlers.dns.wire import RCODES, UdpClient
+from handlers.numbers import port_number
 
 Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
 
@@ -111,9 +112,10 @@ def parse_nameservers(spec: str) -> list[tuple[str, int]]:
 
 
 def _port(item: str, text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    port = port_number(text)
+    if port is None:
         raise NameserverSpecError(f"{item!r}: port must be a number from 1 to 65535")
-    return int(text)
+    return port
 
 
 def _record_text(rdata: dns.rdata.Rdata) -> str:

@@ -17,6 +17,7 @@ from bot.slack import blocks
 from bot.slack.delivery import NOT_ENABLED, deliver, guarded, tell
 from bot.slack.deps import Conversation, Deps, deps_of
 from bot.slack.incidents import STOP_ACTION
+from handlers.numbers import ascii_int
 
 UNREADABLE = (
     "I cannot read that button (it may come from an older version). Run `/smtpcheck` again."
@@ -103,10 +104,11 @@ async def watch_stop(
     conv = conversation(body)
     incidents = deps.incidents
     raw = str(body["actions"][0].get("value", ""))
-    if incidents is None or not raw.isdigit():
+    watch_id = ascii_int(raw)
+    if incidents is None or watch_id is None:
         await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
         return
-    await guarded(client, conv, lambda: incidents.stop_by_id(int(raw), conv, client))
+    await guarded(client, conv, lambda: incidents.stop_by_id(watch_id, conv, client))
 
 
 async def link_clicked(ack: AsyncAck) -> None:
