@@ -2,6 +2,8 @@
 
 Flags may stand anywhere on the line: --json, --csv (ranges), --timeout SECONDS,
 --sender ADDRESS, --helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+`smtpcheck bounce` with no text, or with `-`, reads the bounce from standard input: a whole
+.eml does not fit in one argument (the kernel caps one at 128 KiB).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
 from bot.grammar import (
+    Bounce,
     Check,
     Command,
     Help,
@@ -42,6 +45,9 @@ log = logging.getLogger(__name__)
 
 EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
 EXIT_USAGE = 3
+#: Most bytes of a bounce read from standard input; the facts are at its start, and a
+#: stream that never ends (`yes | smtpcheck bounce`) must not fill the memory.
+MAX_STDIN = 16 << 20
 
 _VALUE_FLAGS = ("--timeout", "--sender", "--helo")
 
@@ -210,7 +216,10 @@ def _history(command: History, out: TextIO, err: TextIO) -> int:
 
 
 def main(
-    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: IO[Any] | None = None,
 ) -> int:
     """Entry point of the `smtpcheck` console script; returns the exit code (0-3, never other).
 
@@ -220,7 +229,7 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
-        return _main(sys.argv[1:] if argv is None else argv, out, err)
+        return _main(sys.argv[1:] if argv is None else argv, out, err, stdin or sys.stdin)
     except BrokenPipeError:
         # The reader went away (`smtpcheck ... | head`): nothing more can be said on stdout.
         _silence(out)
@@ -240,10 +249,33 @@ def _silence(stream: TextIO) -> None:
         pass
 
 
-def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+def reads_stdin(words: Sequence[str]) -> bool:
+    """True for `bounce` alone or `bounce -`: the bounce comes on standard input."""
+    return bool(words) and words[0].lower() == "bounce" and list(words[1:]) in ([], ["-"])
+
+
+def read_bounce(stream: IO[Any], err: TextIO) -> Bounce:
+    """The bounce on `stream` (at most MAX_STDIN bytes, any encoding), or UsageError when empty."""
+    if stream.isatty():
+        print("Paste the bounce, then press Ctrl-D on a line of its own.", file=err)
+    binary = getattr(stream, "buffer", stream)
+    data = binary.read(MAX_STDIN)
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    if not text.strip():
+        raise UsageError(
+            "Paste the bounce or rejection text after `bounce`, or pipe it in: "
+            "`smtpcheck bounce < bounce.eml`."
+        )
+    return Bounce(text.strip())
+
+
+def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
     try:
         options = split_flags(argv)
-        command = _with_flags(parse(" ".join(options.words)), options)
+        if reads_stdin(options.words):
+            command: Command = _with_flags(read_bounce(stdin, err), options)
+        else:
+            command = _with_flags(parse(" ".join(options.words)), options)
     except UsageError as exc:
         print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
         return EXIT_USAGE
