@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.numbers import ascii_int, port_number
+from handlers.numbers import port_number
 from handlers.ranges import RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason
 
@@ -158,7 +158,7 @@ def _is_hostname(word: str) -> bool:
     if "." not in name or len(name) > 253:
         return False
     labels = name.split(".")
-    if ascii_int(labels[-1]) is not None:
+    if labels[-1].isascii() and labels[-1].isdigit():
         return False
     return all(_LABEL.match(label) for label in labels)
 
