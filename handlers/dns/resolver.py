@@ -38,7 +38,7 @@ from handlers.dns.politeness import (
     QueryStats,
     QuestionOutcome,
 )
-from handlers.dns.wire import RCODES, UdpClient
+from handlers.dns.wire import RCODES, Malformed, UdpClient
 
 Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
 
@@ -270,6 +270,11 @@ class Resolver:
                 if reply is None:
                     self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
                     return None
+                if isinstance(reply, Malformed):
+                    failure = Answer(
+                        name, rdtype, "error", detail=f"malformed reply: {reply.reason}"
+                    )
+                    continue
                 rcode = RCODES.get(reply.rcode)
                 if rcode == "nxdomain":
                     return Answer(name, rdtype, "nxdomain", ttl=_neg(reply.negative_ttl))
