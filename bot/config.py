@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
-from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
+from handlers.dns.resolver import (
+    DEFAULT_CACHE_SIZE,
+    NameserverSpecError,
+    Resolver,
+    parse_nameservers,
+)
 from handlers.i18n import DEFAULT as DEFAULT_LANGUAGE
 from handlers.i18n import LANGUAGES, Language
 from handlers.numbers import ascii_decimal, ascii_int, port_number
@@ -32,6 +37,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.")
     if not 0 < value <= 300:
         raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, not {raw!r}.")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = ascii_int(raw)
+    if value is None:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.")
     return value
 
 
@@ -70,6 +85,7 @@ def settings_from_env(
         dqs_key=env.get("SPAMHAUS_DQS_KEY", "").strip() or None,
         smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
         allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
+        dns_cache_size=_count(env, "SMTPCHECK_DNS_CACHE_SIZE", DEFAULT_CACHE_SIZE),
     )
 
 
@@ -99,6 +115,7 @@ def make_resolver(settings: Settings) -> Resolver:
         timeout=settings.timeout,
         max_in_flight=settings.max_in_flight,
         per_list_rate=settings.per_list_rate,
+        cache_size=settings.dns_cache_size,
     )
 
 

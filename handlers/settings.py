@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from handlers.catalogue import Zone, builtin
 from handlers.dns.politeness import DEFAULT_PER_LIST_RATE
+from handlers.dns.resolver import DEFAULT_CACHE_SIZE
 from handlers.pools import Pool
 
 
@@ -26,6 +27,8 @@ class Settings:
     per_list_rate: float = DEFAULT_PER_LIST_RATE
     #: Seconds one DNS question may take.
     timeout: float = 2.0
+    #: DNS answers the resolver keeps at most (least recently used dropped first).
+    dns_cache_size: int = DEFAULT_CACHE_SIZE
     #: Spamhaus Data Query Service key (never printed or logged).
     dqs_key: str | None = None
     #: Seconds an RFC 5782 self-test result of a zone is reused.

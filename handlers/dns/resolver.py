@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -50,6 +50,13 @@ DEFAULT_NEGATIVE_TTL = 60
 #: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
 #: within five minutes even to a new command; re-checks and watches use a fresh cache).
 MAX_CACHE_TTL = 300
+#: Answers kept at most; past it the least recently used goes. A full check asks about 70
+#: names, so this holds an incident's burst of checks, and a bot's memory stays flat
+#: however many distinct checks it runs.
+DEFAULT_CACHE_SIZE = 4096
+#: Seconds between sweeps of expired answers (an answer is otherwise only dropped when the
+#: same question comes again, and most never do).
+SWEEP_EVERY = 30.0
 
 
 class NameserverSpecError(ValueError):
@@ -163,16 +170,21 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
         per_list_rate: float = DEFAULT_PER_LIST_RATE,
         per_list_burst: int = DEFAULT_PER_LIST_BURST,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self._nameservers = list(nameservers)
         self._full: dns.asyncresolver.Resolver | None = None
         self.timeout = timeout
         self._cap = asyncio.Semaphore(max_in_flight)
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
+        #: (name, type) -> (expiry, answer), least recently used first.
+        self._cache: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
+        self.cache_size = max(0, cache_size)
+        self._next_sweep = clock() + SWEEP_EVERY
         self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
-        #: Questions actually sent, by (name, type); cache hits and joins are not counted.
-        self.sent: Counter[tuple[str, str]] = Counter()
+        #: Questions actually sent; cache hits and joins are not counted. A count, not the
+        #: names: a long-running bot must not keep every name it ever asked.
+        self.questions_sent = 0
         #: Spacing of the questions to each blocklist (see handlers.dns.politeness).
         self.list_rate = ListRate(per_list_rate, per_list_burst, clock)
         #: Questions sent to each blocklist by outcome; also added to the process totals.
@@ -233,8 +245,9 @@ class Resolver:
         return ", ".join(servers) or "system resolver"
 
     @property
-    def questions_sent(self) -> int:
-        return sum(self.sent.values())
+    def cached(self) -> int:
+        """Answers in the cache now (at most `cache_size`)."""
+        return len(self._cache)
 
     async def lookup(self, name: str, rdtype: str, *, zone: ListZone | None = None) -> Answer:
         """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
@@ -247,6 +260,7 @@ class Resolver:
         if cached is not None:
             expires, answer = cached
             if self._clock() < expires:
+                self._cache.move_to_end(key)
                 return answer
             del self._cache[key]
         pending = self._in_flight.get(key)
@@ -263,10 +277,23 @@ class Resolver:
                 del self._in_flight[key]
             pending.set_result(answer)
             if answer.definite:
-                ttl = min(answer.ttl, MAX_CACHE_TTL)
-                self._cache[key] = (self._clock() + ttl, answer)
+                self._remember(key, answer)
             return answer
         return await asyncio.shield(pending)
+
+    def _remember(self, key: tuple[str, str], answer: Answer) -> None:
+        """Cache `answer` by its TTL; drop the least recently used past `cache_size`."""
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            for stale in [k for k, (expires, _) in self._cache.items() if expires <= now]:
+                del self._cache[stale]
+        if self.cache_size == 0:
+            return
+        self._cache[key] = (now + min(answer.ttl, MAX_CACHE_TTL), answer)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     async def _ask(self, name: str, rdtype: str, zone: ListZone | None = None) -> Answer:
         if zone is None:
@@ -291,7 +318,7 @@ class Resolver:
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
                     break
-                self.sent[(name, rdtype)] += 1
+                self.questions_sent += 1
                 try:
                     reply = await self._wire.ask(server, name, rdtype, left)
                 except TimeoutError:
@@ -302,7 +329,7 @@ class Resolver:
                     failure = Answer(name, rdtype, "error", detail=f"network error: {exc}")
                     continue
                 if reply is None:
-                    self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
+                    self.questions_sent -= 1  # asked again, and counted, by dnspython
                     return None
                 if isinstance(reply, Malformed):
                     failure = Answer(
@@ -343,7 +370,7 @@ class Resolver:
         import dns.resolver
 
         async with self._cap:
-            self.sent[(name, rdtype)] += 1
+            self.questions_sent += 1
             try:
                 result = await self._dns.resolve(
                     name, rdtype, raise_on_no_answer=False, search=False

