@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
+from handlers.dns.budget import DEFAULT_QUESTION_BUDGET
 from handlers.dns.resolver import (
     DEFAULT_CACHE_SIZE,
     NameserverSpecError,
@@ -86,6 +87,7 @@ def settings_from_env(
         smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
         allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
         dns_cache_size=_count(env, "SMTPCHECK_DNS_CACHE_SIZE", DEFAULT_CACHE_SIZE),
+        question_budget=_count(env, "SMTPCHECK_QUESTION_BUDGET", DEFAULT_QUESTION_BUDGET),
     )
 
 
