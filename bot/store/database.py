@@ -14,6 +14,7 @@ All times are timezone-aware UTC in Python and naive UTC in the database.
 from __future__ import annotations
 
 import ipaddress
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,17 +27,20 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.changes import changes
-from bot.store.schema import reports, watches
+from bot.store.schema import deliveries, reports, watches
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
 MIN_INTERVAL = 5 * 60
 DEFAULT_INTERVAL = 15 * 60
 MAX_INTERVAL = 24 * 60 * 60
 WATCH_LIFETIME = timedelta(days=7)
+#: Seconds between sweeps of expired deliveries (each replica sweeps on its own).
+SWEEP_EVERY = 60.0
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 WatchState = Literal["active", "stopped", "expired", "clean"]
@@ -141,6 +145,7 @@ class Store:
         self.engine = engine
         #: This replica's name on the leases it takes.
         self.owner = uuid.uuid4().hex
+        self._next_sweep = 0.0
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL) -> Store:
@@ -202,6 +207,24 @@ class Store:
             out.append(HistoryEntry(row, changes(before, row.report)))
         return out
 
+    def get_report(self, report_id: int) -> ReportRow | None:
+        """One stored report by id (what an App Home Re-check compares against)."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(reports).where(reports.c.id == report_id)).mappings()
+            found = row.first()
+            return _report_row(found) if found else None
+
+    def recent_reports(self, user_id: str, limit: int = 10) -> list[ReportRow]:
+        """The newest `limit` reports `user_id` asked for, newest first (their App Home)."""
+        query = (
+            sa.select(reports)
+            .where(reports.c.user_id == user_id)
+            .order_by(reports.c.created_at.desc(), reports.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [_report_row(r) for r in conn.execute(query).mappings()]
+
     def _reports(self, target: str, limit: int) -> list[ReportRow]:
         query = (
             sa.select(reports)
@@ -211,6 +234,34 @@ class Store:
         )
         with self._tx() as conn:
             return [_report_row(r) for r in conn.execute(query).mappings()]
+
+    # ---- deliveries --------------------------------------------------------------
+
+    def first_delivery(self, key: str, expires_at: datetime, now: datetime | None = None) -> bool:
+        """Record `key` until `expires_at`; True for the first replica that records it.
+
+        Insert-if-absent (ON CONFLICT DO NOTHING / INSERT OR IGNORE), so two replicas given
+        the same delivery at the same moment cannot both win. Expired keys are swept.
+        """
+        now = now or _now()
+        dialect = self.engine.dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
+        with self._tx() as conn:
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_EVERY
+                conn.execute(sa.delete(deliveries).where(deliveries.c.expires_at <= now))
+            else:
+                conn.execute(
+                    sa.delete(deliveries).where(
+                        deliveries.c.key == key, deliveries.c.expires_at <= now
+                    )
+                )
+            won = conn.execute(
+                insert.values(key=key, expires_at=expires_at)
+                .on_conflict_do_nothing()
+                .returning(deliveries.c.key)
+            ).first()
+            return won is not None
 
     # ---- watches -----------------------------------------------------------------
 
@@ -283,6 +334,13 @@ class Store:
         query = sa.select(watches).where(watches.c.channel_id == channel_id)
         if active_only:
             query = query.where(watches.c.state == "active")
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(watches.c.created_at, watches.c.id)).mappings()
+            return [_watch(r) for r in rows]
+
+    def active_watches(self) -> list[Watch]:
+        """Every active watch of the installation, oldest first (what App Home lists)."""
+        query = sa.select(watches).where(watches.c.state == "active")
         with self._tx() as conn:
             rows = conn.execute(query.order_by(watches.c.created_at, watches.c.id)).mappings()
             return [_watch(r) for r in rows]
