@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from handlers.numbers import port_number
-from handlers.ranges import RangeError, looks_like_range, parse_range
+from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason
 
 USAGE = """\
@@ -205,10 +205,10 @@ def check_target(word: str, *, public: bool = True) -> str:
     raise UsageError(f"{_show(word)} is neither an IP address nor a host name with a dot.")
 
 
-def check_range(word: str) -> Range:
-    """A public IPv4 range of at most 256 addresses, or UsageError saying why not."""
+def check_range(word: str, widest: int = MIN_PREFIX) -> Range:
+    """A public IPv4 range no wider than /`widest`, or UsageError saying why not."""
     try:
-        return Range(str(parse_range(word)))
+        return Range(str(parse_range(word, widest)))
     except RangeError as exc:
         raise UsageError(str(exc)) from None
 
@@ -253,8 +253,12 @@ def _arity(verb: str, args: list[str], least: int, most: int) -> None:
         )
 
 
-def parse(text: str) -> Command:
-    """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command."""
+def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
+    """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command.
+
+    `widest_range`: the shortest prefix a range may have here (/24 in Slack, /20 in the
+    terminal, where nobody else waits on the same channel).
+    """
     if len(text) > MAX_TEXT:
         raise UsageError(
             f"That is too long for me ({len(text):,} characters; {MAX_TEXT:,} at most)."
@@ -280,7 +284,7 @@ def parse(text: str) -> Command:
                     "`ptr` takes one address; a range is checked against blocklists: "
                     f"`bl {_show(args[0])}`."
                 )
-            return check_range(args[0])
+            return check_range(args[0], widest_range)
         return Check(check_target(args[0]), None, "bl" if verb == "bl" else "ptr")
     if verb == "spf":
         _arity(verb, args, 1, 2)
@@ -324,7 +328,7 @@ def parse(text: str) -> Command:
                 "A range is checked against blocklists only; SPF and PTR need one address: "
                 f"drop {_show(' '.join(args))!r} or give a single address."
             )
-        return check_range(words[0])
+        return check_range(words[0], widest_range)
     _arity("check", args, 0, 1)
     target = check_target(words[0])
     domain = check_domain(args[0]) if args else None

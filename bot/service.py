@@ -19,7 +19,7 @@ from bot import tally
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
-from handlers.ranges import Progress, check_range
+from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, check_range
 from handlers.report import Report
 from handlers.results import CheckResult, worst
 from handlers.settings import Settings
@@ -172,7 +172,10 @@ async def run_range(
 ) -> list[Report]:
     """Blocklists for every address of a range: one report whose `range` check holds the table."""
     started = time.perf_counter()
-    result = await check_range(command.network, resolver, settings, progress)
+    # The front end's grammar already held the range to its own limit (/24 in Slack).
+    result = await check_range(
+        command.network, resolver, settings, progress, min_prefix=TERMINAL_MIN_PREFIX
+    )
     return [_single(command.network, "range", result, resolver, started)]
 
 

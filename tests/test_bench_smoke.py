@@ -103,6 +103,42 @@ def test_startup_benchmark_times_each_command_against_an_empty_interpreter() -> 
     assert "x python -c pass" in render_startup(figures)
 
 
+def test_scale_benchmark_runs_both_checkers_at_one_cap_and_a_wider_range() -> None:
+    from bench.bench_scale import measure as measure_scale
+    from bench.bench_scale import render as render_scale
+
+    figures = measure_scale(
+        1,
+        1,
+        HAS_PYDNSBL,
+        cap=50,
+        network="51.158.10.0/28",
+        wide_network="51.158.10.0/26",
+    )
+    ours = figures.range_ours
+    assert ours["cap"] == 50 and ours["addresses"] == 16 and ours["txt_questions"] == 0
+    if HAS_PYDNSBL:
+        assert figures.range_pydnsbl["cap"] == 50
+        assert figures.ratios["ours_vs_pydnsbl"] > 0
+    assert figures.range_wide["addresses"] == 64
+    assert figures.ratios["wide_vs_bound"] > 0 and figures.range_wide["peak_rss_mb"] > 0
+    text = render_scale(figures)
+    assert "caps: ours 50" in text and "51.158.10.0/26 (64 addresses" in text
+
+
+def test_burst_benchmark_times_each_report_in_both_modes() -> None:
+    from bench.bench_burst import MODES
+    from bench.bench_burst import measure as measure_burst
+    from bench.bench_burst import render as render_burst
+
+    figures = measure_burst(checks=6, delay_ms=1, repeat=1, zone_limit=3)
+    assert set(figures.modes) == set(MODES)
+    for mode in figures.modes.values():
+        assert 0 < mode["median_s"] <= mode["last_s"]
+        assert mode["questions"] > 6 * 3
+    assert "median/last" in render_burst(figures)
+
+
 def test_the_memory_benchmark_runs_both_caches() -> None:
     """bench_memory's whole path (server process, two child runs, table), tiny and untimed."""
     from bench.bench_memory import measure as measure_memory

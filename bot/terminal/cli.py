@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import ipaddress
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from bot.terminal.text import render_all
 from handlers import i18n
 from handlers.i18n import _, ngettext
 from handlers.numbers import ascii_decimal
-from handlers.ranges import Progress, RangeResult
+from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, RangeResult, forecast
 from handlers.report import Report
 from handlers.results import Status, worst
 
@@ -148,6 +149,9 @@ async def _run(command: Command, options: Options, err: TextIO | None = None) ->
     settings = settings_from_env(timeout=options.timeout)
     resolver = make_resolver(settings)
     progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
+    if progress is not None and isinstance(command, Range) and err is not None:
+        size = ipaddress.IPv4Network(command.network).num_addresses
+        print(forecast(size, settings), file=err)
     try:
         return await service.run(command, resolver, settings, progress)
     finally:
@@ -310,7 +314,9 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
         if reads_stdin(options.words):
             command: Command = _with_flags(read_bounce(stdin, err), options)
         else:
-            command = _with_flags(parse(" ".join(options.words)), options)
+            command = _with_flags(
+                parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
+            )
     except UsageError as exc:
         print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
         return EXIT_USAGE
