@@ -39,17 +39,13 @@ SELECTOR_HELP_URL = "https://support.google.com/a/answer/174124"
 class CommonSelector:
     name: str
     platform: str
-    cname: bool = False
 
 
 @lru_cache(maxsize=1)
 def common_selectors() -> tuple[CommonSelector, ...]:
     """The selectors asked when none is given (from `dkim_selectors.toml`)."""
     text = resources.files("handlers").joinpath("dkim_selectors.toml").read_text("utf-8")
-    return tuple(
-        CommonSelector(s["name"], s["platform"], bool(s.get("cname", False)))
-        for s in tomllib.loads(text)["selector"]
-    )
+    return tuple(CommonSelector(s["name"], s["platform"]) for s in tomllib.loads(text)["selector"])
 
 
 @dataclass
@@ -214,11 +210,9 @@ async def check_dkim(
         key.platform = platforms[selector].platform if selector in platforms else None
         result.selectors.append(key)
     # A CNAME whose target has no key: the platform hosts the key but never published it.
-    probe = [s for s in absent if not guessed or platforms[s].cname]
-    cnames = await asyncio.gather(
-        *(resolver.lookup(f"{s}._domainkey.{name}", "CNAME") for s in probe)
-    )
-    targets = {s: a.records[0] for s, a in zip(probe, cnames, strict=True) if a.outcome == "answer"}
+    # The TXT answer itself says where the CNAME led, so this costs no further question.
+    answered = dict(zip(wanted, answers, strict=True))
+    targets = {s: answered[s].canonical for s in absent if answered[s].canonical}
     for selector in absent:
         target = targets.get(selector)
         if guessed and target is None:

@@ -38,6 +38,7 @@ from handlers.dns.wire import RCODES, Malformed, UdpClient
 if TYPE_CHECKING:
     import dns.asyncresolver
     import dns.message
+    import dns.name
     import dns.rdata
     import dns.resolver
 
@@ -58,6 +59,7 @@ DEFAULT_CACHE_SIZE = 4096
 #: Seconds between sweeps of expired answers (an answer is otherwise only dropped when the
 #: same question comes again, and most never do).
 SWEEP_EVERY = 30.0
+EDNS_PAYLOAD = 1232
 
 
 class NameserverSpecError(ValueError):
@@ -211,6 +213,9 @@ class Resolver:
                 ]
             full.timeout = self.timeout
             full.lifetime = self.timeout
+            # EDNS0 with the 1232-byte payload of DNS Flag Day 2020: a 2048-bit DKIM key (and
+            # a CNAME before it) fits in one UDP answer instead of costing a TCP retry.
+            full.use_edns(0, 0, EDNS_PAYLOAD)
             self._full = full
         return self._full
 
@@ -412,7 +417,11 @@ class Resolver:
             result = await self._dns.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN as exc:
             response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
-            return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
+            try:
+                target = _moved(name, exc.canonical_name)
+            except Exception:  # dnspython cannot tell without its responses
+                target = None
+            return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response), canonical=target)
         except dns.resolver.LifetimeTimeout:
             return Answer(name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s")
         except dns.resolver.NoNameservers as exc:
@@ -422,9 +431,14 @@ class Resolver:
         except OSError as exc:
             return Answer(name, rdtype, "error", detail=f"network error: {exc}")
         if result.rrset is None:
-            return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
+            return Answer(
+                name,
+                rdtype,
+                "nodata",
+                ttl=_negative_ttl(result.response),
+                canonical=_moved(name, result.canonical_name),
+            )
         rdatas = tuple(result.rrset)
-        canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
         return Answer(
             name,
             rdtype,
@@ -432,8 +446,14 @@ class Resolver:
             records=tuple(_record_text(r) for r in rdatas),
             ttl=int(result.rrset.ttl),
             rdata=rdatas,
-            canonical=canonical if canonical != name.lower().rstrip(".") else None,
+            canonical=_moved(name, result.canonical_name),
         )
+
+
+def _moved(name: str, canonical: dns.name.Name) -> str | None:
+    """Where CNAMEs led from `name` (without the trailing dot), or None when nowhere."""
+    text = canonical.to_text(omit_final_dot=True).lower()
+    return text if text != name.lower().rstrip(".") else None
 
 
 def _shown(address: str, port: int) -> str:
