@@ -14,7 +14,7 @@ from typing import Literal
 
 from handlers.numbers import port_number
 from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
-from handlers.targets import non_global_reason
+from handlers.targets import non_global_reason, reason_phrase
 
 USAGE = """\
 /smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
@@ -222,8 +222,8 @@ def check_ip(word: str, *, public: bool = True) -> str:
         reason = non_global_reason(ip)
         if reason:
             raise UsageError(
-                f"{ip} is a {reason} address: blocklists and reverse DNS only mean something "
-                "for public internet addresses."
+                f"{ip} is {reason_phrase(reason)}: blocklists and reverse DNS only mean "
+                "something for public internet addresses."
             )
     return str(ip)
 

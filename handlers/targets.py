@@ -17,6 +17,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from handlers.i18n import N_, _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -145,3 +147,23 @@ def non_global_reason(ip: IPAddress) -> str | None:
         if reason is not None:
             return reason
     return _own_reason(ip)
+
+
+#: Each reason as the phrase a sentence uses ("{ip} is {phrase}"), translated where shown.
+_PHRASES = {
+    "cloud metadata": N_("a cloud metadata address"),
+    "loopback": N_("a loopback address"),
+    "unspecified": N_("an unspecified address"),
+    "link-local": N_("a link-local address"),
+    "multicast": N_("a multicast address"),
+    "shared (carrier-grade NAT)": N_("a shared (carrier-grade NAT) address"),
+    "private": N_("a private address"),
+    "site-local": N_("a site-local address"),
+    "reserved": N_("a reserved address"),
+}
+
+
+def reason_phrase(reason: str) -> str:
+    """`reason` (from `non_global_reason`) as "a private address", in the current language."""
+    phrase = _PHRASES.get(reason)
+    return _(phrase) if phrase else _("a {reason} address").format(reason=reason)

@@ -16,7 +16,14 @@ from bot.grammar import UsageError, check_ip
 from handlers.dns.resolver import Resolver
 from handlers.settings import Settings
 from handlers.smtp import address_refusal, probe_smtp
-from handlers.targets import block_of, embedded_ipv4, is_metadata, non_global_reason, registry
+from handlers.targets import (
+    block_of,
+    embedded_ipv4,
+    is_metadata,
+    non_global_reason,
+    reason_phrase,
+    registry,
+)
 from tests.support.dns_server import DnsServer
 from tests.support.smtp_servers import RawPeer
 
@@ -94,7 +101,7 @@ def test_the_registry_decides(address: str, reason: str | None, python_global: b
     refusal = address_refusal(address, Settings())
     assert (refusal is None) == (reason is None)
     if reason is not None:
-        assert refusal == f"{address} is a {reason} address"
+        assert refusal == f"{address} is {reason_phrase(reason)}"
 
 
 @pytest.mark.parametrize(("address", "reason", "python_global"), TABLE)
@@ -102,7 +109,7 @@ def test_the_grammar_says_which_kind(address: str, reason: str | None, python_gl
     if reason is None:
         assert check_ip(address) == str(ipaddress.ip_address(address))
         return
-    with pytest.raises(UsageError, match=re.escape(f"is a {reason} address")):
+    with pytest.raises(UsageError, match=re.escape(f"is {reason_phrase(reason)}")):
         check_ip(address)
 
 
