@@ -16,12 +16,15 @@ from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_rang
 from handlers.targets import non_global_reason
 
 USAGE = """\
-/smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation, SPF for DOMAIN
+/smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
+                                  also SPF for this IP, DMARC and DKIM of DOMAIN
 /smtpcheck HOSTNAME [DOMAIN]      the same for every address the name resolves to
 /smtpcheck bl IP                  blocklists only
 /smtpcheck [bl] IP/PREFIX         blocklists for every address of an IPv4 range, /24 to /32
 /smtpcheck ptr IP                 reverse DNS only
 /smtpcheck spf DOMAIN [IP]        SPF record review; with IP, evaluate that sender
+/smtpcheck dmarc DOMAIN [IP]      DMARC policy (RFC 9989 tree walk); with IP, whether SPF aligns
+/smtpcheck dkim DOMAIN [SELECTOR...]  DKIM keys at those selectors, or at the common ones
 /smtpcheck smtp HOST [PORT]       SMTP probe: connect, banner, EHLO, STARTTLS; sends no mail
 /smtpcheck mx DOMAIN              the domain's MX hosts, each probed
 /smtpcheck egress [EXPECTED_IP]   the address SMTP really leaves from, checked
@@ -36,6 +39,7 @@ USAGE = """\
 
 EXAMPLES = (
     "/smtpcheck 51.158.10.22 example.com",
+    "/smtpcheck dmarc example.com 51.158.10.22",
     "/smtpcheck mail.example.com",
     "/smtpcheck spf example.com 51.158.10.22",
     "/smtpcheck watch 51.158.10.22 every 30m",
@@ -85,6 +89,24 @@ class Spf:
     ip: str | None = None
     sender: str | None = None
     helo: str | None = None
+
+
+@dataclass(frozen=True)
+class Dmarc:
+    """The DMARC policy of `domain`; with `ip`, whether SPF for the envelope sender aligns."""
+
+    domain: str
+    ip: str | None = None
+    sender: str | None = None
+    helo: str | None = None
+
+
+@dataclass(frozen=True)
+class Dkim:
+    """DKIM keys of `domain` at `selectors`, or at the common selectors when there are none."""
+
+    domain: str
+    selectors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,8 @@ Command = (
     Check
     | Range
     | Spf
+    | Dmarc
+    | Dkim
     | Smtp
     | Mx
     | Egress
@@ -270,6 +294,34 @@ def check_domain(word: str) -> str:
     return word.lower().rstrip(".")
 
 
+MAX_SELECTORS = 10
+_SELECTOR = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,62})$")
+
+
+def _auth_domain(verb: str, word: str) -> str:
+    """The mail domain of `dmarc`/`dkim`; an address or a mail address gets a suggestion."""
+    if _is_ip(word):
+        raise UsageError(
+            f"`{verb}` takes a domain first, then {'an address' if verb == 'dmarc' else 'selectors'}: `{verb} example.com ...`."
+        )
+    if "@" in word and _is_hostname(word.rsplit("@", 1)[1]):
+        domain = word.rsplit("@", 1)[1].lower().rstrip(".")
+        raise UsageError(f"The domain of {_show(word)} is {domain}: use `{verb} {domain}`.")
+    return check_domain(word)
+
+
+def _selectors(words: list[str]) -> list[str]:
+    """DKIM selectors as typed (`s1`, `s1._domainkey.example.com`), each checked for shape."""
+    out: list[str] = []
+    for word in words:
+        name = word.lower().rstrip(".").split("._domainkey.", 1)[0]
+        if not _SELECTOR.match(name) or ".." in name:
+            raise UsageError(f"{_show(word)} is not a DKIM selector (e.g. selector1, s1, google).")
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def _interval(
     words: list[str],
     default: int = DEFAULT_WATCH_MINUTES,
@@ -346,6 +398,13 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         _arity(verb, args, 1, 2)
         ip = check_ip(args[1], public=False) if len(args) == 2 else None
         return Spf(args[0].rstrip(".").lower() if args[0] != "." else args[0], ip)
+    if verb == "dmarc":
+        _arity(verb, args, 1, 2)
+        ip = check_ip(args[1], public=False) if len(args) == 2 else None
+        return Dmarc(_auth_domain(verb, args[0]), ip)
+    if verb == "dkim":
+        _arity(verb, args, 1, 1 + MAX_SELECTORS)
+        return Dkim(_auth_domain(verb, args[0]), tuple(_selectors(args[1:])))
     if verb == "smtp":
         _arity(verb, args, 1, 2)
         port = 25

@@ -16,7 +16,19 @@ import ipaddress
 import time
 
 from bot import tally
-from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
+from bot.grammar import (
+    Bounce,
+    Check,
+    Command,
+    Dkim,
+    Dmarc,
+    Egress,
+    Mx,
+    Range,
+    Smtp,
+    Spf,
+    UsageError,
+)
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
 from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, check_range
@@ -107,6 +119,41 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
     return [_single(command.domain, "spf", result, resolver, started)]
 
 
+async def run_dmarc(command: Dmarc, resolver: Resolver, settings: Settings) -> list[Report]:
+    """DMARC of a domain; with an address, SPF for that sender too (the alignment needs it)."""
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    started = time.perf_counter()
+    checks: dict[str, CheckResult] = {}
+    if command.ip is not None:
+        spf = asyncio.ensure_future(
+            check_spf(
+                command.domain,
+                command.ip,
+                resolver,
+                settings,
+                sender=command.sender,
+                helo=command.helo,
+            )
+        )
+        dmarc = await check_dmarc(command.domain, command.ip, resolver, settings, spf=spf)
+        checks = {"dmarc": dmarc, "spf": await spf}
+    else:
+        checks = {"dmarc": await check_dmarc(command.domain, None, resolver, settings)}
+    report = _single(command.domain, "dmarc", checks["dmarc"], resolver, started)
+    report.checks = checks
+    return [report]
+
+
+async def run_dkim(command: Dkim, resolver: Resolver, settings: Settings) -> list[Report]:
+    from handlers.dkim import check_dkim
+
+    started = time.perf_counter()
+    result = await check_dkim(command.domain, list(command.selectors) or None, resolver)
+    return [_single(command.domain, "dkim", result, resolver, started)]
+
+
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
     """Probe one SMTP server; the report's target is what the person typed."""
     from handlers.smtp import probe_smtp
@@ -156,15 +203,43 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     bounce = explain_bounce(text)
     if not bounce.found:
         raise UsageError(f"{bounce.summary}.")
+    domain = bounce.domain
+    selectors = bounce.selectors_for(domain) if domain else []
     if not bounce.ips:
-        return [_single("bounce", "bounce", bounce, resolver, started)]
+        report = _single(domain or "bounce", "bounce", bounce, resolver, started)
+        if domain and bounce.kind in AUTHENTICATION_KINDS:
+            report.checks.update(await _domain_checks(domain, selectors, resolver, settings))
+        return [report]
     reports = await asyncio.gather(
-        *(full_check(ip, None, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
+        *(
+            full_check(ip, domain, resolver, settings, selectors=selectors or None)
+            for ip in bounce.ips[:MAX_ADDRESSES]
+        )
     )
     for report in reports:
         report.checks = {"bounce": bounce, **report.checks}
         report.duration_ms = (time.perf_counter() - started) * 1000
     return list(reports)
+
+
+#: Bounce kinds about the domain's authentication: with no address, its records are read.
+AUTHENTICATION_KINDS = frozenset({"spf", "dkim", "dmarc"})
+
+
+async def _domain_checks(
+    domain: str, selectors: list[str], resolver: Resolver, settings: Settings
+) -> dict[str, CheckResult]:
+    """SPF (record review), DMARC and DKIM of a bounce's domain, all at once."""
+    from handlers.dkim import check_dkim
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    spf, dmarc, dkim = await asyncio.gather(
+        check_spf(domain, None, resolver, settings),
+        check_dmarc(domain, None, resolver, settings),
+        check_dkim(domain, selectors or None, resolver),
+    )
+    return {"spf": spf, "dmarc": dmarc, "dkim": dkim}
 
 
 async def run_range(
@@ -217,6 +292,10 @@ async def _dispatch(
         return await run_check(command, resolver, settings)
     if isinstance(command, Spf):
         return await run_spf(command, resolver, settings)
+    if isinstance(command, Dmarc):
+        return await run_dmarc(command, resolver, settings)
+    if isinstance(command, Dkim):
+        return await run_dkim(command, resolver, settings)
     if isinstance(command, Smtp):
         return await run_smtp(command, resolver, settings)
     if isinstance(command, Mx):

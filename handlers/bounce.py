@@ -21,7 +21,18 @@ from typing import Any, Literal
 
 from handlers.results import Advice, CheckResult, Status
 
-Kind = Literal["blocklist", "ptr", "spf", "reputation", "policy", "receiver_fault", "unknown"]
+Kind = Literal[
+    "blocklist",
+    "ptr",
+    "spf",
+    "dkim",
+    "dmarc",
+    "tls",
+    "reputation",
+    "policy",
+    "receiver_fault",
+    "unknown",
+]
 IpSource = Literal["rejection", "received_headers"]
 
 #: Only this much of a paste is read; a bounce's facts are at its start.
@@ -32,6 +43,25 @@ PHRASE_SCAN = 32_000
 MAX_IPS = 20
 #: At most this many address-shaped tokens are examined (a real bounce has a few dozen).
 MAX_CANDIDATES = 500
+GMAIL_GUIDELINES = "https://support.google.com/a/answer/81126"
+_DKIM_SIGNATURE = re.compile(r"^[ \t>|]{0,8}DKIM-Signature:", re.IGNORECASE)
+_FOLDED = re.compile(r"^[ \t>|]{0,8}[ \t]")
+_DKIM_TAG = re.compile(
+    r"(?:^|;)\s{0,20}([ds])\s{0,20}=\s{0,20}([A-Za-z0-9._-]{1,253})\s{0,20}(?=;|$)", re.I
+)
+MAX_SIGNATURES = 5
+#: Where a rejection names the sender's mail domain, most telling first; group 1 is the name.
+_NAMED_DOMAIN = tuple(
+    re.compile(p, re.IGNORECASE | re.ASCII)
+    for p in (
+        r"sending domain \[?([a-z0-9][a-z0-9.-]{0,252})\]?",
+        r"Unauthenticated email from ([a-z0-9][a-z0-9.-]{0,252}) is not accepted",
+        r"\bSPF \[([a-z0-9][a-z0-9.-]{0,252})\] with ip",
+        r"SPF check for \[?([a-z0-9][a-z0-9.-]{0,252})",
+        r"\bfrom=<[^<>@\s]{1,64}@([a-z0-9][a-z0-9.-]{0,252})>",
+    )
+)
+_DOMAIN_SHAPE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 #: The summary for text with no address and no known rejection (INTERFACE.md).
 NOT_FOUND = "I could not find an address or a known rejection in this"
 
@@ -39,6 +69,9 @@ _F = re.IGNORECASE | re.ASCII
 _KIND_ORDER: tuple[Kind, ...] = (
     "receiver_fault",
     "ptr",
+    "tls",
+    "dkim",
+    "dmarc",
     "spf",
     "policy",
     "blocklist",
@@ -62,6 +95,17 @@ class BounceResult(CheckResult):
     #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
     ip_source: IpSource | None = None
     found: bool = False
+    #: DKIM selectors (s=) of the DKIM-Signature headers pasted with the bounce, with the
+    #: signing domain (d=) of each: the DKIM check looks them up instead of guessing.
+    dkim_signatures: list[tuple[str, str]] = field(default_factory=list)
+    #: The mail domain the bounce names (envelope sender, "sending domain [x]", the SPF
+    #: domain of the authentication results), lower case, or None.
+    domain: str | None = None
+
+    def selectors_for(self, domain: str) -> list[str]:
+        """The pasted signatures' selectors for `domain` (its own d=, or a parent's)."""
+        domain = domain.lower()
+        return [s for d, s in self.dkim_signatures if d == domain or domain.endswith("." + d)]
 
 
 # --- the pattern file ---------------------------------------------------------------
@@ -88,6 +132,8 @@ class _Patterns:
     receivers: tuple[_Receiver, ...]
     lists: tuple[_List, ...]
     kinds: dict[Kind, tuple[re.Pattern[str], ...]]
+    #: Enhanced status codes that decide the kind on their own.
+    kind_codes: dict[str, Kind]
 
 
 def _compile(items: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -118,7 +164,12 @@ def _patterns() -> _Patterns:
         for b in data["blocklist"]
     )
     kinds = {k: _compile(data["kinds"][k]) for k in _KIND_ORDER}
-    return _Patterns(receivers, lists, kinds)
+    kind_codes: dict[str, Kind] = {}
+    for code, kind in data.get("kind_codes", {}).items():
+        if kind not in _KIND_ORDER:
+            raise ValueError(f"bounce_patterns.toml: kind_codes {code!r}: unknown kind {kind!r}")
+        kind_codes[code] = kind
+    return _Patterns(receivers, lists, kinds, kind_codes)
 
 
 # --- splitting the paste --------------------------------------------------------------
@@ -350,8 +401,14 @@ def _lists(flat: str, zones: Sequence[str]) -> tuple[list[_List], list[str]]:
     return named, names
 
 
-def _kind(flat: str, named: Sequence[_List]) -> Kind:
+def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kind:
+    """A dead list first, then a code that says why on its own, then the phrases in order."""
     kinds = _patterns().kinds
+    if any(b.dead for b in named):
+        return "receiver_fault"
+    coded = _patterns().kind_codes.get(enhanced or "")
+    if coded is not None:
+        return coded
     for kind in _KIND_ORDER:
         if kind == "receiver_fault" and any(b.dead for b in named):
             return kind
@@ -417,7 +474,10 @@ def _summary(
     reasons: dict[Kind, str] = {
         "blocklist": f"listed on {_join(names)}" if names else "on the receiver's own block list",
         "ptr": "reverse DNS (PTR) problem",
-        "spf": "SPF or sender authentication failed",
+        "spf": "SPF did not pass",
+        "dkim": "DKIM did not pass",
+        "dmarc": "sender authentication (DMARC, SPF/DKIM alignment) failed",
+        "tls": "the receiver wants the mail sent over TLS",
         "reputation": "the receiver's own reputation data or rate limits",
         "policy": "the address may not send directly; send through the provider's relay",
         "receiver_fault": "the receiver's own fault, not a listing of the sender",
@@ -499,6 +559,29 @@ def _explanation(
             "an include: for the relay) to the domain's SPF record, or send through a server "
             "the record already lists, and sign with DKIM where the receiver requires it."
         )
+    elif kind == "dkim":
+        parts.append(
+            "The receiver wants the message signed with DKIM by the sender's domain, and no "
+            "valid signature passed: the key is missing from DNS at the selector the signature "
+            "names, revoked or too short, or the message was changed after signing (a footer "
+            "added by a relay). Check the key at the s= selector of the DKIM-Signature, and "
+            "make sure the mail platform signs every message with it."
+        )
+    elif kind == "dmarc":
+        parts.append(
+            "The receiver enforces sender authentication: Gmail, Yahoo and Microsoft require "
+            "SPF or DKIM to pass for the From domain, and from bulk senders a DMARC record "
+            "(at least p=none) with SPF or DKIM aligned to the From domain. The message did "
+            "not meet that: check the domain's DMARC record, that SPF passes for "
+            f"{addr} with an envelope domain under the From domain, and that DKIM signs with "
+            "the From domain (d=)."
+        )
+    elif kind == "tls":
+        parts.append(
+            "The receiver wants mail delivered over an encrypted (TLS) connection and this one "
+            "was not. Enable STARTTLS for outgoing mail on the sending server (Postfix: "
+            "smtp_tls_security_level = may), with a working TLS library and CA certificates."
+        )
     elif kind == "policy":
         parts.append(
             f"The receiver does not take mail straight from {addr}: it is an address that "
@@ -570,11 +653,59 @@ def _advice(
         out.append(Advice("Ask the address's network operator to set a PTR record"))
     if kind == "spf":
         out.append(Advice("Add the sending address to the domain's SPF record"))
+    if kind in ("dkim", "dmarc"):
+        out.append(
+            Advice(
+                "Meet the receivers' sender authentication rules: SPF and DKIM for the From "
+                "domain, and a DMARC record (at least p=none) with one of them aligned",
+                GMAIL_GUIDELINES,
+            )
+        )
+    if kind == "tls":
+        out.append(Advice("Turn on STARTTLS for outgoing mail on the sending server"))
     if kind == "policy":
         out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
     if kind == "receiver_fault":
         out.append(Advice("Send the bounce to the receiver's postmaster: the fault is theirs"))
     return out
+
+
+# --- DKIM signatures -----------------------------------------------------------------
+
+
+def dkim_signatures(text: str) -> list[tuple[str, str]]:
+    """(d=, s=) of each DKIM-Signature header in the paste (the returned message included)."""
+    found: list[tuple[str, str]] = []
+    lines = text[:MAX_SCAN].splitlines()
+    for index, line in enumerate(lines):
+        if not _DKIM_SIGNATURE.match(line):
+            continue
+        parts = [line.split(":", 1)[1]]
+        for following in lines[index + 1 : index + 40]:
+            if not _FOLDED.match(following):
+                break
+            parts.append(following.lstrip(" \t>|"))
+        field_text = " ".join(p.strip() for p in parts)[:4000]
+        tags = {
+            m.group(1).lower(): m.group(2).lower().rstrip(".")
+            for m in _DKIM_TAG.finditer(field_text)
+        }
+        if "d" in tags and "s" in tags and (tags["d"], tags["s"]) not in found:
+            found.append((tags["d"], tags["s"]))
+        if len(found) >= MAX_SIGNATURES:
+            break
+    return found
+
+
+def named_domain(flat: str, signatures: Sequence[tuple[str, str]]) -> str | None:
+    """The sender's mail domain the rejection names, else the d= of a pasted signature."""
+    for pattern in _NAMED_DOMAIN:
+        match = pattern.search(flat)
+        if match:
+            name = match.group(1).lower().rstrip(".")
+            if _DOMAIN_SHAPE.match(name):
+                return name
+    return signatures[0][0] if signatures and _DOMAIN_SHAPE.match(signatures[0][0]) else None
 
 
 # --- the entry point ------------------------------------------------------------------
@@ -598,7 +729,7 @@ def explain_bounce(text: str) -> BounceResult:
     zones = _zones(flat)
     receiver = _receiver(flat)
     named, names = _lists(flat, zones)
-    kind = _kind(flat, named)
+    kind = _kind(flat, named, enhanced)
 
     ips, receiver_ips = _sending_ips(head)
     ip_source: IpSource | None = "rejection" if ips else None
@@ -625,6 +756,7 @@ def explain_bounce(text: str) -> BounceResult:
         )
 
     status: Status = _status(reply, enhanced, flat) if kind != "unknown" else "warn"
+    signatures = dkim_signatures(text)
     return BounceResult(
         status=status,
         summary=_summary(status, who, ips, _codes_text(reply, enhanced), kind, names),
@@ -648,5 +780,7 @@ def explain_bounce(text: str) -> BounceResult:
         zones=zones,
         ip_source=ip_source,
         found=True,
+        dkim_signatures=signatures,
+        domain=named_domain(flat, signatures),
         advice=_advice(kind, ips, receiver, named),
     )

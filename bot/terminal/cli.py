@@ -20,6 +20,7 @@ from bot.config import ConfigError, make_resolver, settings_from_env
 from bot.grammar import (
     Check,
     Command,
+    Dmarc,
     Help,
     History,
     Monitor,
@@ -117,10 +118,14 @@ def _set(options: Options, name: str, value: str) -> None:
 def _with_flags(command: Command, options: Options) -> Command:
     if options.csv and not isinstance(command, Range):
         raise UsageError(_("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`."))
-    if isinstance(command, Spf):
+    if isinstance(command, Spf | Dmarc):
         return dataclasses.replace(command, sender=options.sender, helo=options.helo)
     if options.sender or options.helo:
-        raise UsageError(_("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`."))
+        raise UsageError(
+            _(
+                "--sender and --helo only apply to `smtpcheck spf DOMAIN IP` and `smtpcheck dmarc DOMAIN IP`."
+            )
+        )
     return command
 
 

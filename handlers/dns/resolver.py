@@ -51,6 +51,7 @@ DEFAULT_NEGATIVE_TTL = 60
 #: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
 #: within five minutes even to a new command; re-checks and watches use a fresh cache).
 MAX_CACHE_TTL = 300
+EDNS_PAYLOAD = 1232
 
 
 class NameserverSpecError(ValueError):
@@ -196,6 +197,9 @@ class Resolver:
                 ]
             full.timeout = self.timeout
             full.lifetime = self.timeout
+            # EDNS0 with the 1232-byte payload of DNS Flag Day 2020: a 2048-bit DKIM key (and
+            # a CNAME before it) fits in one UDP answer instead of costing a TCP retry.
+            full.use_edns(0, 0, EDNS_PAYLOAD)
             self._full = full
         return self._full
 

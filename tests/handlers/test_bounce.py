@@ -16,7 +16,18 @@ from handlers.bounce import MAX_SCAN, NOT_FOUND, BounceResult, explain_bounce
 
 CORPUS = Path(__file__).parent / "data" / "bounces"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())
-KINDS = {"blocklist", "ptr", "spf", "reputation", "policy", "receiver_fault", "unknown"}
+KINDS = {
+    "blocklist",
+    "ptr",
+    "spf",
+    "dkim",
+    "dmarc",
+    "tls",
+    "reputation",
+    "policy",
+    "receiver_fault",
+    "unknown",
+}
 
 
 def _or_none(value: str) -> str | None:
