@@ -226,6 +226,16 @@ def test_bare_slash_command_opens_the_modal_for_this_channel(
     assert_valid_view(opened.view())
 
 
+def test_modal_slack_will_not_open_falls_back_to_the_usage(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    slack.fail("views.open", Fault(error="expired_trigger_id"))
+    bot.command("  ", channel="C_MODAL_GONE")
+    told = slack.wait_call("chat.postEphemeral", "C_MODAL_GONE")[0]
+    assert "Usage:" in told.all_text() and "/smtpcheck spf DOMAIN" in told.all_text()
+    assert not slack.find("chat.postMessage", "C_MODAL_GONE")
+
+
 def test_help_typed_is_still_the_usage(bot: BotProcess) -> None:
     body = bot.command("help", channel="C_MODAL_HELP").json()
     assert body["response_type"] == "ephemeral" and "/smtpcheck spf DOMAIN" in body["text"]
@@ -290,6 +300,24 @@ def test_modal_answers_the_person_even_without_the_im_write_scope(
     slack.fail("conversations.open", Fault(error="missing_scope"))
     post_interactive(bot, view_submission(target=ip, kind="ptr", user="U_M5"))
     assert mail_name(ip) in report_in(slack, "U_M5").all_text()  # a user id posts in the DM
+
+
+def test_modal_dmarc_and_dkim_report_both(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    dns.add(
+        "_dmarc.auth13-example.net", "TXT", "v=DMARC1; p=reject; rua=mailto:d@auth13-example.net"
+    )
+    metadata = json.dumps({"c": "C_MODAL6"})
+    post_interactive(
+        bot, view_submission(domain="auth13-example.net", kind="auth", private_metadata=metadata)
+    )
+    reports = slack.wait_call("chat.update", "C_MODAL6", count=2, timeout=10)
+    texts = [r.all_text() for r in reports]
+    assert any("DMARC" in t and "p=reject" in t for t in texts)
+    assert any("DKIM" in t for t in texts)
+    for report in reports:
+        assert_valid_blocks(report.blocks())
 
 
 def test_modal_bounce_is_explained(bot: BotProcess, slack: FakeSlack) -> None:
@@ -379,6 +407,14 @@ def test_app_home_recheck_goes_to_the_persons_dm_and_says_what_changed(
     report = report_in(slack, "DU_H2")
     assert "Nothing changed since the previous check" in report.all_text()
     assert_valid_blocks(report.blocks())
+
+
+def test_a_forged_home_recheck_is_refused_in_words(bot: BotProcess, slack: FakeSlack) -> None:
+    for n, forged in enumerate(['{"c": "bl 999.1.1.1"}', "not json", '{"c": 7}']):
+        post_interactive(bot, home_action("home_recheck", forged, user=f"U_FORGE{n}"))
+        told = slack.wait_call("chat.postEphemeral", f"DU_FORGE{n}")[0]
+        assert "I cannot read that button" in told.body["text"]
+    assert not slack.find("chat.update", "DU_FORGE0")
 
 
 def test_app_home_open_check_button_opens_the_modal(bot: BotProcess, slack: FakeSlack) -> None:
