@@ -139,12 +139,12 @@ def _spf(checks: Mapping[str, CheckResult]) -> Judgement:
 
 def _dkim(checks: Mapping[str, CheckResult]) -> Judgement:
     dkim = checks.get("dkim")
-    if dkim is None or dkim.status in ("error", "skipped"):
-        return None, "DKIM not checked"
-    keys = getattr(dkim, "selectors", [])
+    keys = getattr(dkim, "selectors", []) if dkim is not None else []
     usable = [k for k in keys if k.found and not k.revoked and (k.key_bits or 0) >= 1024]
     if usable:
         return True, ""
+    if dkim is None or dkim.status in ("error", "skipped"):
+        return None, "DKIM not checked"
     if getattr(dkim, "guessed", False) and not any(k.found for k in keys):
         return None, "no key at the common selectors; the real selector is not known"
     return False, dkim.summary
