@@ -172,6 +172,11 @@ class Store(MonitorStore):
     def close(self) -> None:
         self.engine.dispose()
 
+    @property
+    def shared(self) -> bool:
+        """Whether several processes (replicas) can share this database: not SQLite's file."""
+        return self.engine.dialect.name != "sqlite"
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
