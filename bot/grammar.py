@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from handlers.numbers import port_number
 from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
-from handlers.targets import non_global_reason
+from handlers.targets import non_global_reason, reason_phrase
 
 USAGE = """\
 /smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
@@ -191,10 +192,12 @@ Command = (
 
 _LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
 _MENTION = re.compile(r"<[@#!][^<>]*>")
-_IPV4_SHAPE = re.compile(r"^\d{1,4}(\.\d{1,4}){1,3}$")
+_IPV4_SHAPE = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,4}){1,3}$")
 _IPV6_SHAPE = re.compile(r"^[0-9A-Za-z.%]*:[0-9A-Za-z:.%]*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_EVERY = re.compile(r"^(\d{1,6})\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)$")
+_EVERY = re.compile(
+    r"^([0-9]{1,6})\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)\Z", re.ASCII
+)
 
 
 def unslack(text: str) -> str:
@@ -217,7 +220,7 @@ def _is_hostname(word: str) -> bool:
     if "." not in name or len(name) > 253:
         return False
     labels = name.split(".")
-    if labels[-1].isdigit():
+    if labels[-1].isascii() and labels[-1].isdigit():
         return False
     return all(_LABEL.match(label) for label in labels)
 
@@ -245,8 +248,8 @@ def check_ip(word: str, *, public: bool = True) -> str:
         reason = non_global_reason(ip)
         if reason:
             raise UsageError(
-                f"{ip} is a {reason} address: blocklists and reverse DNS only mean something "
-                "for public internet addresses."
+                f"{ip} is {reason_phrase(reason)}: blocklists and reverse DNS only mean "
+                "something for public internet addresses."
             )
     return str(ip)
 
@@ -409,9 +412,10 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         _arity(verb, args, 1, 2)
         port = 25
         if len(args) == 2:
-            if not args[1].isdigit() or not 0 < int(args[1]) < 65536:
+            given = port_number(args[1])
+            if given is None:
                 raise UsageError(f"{_show(args[1])} is not a port number (25, 465, 587 or 2525).")
-            port = int(args[1])
+            port = given
         return Smtp(check_target(args[0], public=False), port)
     if verb == "mx":
         _arity(verb, args, 1, 1)

@@ -171,6 +171,9 @@ def _alignment(checks: Mapping[str, CheckResult], dkim_met: bool | None) -> Judg
 
 
 def _tls(checks: Mapping[str, CheckResult]) -> Judgement:
+    bounce = checks.get("bounce")
+    if bounce is not None and getattr(bounce, "kind", None) == "tls":
+        return False, "the receiver says the message was not sent over TLS"
     for name in ("mx", "smtp"):
         check = checks.get(name)
         if check is None or check.status == "skipped":

@@ -35,9 +35,10 @@ from cryptography import x509
 
 from handlers.dns.resolver import Resolver
 from handlers.i18n import N_, _
+from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
-from handlers.targets import METADATA, non_global_reason, reason_phrase
+from handlers.targets import METADATA_REASON, is_metadata, non_global_reason, reason_phrase
 
 Failure = Literal[
     "refused", "timeout", "unreachable", "tls", "rejected", "protocol", "forbidden", "dns"
@@ -48,14 +49,6 @@ TlsProblem = Literal[
     "expired", "not_yet_valid", "chain", "name", "protocol", "handshake", "starttls_refused"
 ]
 _CERTIFICATE_PROBLEMS = ("expired", "not_yet_valid", "chain", "name")
-
-#: Metadata endpoints refused even with `allow_private_targets` on: a lab switch must not
-#: hand out the cloud's credentials. Alibaba's and Azure's are added to the common two.
-ALWAYS_REFUSED = METADATA | {
-    ipaddress.ip_address("169.254.170.2"),
-    ipaddress.ip_address("100.100.100.200"),
-    ipaddress.ip_address("168.63.129.16"),
-}
 
 _MAX_REPLY_LINES = 100
 _GUIDE_FIREWALL = N_("Guide step 1: the internet firewall must allow outbound SMTP.")
@@ -142,38 +135,18 @@ def port_refusal(port: int, settings: Settings) -> str | None:
 def address_refusal(address: str, settings: Settings) -> str | None:
     """Why the probe will not connect to `address`, or None.
 
-    Metadata endpoints are refused always; other non-public addresses unless
-    `allow_private_targets`. IPv6 forms that embed an IPv4 address (mapped, 6to4,
-    NAT64) are judged by the embedded address too.
+    Metadata endpoints are refused always, in every IPv6 form that carries them; other
+    non-public addresses (handlers.targets) unless `allow_private_targets`.
     """
     ip = ipaddress.ip_address(address)
-    embedded = _embedded_v4(ip)
-    for candidate in (ip, embedded):
-        if candidate is not None and candidate in ALWAYS_REFUSED:
-            return _("{address} is {kind}").format(
-                address=address, kind=reason_phrase("cloud metadata")
-            )
+    if is_metadata(ip):
+        return _("{address} is {kind}").format(address=address, kind=reason_phrase(METADATA_REASON))
     if settings.allow_private_targets:
         return None
-    for candidate in (ip, embedded):
-        if candidate is None:
-            continue
-        reason = non_global_reason(candidate)
-        if reason is not None:
-            return _("{address} is {kind}").format(address=address, kind=reason_phrase(reason))
-    return None
-
-
-def _embedded_v4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if not isinstance(ip, ipaddress.IPv6Address):
+    reason = non_global_reason(ip)
+    if reason is None:
         return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in ipaddress.ip_network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+    return _("{address} is {kind}").format(address=address, kind=reason_phrase(reason))
 
 
 class ProbeLimitExceeded(Exception):
@@ -510,7 +483,9 @@ class _Dialogue:
 
 
 def _is_reply_line(text: str) -> bool:
-    return len(text) >= 3 and text[:3].isdigit() and (len(text) == 3 or text[3] in " -")
+    return (
+        len(text) >= 3 and ascii_int(text[:3]) is not None and (len(text) == 3 or text[3] in " -")
+    )
 
 
 def _closed_detail(step: str, lines: list[str]) -> str:

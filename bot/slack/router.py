@@ -19,6 +19,7 @@ from bot.slack.delivery import deliver, guarded, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.incidents import Incidents
 from handlers.i18n import N_, _
+from handlers.numbers import ascii_int
 
 NOT_ENABLED = N_("Watches and history are not enabled on this installation; only checks are.")
 UNREADABLE = N_(
@@ -71,10 +72,11 @@ class Router:
         """The Stop button of a watch: its value is the watch's id."""
 
         async def work() -> None:
-            if self.incidents is None or not (raw_id.isascii() and raw_id.isdigit()):
+            watch_id = ascii_int(raw_id)
+            if self.incidents is None or watch_id is None:
                 await tell(client, conv, _(UNREADABLE))
                 return
-            await self.incidents.stop_by_id(int(raw_id), conv, client)
+            await self.incidents.stop_by_id(watch_id, conv, client)
 
         await guarded(client, conv, work)
 
