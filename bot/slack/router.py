@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import Command, Help, History, Unwatch, Watch, usage
+from bot.grammar import Command, Help, History, Monitor, Unmonitor, Unwatch, Watch, usage
 from bot.slack import blocks
 from bot.slack.delivery import deliver, guarded, tell
 from bot.slack.deps import Conversation, Deps
@@ -50,7 +50,7 @@ class Router:
         async def work() -> None:
             if isinstance(command, Help):
                 await tell(client, conv, blocks.usage_text(usage()))
-            elif isinstance(command, Watch | Unwatch | History):
+            elif isinstance(command, Watch | Unwatch | Monitor | Unmonitor | History):
                 if self.incidents is None:
                     await tell(client, conv, _(NOT_ENABLED))
                 else:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.changes import changes
 from bot.store import sqlite_file
+from bot.store.monitors import MonitorStore
 from bot.store.schema import deliveries, reports, watches
 from handlers import i18n
 
@@ -140,8 +141,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
-    """Reports and watches in one database. Open with `Store.open(url)`."""
+class Store(MonitorStore):
+    """Reports, watches and monitors in one database. Open with `Store.open(url)`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

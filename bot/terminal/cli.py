@@ -28,8 +28,10 @@ from bot.grammar import (
     Dmarc,
     Help,
     History,
+    Monitor,
     Range,
     Spf,
+    Unmonitor,
     Unwatch,
     UsageError,
     Watch,
@@ -330,7 +332,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
         return 0
     if isinstance(command, History):
         return _history(command, out, err)
-    if isinstance(command, (Watch, Unwatch)):
+    if isinstance(command, (Watch, Unwatch, Monitor, Unmonitor)):
         print(
             _(
                 "Watches report in a Slack thread: start one there with "
