@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import metrics
 from bot.config import ConfigError, SlackConfig, settings_from_env, slack_from_env
 from bot.slack.app import build_app, make_client
 from bot.slack.deps import Deps
@@ -91,6 +92,7 @@ def assemble(config: SlackConfig, settings: Settings, store: Store) -> tuple[Asy
     deps = Deps(config=config, settings=settings, store=store)
     client = make_client(config)
     incidents = Incidents(store, deps, client)
+    metrics.show_monitors(store.monitor_listings)
     app = build_app(config, Router(deps, incidents), client)
     return app, incidents
 
