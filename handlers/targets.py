@@ -167,3 +167,22 @@ def reason_phrase(reason: str) -> str:
     """`reason` (from `non_global_reason`) as "a private address", in the current language."""
     phrase = _PHRASES.get(reason)
     return _(phrase) if phrase else _("a {reason} address").format(reason=reason)
+
+
+#: The same reasons for a whole range ("{network} is {phrase}").
+_RANGE_PHRASES = {
+    "cloud metadata": N_("a cloud metadata range"),
+    "loopback": N_("a loopback range"),
+    "unspecified": N_("an unspecified range"),
+    "link-local": N_("a link-local range"),
+    "multicast": N_("a multicast range"),
+    "shared (carrier-grade NAT)": N_("a shared (carrier-grade NAT) range"),
+    "private": N_("a private range"),
+    "reserved": N_("a reserved range"),
+}
+
+
+def range_phrase(reason: str) -> str:
+    """`reason` for a whole range ("a private range"), in the current language."""
+    phrase = _RANGE_PHRASES.get(reason)
+    return _(phrase) if phrase else _("a {reason} range").format(reason=reason)
