@@ -111,6 +111,8 @@ def bounce_lines(check: JSON) -> list[str]:
         lines.append(f"{head or 'rejection'}{by}; kind: {check.get('kind', 'unknown')}")
     if check.get("ips"):
         lines.append("sending address: " + ", ".join(str(i) for i in check["ips"]))
+    if check.get("domain"):
+        lines.append(f"mail domain: {check['domain']}")
     if check.get("blocklists"):
         lines.append("blocklist named: " + ", ".join(str(b) for b in check["blocklists"]))
     if check.get("explanation"):

@@ -13,9 +13,10 @@ import time
 
 from bot import metrics
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
-from handlers.bounce import explain_bounce
+from handlers.bounce import compare_with_live, explain_bounce
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
+from handlers.dnsbl import DnsblResult
 from handlers.egress import check_egress
 from handlers.mx import check_mx
 from handlers.ranges import Progress, check_range
@@ -138,22 +139,34 @@ async def run_egress(command: Egress, resolver: Resolver, settings: Settings) ->
 
 
 async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[Report]:
-    """Explain a pasted bounce, then check every sending address it names.
+    """Explain a pasted bounce, then check what it names.
 
-    Text with no address and no known rejection is bad input: the person gets the
-    sentence and the usage, never a guess.
+    Every sending address gets the full check, with SPF for the mail domain the bounce
+    names; with no address, the domain's SPF record is reviewed. A list the bounce cites
+    that is clean by the live check is said to be "listed then, clean now". Text with no
+    address and no known rejection is bad input: one sentence, never a guess.
     """
     started = time.perf_counter()
     bounce = explain_bounce(text)
     if not bounce.found:
         raise UsageError(f"{bounce.summary}.")
     if not bounce.ips:
-        return [_single("bounce", "bounce", bounce, resolver, started)]
+        checks: dict[str, CheckResult] = {"bounce": bounce}
+        if bounce.domain and bounce.kind != "recipient":
+            checks["spf"] = await check_spf(bounce.domain, None, resolver, settings)
+        report = _single(bounce.domain or "bounce", "bounce", bounce, resolver, started)
+        report.checks = checks
+        return [report]
     reports = await asyncio.gather(
-        *(full_check(ip, None, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
+        *(full_check(ip, bounce.domain, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
     )
     for report in reports:
-        report.checks = {"bounce": bounce, **report.checks}
+        said = bounce
+        dnsbl = report.checks.get("dnsbl")
+        if isinstance(dnsbl, DnsblResult):
+            listed = [item.zone for item in dnsbl.listed]
+            said = compare_with_live(bounce, report.target, listed, dnsbl.clean)
+        report.checks = {"bounce": said, **report.checks}
         report.duration_ms = (time.perf_counter() - started) * 1000
     return list(reports)
 

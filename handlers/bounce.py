@@ -14,14 +14,16 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
 from handlers.results import Advice, CheckResult, Status
 
-Kind = Literal["blocklist", "ptr", "spf", "reputation", "policy", "receiver_fault", "unknown"]
+Kind = Literal[
+    "blocklist", "ptr", "spf", "reputation", "policy", "recipient", "receiver_fault", "unknown"
+]
 IpSource = Literal["rejection", "received_headers"]
 
 #: Only this much of a paste is read; a bounce's facts are at its start.
@@ -42,6 +44,7 @@ _KIND_ORDER: tuple[Kind, ...] = (
     "spf",
     "policy",
     "blocklist",
+    "recipient",
     "reputation",
 )
 
@@ -61,6 +64,11 @@ class BounceResult(CheckResult):
     zones: list[str] = field(default_factory=list)
     #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
     ip_source: IpSource | None = None
+    #: The mail domain the bounce names (envelope sender, `from=<...>`, "SPF check for
+    #: [domain]"), lower case and in A-label form, or None.
+    domain: str | None = None
+    #: Lists the bounce names that the live check finds clean now ("listed then, clean now").
+    clean_now: list[str] = field(default_factory=list)
     found: bool = False
 
 
@@ -88,6 +96,12 @@ class _Patterns:
     receivers: tuple[_Receiver, ...]
     lists: tuple[_List, ...]
     kinds: dict[Kind, tuple[re.Pattern[str], ...]]
+    #: Where the mail domain is named, most telling first; group 1 is a domain or an address.
+    sender_domain: tuple[re.Pattern[str], ...]
+    #: Where a DSN or log names the host that refused the mail; group 1 is its name.
+    remote_mta: tuple[re.Pattern[str], ...]
+    #: Local parts of addresses that are the bounce's own, never the sender's.
+    not_senders: frozenset[str]
 
 
 def _compile(items: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -118,7 +132,15 @@ def _patterns() -> _Patterns:
         for b in data["blocklist"]
     )
     kinds = {k: _compile(data["kinds"][k]) for k in _KIND_ORDER}
-    return _Patterns(receivers, lists, kinds)
+    domain = data["sender_domain"]
+    return _Patterns(
+        receivers,
+        lists,
+        kinds,
+        sender_domain=tuple(re.compile(p, _F | re.MULTILINE) for p in domain["patterns"]),
+        remote_mta=tuple(re.compile(p, _F | re.MULTILINE) for p in data["remote_mta"]["patterns"]),
+        not_senders=frozenset(x.lower() for x in domain["not_senders"]),
+    )
 
 
 # --- splitting the paste --------------------------------------------------------------
@@ -273,10 +295,32 @@ def _context(text: str, start: int, end: int) -> Context:
     return "none"
 
 
+#: How far after a reply code the rejection sentence reaches (a wrapped DSN line or two).
+_REJECTION_REACH = 400
+
+
+def _rejection_spans(text: str) -> list[tuple[int, int]]:
+    """Where the receiver's own words are: from each reply code to the end of its paragraph."""
+    spans: list[tuple[int, int]] = []
+    for m in (*_PAIR.finditer(text), *_CODE_ALONE.finditer(text)):
+        limit = m.start() + _REJECTION_REACH
+        end = text.find("\n\n", m.start(), limit)
+        spans.append((m.start(), limit if end == -1 else end))
+    return spans
+
+
 def _sending_ips(text: str) -> tuple[list[str], set[str]]:
-    """Public addresses the rejection is about, and the receiver's own addresses."""
+    """Public addresses the rejection is about, and the receiver's own addresses.
+
+    An address with a word before or after it that says whose it is goes where that word
+    says. One with no such word counts as the sender's when it stands in the rejection
+    itself (after the reply code): a receiver names the client it refuses far more often
+    than itself, and marks its own address when it does (`host X[...] said`).
+    """
     receiver: set[str] = set()
     sender: list[str] = []
+    unmarked: list[str] = []
+    spans: list[tuple[int, int]] | None = None
     for start, end, raw in _candidates(text):
         ip = _valid_ip(raw)
         if ip is None:
@@ -286,7 +330,12 @@ def _sending_ips(text: str) -> tuple[list[str], set[str]]:
             receiver.add(ip)
         elif where == "sender" and ip not in sender:
             sender.append(ip)
-    return [ip for ip in sender if ip not in receiver][:MAX_IPS], receiver
+        elif where == "none" and not sender and ip not in unmarked:
+            spans = _rejection_spans(text) if spans is None else spans
+            if any(a <= start < b for a, b in spans):
+                unmarked.append(ip)
+    chosen = sender or unmarked
+    return [ip for ip in chosen if ip not in receiver][:MAX_IPS], receiver
 
 
 def _received_ips(headers: Sequence[str], exclude: set[str]) -> list[str]:
@@ -329,13 +378,79 @@ def _zones(flat: str) -> list[str]:
 
 
 def _receiver(flat: str) -> _Receiver | None:
-    receivers = _patterns().receivers
-    for r in receivers:
-        if any(p.search(flat) for p in r.strong):
-            return r
-    for r in receivers:
+    """The system named by its own wording (strong), else by a hint such as a domain (weak)."""
+    strong = _strong_receiver(flat)
+    if strong is not None:
+        return strong
+    for r in _patterns().receivers:
         if any(p.search(flat) for p in r.weak):
             return r
+    return None
+
+
+def _strong_receiver(flat: str) -> _Receiver | None:
+    for r in _patterns().receivers:
+        if any(p.search(flat) for p in r.strong):
+            return r
+    return None
+
+
+_HOST_NAME = re.compile(r"(?=.{4,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", _F)
+
+
+def _remote_mta(text: str) -> str | None:
+    """The host that refused the mail, as a DSN or log names it (Remote-MTA, `host X said`).
+
+    The Reporting-MTA is the sender's own server and is never the answer.
+    """
+    for pattern in _patterns().remote_mta:
+        for m in pattern.finditer(text):
+            name = m.group(1).lower().rstrip(".")
+            if _HOST_NAME.fullmatch(name):
+                return name
+    return None
+
+
+def _who(flat: str, head: str) -> str | None:
+    """The receiver's name: its vendor when its wording shows it, else the remote host.
+
+    MTA software (Postfix, Exim) names the receiver only when nothing says which host it
+    was: in a DSN the sender's own MTA writes the report, and its wording must not be
+    taken for the receiver.
+    """
+    strong = _strong_receiver(flat)
+    if strong is not None and strong.name not in _SOFTWARE:
+        return strong.name
+    remote = _remote_mta(head)
+    if remote is not None:
+        return remote
+    fallback = _receiver(flat)
+    return fallback.name if fallback else None
+
+
+_MAIL_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]", _F
+)
+
+
+def _mail_domain(head: str, text: str) -> str | None:
+    """The sender's mail domain the bounce names, in the order the pattern file gives.
+
+    The rejection itself is read first, then the whole paste (a returned message's
+    Return-Path or From). A null sender (`<>`) and the bounce's own addresses
+    (MAILER-DAEMON@...) are not the sender.
+    """
+    patterns = _patterns()
+    for source in (head, text):
+        for pattern in patterns.sender_domain:
+            for m in pattern.finditer(source):
+                found = m.group(1).strip().strip("<>[]\"'").rstrip(".")
+                local, at, domain = found.rpartition("@")
+                if at and local.lower() in patterns.not_senders:
+                    continue
+                domain = domain.lower()
+                if len(domain) <= 253 and _MAIL_DOMAIN.fullmatch(domain) and "." in domain:
+                    return domain
     return None
 
 
@@ -350,7 +465,20 @@ def _lists(flat: str, zones: Sequence[str]) -> tuple[list[_List], list[str]]:
     return named, names
 
 
-def _kind(flat: str, named: Sequence[_List]) -> Kind:
+#: Enhanced codes about the sender's own address (RFC 3463 X.1.7, X.1.8), not the recipient.
+_SENDER_ADDRESS_CODES = re.compile(r"[45]\.1\.[78]\Z")
+_RECIPIENT_CODES = re.compile(r"[45]\.[12]\.[0-9]{1,3}\Z")
+
+
+def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kind:
+    """Why the mail was refused. A recipient status code (X.1.x, X.2.x) is decisive."""
+    if (
+        enhanced
+        and _RECIPIENT_CODES.match(enhanced)
+        and not _SENDER_ADDRESS_CODES.match(enhanced)
+        and not named
+    ):
+        return "recipient"
     kinds = _patterns().kinds
     for kind in _KIND_ORDER:
         if kind == "receiver_fault" and any(b.dead for b in named):
@@ -411,7 +539,7 @@ def _status(reply: str | None, enhanced: str | None, flat: str) -> Status:
 def _summary(
     status: Status, who: str | None, ips: Sequence[str], codes: str, kind: Kind, names: list[str]
 ) -> str:
-    verb = "refused" if status == "fail" else "deferred"
+    verb = "refused" if status == "fail" or kind == "recipient" else "deferred"
     sender = f" from {_join(ips)}" if ips else ""
     code = f" ({codes})" if codes else ""
     reasons: dict[Kind, str] = {
@@ -420,6 +548,7 @@ def _summary(
         "spf": "SPF or sender authentication failed",
         "reputation": "the receiver's own reputation data or rate limits",
         "policy": "the address may not send directly; send through the provider's relay",
+        "recipient": "the recipient's address or mailbox; nothing is wrong with your server",
         "receiver_fault": "the receiver's own fault, not a listing of the sender",
         "unknown": "no reason I recognise",
     }
@@ -438,6 +567,7 @@ def _explanation(
     kind: Kind,
     named: Sequence[_List],
     names: Sequence[str],
+    domain: str | None = None,
 ) -> str:
     receiver = who or "The receiving server"
     if who in _SOFTWARE:
@@ -446,12 +576,13 @@ def _explanation(
     parts: list[str] = []
 
     codes = _codes_text(reply, enhanced)
-    how = "refused the message permanently" if status == "fail" else "deferred the message"
+    permanent = status == "fail" or (kind == "recipient" and (reply or enhanced or "5")[0] == "5")
+    how = "refused the message permanently" if permanent else "deferred the message"
     said = f"{receiver} {how}"
     if codes:
         meaning = _ENHANCED_MEANINGS.get(enhanced or "")
         said += f" with {codes}" + (f" ({meaning})" if meaning else "")
-    if status == "warn":
+    if not permanent:
         said += "; that is a temporary refusal, so the sending server retries until it gives up"
     parts.append(said + ".")
 
@@ -507,6 +638,13 @@ def _explanation(
             "SMTP AUTH, or, if this server really is meant to send directly, ask the provider "
             "to allow it and then have the PBL listing removed."
         )
+    elif kind == "recipient":
+        parts.append(
+            "The refusal is about the recipient, not the sender: the address does not exist "
+            "there, or its mailbox is full or disabled. Nothing is wrong with your server, its "
+            "address or its domain. Check the recipient's address for typos and confirm it "
+            "with them by other means; a full mailbox clears when its owner makes room."
+        )
     elif kind == "reputation":
         parts.append(
             f"{receiver} is limiting or refusing {addr} on its own reputation data (volume, "
@@ -542,13 +680,20 @@ def _explanation(
             f"The rejection itself names no sending address; {addr} comes from the returned "
             "message's Received headers and may be a hop before the server that was refused."
         )
-    elif not ips and kind != "unknown":
+    elif not ips and kind not in ("unknown", "recipient"):
         parts.append(
             "The text names no sending address: find it in the sending server's log or ask "
             "the sender which server sent the message, then check that address."
         )
+    elif ips and domain:
+        parts.append(
+            f"The checks that follow look {addr} up on the blocklists and PTR, and check "
+            f"{domain}'s SPF for it."
+        )
     elif ips:
-        parts.append(f"The checks that follow look {addr} up on the blocklists, PTR and SPF.")
+        parts.append(f"The checks that follow look {addr} up on the blocklists and PTR.")
+    elif domain and kind != "recipient":
+        parts.append(f"The checks that follow review {domain}'s SPF record.")
     return " ".join(parts)
 
 
@@ -574,6 +719,8 @@ def _advice(
         out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
     if kind == "receiver_fault":
         out.append(Advice("Send the bounce to the receiver's postmaster: the fault is theirs"))
+    if kind == "recipient":
+        out.append(Advice("Check the recipient's address with them: the sending side is fine"))
     return out
 
 
@@ -598,15 +745,16 @@ def explain_bounce(text: str) -> BounceResult:
     zones = _zones(flat)
     receiver = _receiver(flat)
     named, names = _lists(flat, zones)
-    kind = _kind(flat, named)
+    kind = _kind(flat, named, enhanced)
+    domain = _mail_domain(head, text)
 
     ips, receiver_ips = _sending_ips(head)
     ip_source: IpSource | None = "rejection" if ips else None
-    if not ips and kind != "unknown":
+    if not ips and kind not in ("unknown", "recipient"):
         ips = _received_ips(all_received, receiver_ips)
         ip_source = "received_headers" if ips else None
 
-    who = receiver.name if receiver else None
+    who = _who(flat, head)
     found = bool(ips) or kind != "unknown"
     if not found:
         return BounceResult(
@@ -625,6 +773,8 @@ def explain_bounce(text: str) -> BounceResult:
         )
 
     status: Status = _status(reply, enhanced, flat) if kind != "unknown" else "warn"
+    if kind == "recipient":
+        status = "warn"  # the mail was not delivered, but the sending server is not at fault
     return BounceResult(
         status=status,
         summary=_summary(status, who, ips, _codes_text(reply, enhanced), kind, names),
@@ -644,9 +794,53 @@ def explain_bounce(text: str) -> BounceResult:
             kind=kind,
             named=named,
             names=names,
+            domain=domain,
         ),
         zones=zones,
         ip_source=ip_source,
+        domain=domain,
         found=True,
         advice=_advice(kind, ips, receiver, named),
     )
+
+
+# --- the bounce against the live check ---------------------------------------------------
+
+
+def _zones_named(bounce: BounceResult, asked: Iterable[str]) -> dict[str, list[str]]:
+    """Each list the bounce names -> the catalogue zones that are that list."""
+    asked = list(asked)
+    out: dict[str, list[str]] = {}
+    for b in _patterns().lists:
+        if b.name not in bounce.blocklists or b.dead:
+            continue
+        zones = [z for z in asked if any(p.search(z) for p in b.patterns)]
+        if zones:
+            out[b.name] = zones
+    for zone in bounce.zones:
+        if zone in asked and not any(zone in zs for zs in out.values()):
+            out[zone] = [zone]
+    return out
+
+
+def compare_with_live(
+    bounce: BounceResult, ip: str, listed: Iterable[str], clean: Iterable[str]
+) -> BounceResult:
+    """The bounce, saying which lists it names no longer list `ip` by the live check.
+
+    A receiver that refused mail on a list the address is clean on now saw an older
+    listing (it has expired since, or the receiver caches answers): the sender may only
+    have to retry. `listed` and `clean` are the zones the live check found each way.
+    """
+    listed, clean = set(listed), set(clean)
+    named = _zones_named(bounce, listed | clean)
+    now_clean = [name for name, zones in named.items() if all(z in clean for z in zones) and zones]
+    if not now_clean:
+        return bounce
+    lists = _join(now_clean)
+    note = (
+        f"Listed then, clean now: {lists} no longer lists {ip}. The listing has expired "
+        "since the bounce, or the receiver caches its answers; retry, and if the receiver "
+        "still refuses, ask it to clear its cache."
+    )
+    return replace(bounce, explanation=f"{bounce.explanation} {note}", clean_now=now_clean)

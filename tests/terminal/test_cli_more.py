@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.dns_server import DnsServer, reverse_name
 from tests.support.smtp_servers import SmtpPeer, closed_port
-from tests.terminal.test_cli import IP, good_ptr, run
+from tests.terminal.test_cli import IP, ZONES, good_ptr, run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -136,3 +136,71 @@ def test_bad_pools_file_is_one_sentence(
     monkeypatch.setenv("SMTPCHECK_POOLS", str(bad))
     code, _, err = run(IP)
     assert code == 3 and err.startswith("SMTPCHECK_POOLS:") and "Traceback" not in err
+
+
+BARRACUDA_DSN = """Reporting-MTA: dns; mail.northwind-traders.com
+X-Postfix-Sender: rfc822; orders@northwind-traders.com
+
+Final-Recipient: rfc822; buyer@fabrikam-shop.com
+Action: failed
+Status: 5.7.1
+Remote-MTA: dns; mx1.fabrikam-shop.com
+Diagnostic-Code: smtp; 554 5.7.1 Service unavailable; Client host
+    [51.158.10.22] blocked using b.barracudacentral.org
+"""
+
+
+def test_bounce_checks_the_mail_domain_it_names_and_says_listed_then_clean_now(
+    env: DnsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zones = tmp_path / "zones.toml"
+    zones.write_text(
+        ZONES
+        + '\n[[list]]\nzone = "b.barracudacentral.org"\nname = "Barracuda BRBL"\ntier = "major"\n'
+        + 'lookup_url = "https://www.barracudacentral.org/lookups"\n'
+    )
+    monkeypatch.setenv("SMTPCHECK_ZONES", str(zones))
+    env.add(reverse_name("127.0.0.2", "b.barracudacentral.org"), "A", "127.0.0.2")
+    good_ptr(env)
+    env.add("northwind-traders.com", "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
+    code, out, err = run("--json", "bounce", BARRACUDA_DSN)
+    assert err == ""
+    report = json.loads(out)
+    bounce = report["checks"]["bounce"]
+    assert bounce["domain"] == "northwind-traders.com"
+    assert bounce["receiver"] == "mx1.fabrikam-shop.com"
+    assert report["checks"]["spf"]["status"] == "ok"
+    assert report["checks"]["spf"]["domain"] == "northwind-traders.com"
+    assert bounce["clean_now"] == ["Barracuda"]
+    assert "Listed then, clean now" in bounce["explanation"]
+    # listed on Barracuda right now: no such sentence
+    env.add(reverse_name(IP, "b.barracudacentral.org"), "A", "127.0.0.2")
+    code, out, _ = run("--json", "bounce", BARRACUDA_DSN)
+    bounce = json.loads(out)["checks"]["bounce"]
+    assert bounce["clean_now"] == [] and "clean now" not in bounce["explanation"]
+    assert code == 2
+
+
+def test_bounce_with_only_a_domain_reviews_its_spf(env: DnsServer) -> None:
+    env.add("northwind-traders.com", "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
+    text = (
+        "550 5.7.26 This mail is unauthenticated, which poses a security risk.\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n"
+        "Return-Path: <orders@northwind-traders.com>\n"
+    )
+    code, out, _ = run("--json", "bounce", text)
+    report = json.loads(out)
+    assert code == 2
+    assert report["checks"]["bounce"]["domain"] == "northwind-traders.com"
+    assert report["checks"]["spf"]["record"] == "v=spf1 ip4:51.158.10.0/24 -all"
+
+
+def test_recipient_bounce_says_the_server_is_fine(env: DnsServer) -> None:
+    text = (
+        "host gmail-smtp-in.l.google.com[142.250.102.27] said: 550-5.1.1 The email account "
+        "that you tried to reach does not exist. 550 5.1.1 - gsmtp"
+    )
+    code, out, _ = run("bounce", text)
+    assert "nothing is wrong with your server" in out
+    assert "142.250.102.27" not in out.split("Bounce", 1)[1].split("\n")[1]
+    assert code == 1
