@@ -1,7 +1,8 @@
 """Build the Bolt app: a Web API client with retries, the middleware, the listeners.
 
 Thin on purpose (bolt-python-starter-template's shape): what the app does lives in
-`bot.slack.listeners`, how it answers in `bot.slack.delivery`, who may ask in `bot.slack.middleware`.
+`bot.slack.listeners`, where each command goes in `bot.slack.router`, how it answers in
+`bot.slack.delivery`, who may ask in `bot.slack.middleware`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackConfig
 from bot.slack.delivery import retry_handlers
-from bot.slack.deps import Deps
 from bot.slack.listeners import register_listeners
 from bot.slack.middleware import RateLimiter, access, provide
-from handlers.settings import Settings
+from bot.slack.router import Router
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -34,17 +34,19 @@ def make_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
-def build_app(config: SlackConfig, settings: Settings, deps: Deps | None = None) -> AsyncApp:
-    """The AsyncApp for `config` (HTTP or Socket Mode: the same app serves both)."""
-    deps = deps or Deps(config=config, settings=settings)
+def build_app(config: SlackConfig, router: Router, client: AsyncWebClient) -> AsyncApp:
+    """The AsyncApp for `config` (HTTP or Socket Mode: the same app serves both).
+
+    `client` is the one the router's watch loop posts with (`make_client(config)`).
+    """
     app = AsyncApp(
-        client=make_client(config),
+        client=client,
         signing_secret=config.signing_secret or None,
         # Socket Mode requests are not signed; HTTP ones always are.
         request_verification_enabled=not config.app_token,
         logger=logging.getLogger("smtpcheck.bolt"),
     )
-    app.use(provide(deps))
+    app.use(provide(router))
     app.use(access(config, RateLimiter(config.user_rate_per_minute)))
     register_listeners(app)
     return app

@@ -9,6 +9,7 @@ is told how to invite the bot. Every Web API call and response_url post retries 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -32,6 +33,7 @@ from bot.grammar import Check, Command, Egress, Mx, Range, Smtp, UsageError
 from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
+from bot.store import Store
 from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.smtp import ProbeLimitExceeded
@@ -218,6 +220,29 @@ async def guarded(
             log.exception("error %s: could not tell %s either", error_id, conv.user)
 
 
+async def keep(
+    store: Store,
+    reports: Sequence[Mapping[str, Any]],
+    command: Command,
+    conv: Conversation,
+    thread_ts: str | None,
+) -> None:
+    """Store every report the bot posts (target, domain, who, where, the JSON): the history."""
+    domain = command.domain if isinstance(command, Check) else None
+
+    def save() -> None:
+        for report in reports:
+            store.save_report(
+                report,
+                domain=domain,
+                user_id=conv.user,
+                channel_id=conv.channel,
+                thread_ts=thread_ts,
+            )
+
+    await asyncio.to_thread(save)
+
+
 def describe(command: Command) -> str:
     """What is being checked, for the "checking…" message."""
     for attribute in ("target", "domain", "host", "expected"):
@@ -286,9 +311,9 @@ async def deliver(
             if recheck:
                 resolver.close()  # its sockets; the shared resolver stays open
         found = [r.to_json() for r in reports]
-        if deps.incidents is not None and not isinstance(command, Range):
+        if deps.store is not None and not isinstance(command, Range):
             thread = conv.thread_ts or (placement.ts if placement else None)
-            await deps.incidents.keep(found, command, conv, thread)
+            await keep(deps.store, found, command, conv, thread)
         said: list[str] | None = None
         if recheck:
             said = changes(previous, found[0]) if previous is not None and found else None
@@ -314,26 +339,3 @@ async def deliver(
         if placement:
             await delete_quietly(client, placement)
         raise
-
-
-async def answer(
-    client: AsyncWebClient, deps: Deps, command: Command, conv: Conversation, **options: Any
-) -> None:
-    """Route a parsed command: checks are delivered here, the rest to the lead's hook."""
-    from bot.grammar import History, Unwatch, Watch
-
-    if isinstance(command, Watch | Unwatch | History):
-        hook = deps.dispatch_other
-        if hook is None:
-            await guarded(client, conv, lambda: tell(client, conv, NOT_ENABLED))
-            return
-        await guarded(client, conv, lambda: hook(command, conv, client))
-        return
-
-    async def work() -> None:
-        await deliver(client, deps, command, conv, **options)
-
-    await guarded(client, conv, work)
-
-
-NOT_ENABLED = "Watches and history are not enabled on this installation; only checks are."

@@ -1,24 +1,21 @@
-"""What the listeners share: settings, the one resolver per event loop, and the lead's hooks.
+"""What every Slack request shares: settings, the store, the one resolver per event loop.
 
-Listeners get a `Deps` from Bolt's context (`deps_of(context)`), put there by a
-middleware `bot.slack.app` installs, so `register(app)` stays the whole wiring.
+Built once at start-up and never changed afterwards; the router and the delivery code
+read it, and a middleware puts it in Bolt's context (`deps_of(context)`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.config import SlackConfig, make_resolver
-from bot.grammar import Command
+from bot.store import Store
 from handlers.dns.resolver import Resolver
 from handlers.settings import Settings
 from handlers.smtp import ProbeLimiter
-
-if TYPE_CHECKING:
-    from bot.slack.incidents import Incidents
 
 
 @dataclass(frozen=True)
@@ -34,19 +31,12 @@ class Conversation:
     team: str | None = None
 
 
-#: Commands this module does not run itself (watch, unwatch, history, bounce from a thread).
-OtherHandler = Callable[[Command, Conversation, Any], Awaitable[None]]
-
-
 @dataclass
 class Deps:
     config: SlackConfig
     settings: Settings
-    #: Set by the lead for Watch/Unwatch/History (and Bounce found in a thread).
-    #: Called as `await dispatch_other(command, conversation, client)`.
-    dispatch_other: OtherHandler | None = None
-    #: History and watches (None when the bot runs without a store).
-    incidents: Incidents | None = None
+    #: Where reports, history and watches are kept (None: checks only, nothing stored).
+    store: Store | None = None
     _resolvers: dict[int, Resolver] = field(default_factory=dict, repr=False)
     _probes: ProbeLimiter | None = field(default=None, repr=False)
 
@@ -72,12 +62,13 @@ class Deps:
 
     @property
     def watch_enabled(self) -> bool:
-        return self.dispatch_other is not None
+        """Watches need a store to survive restarts; without one there is no Watch button."""
+        return self.store is not None
 
 
 def deps_of(context: Mapping[str, Any]) -> Deps:
     """The Deps the app's first middleware put in Bolt's context."""
     deps = context.get("deps")
     if not isinstance(deps, Deps):
-        raise RuntimeError("bot.slack.app did not install its Deps middleware")
+        raise RuntimeError("bot.slack.app did not install its provide() middleware")
     return deps

@@ -1,9 +1,9 @@
 """Incident threads in Slack: keep every report, watch addresses, answer history.
 
-This is the glue between the Slack listeners and the store: `Incidents.dispatch` serves
-the commands that need storage (watch, unwatch, history), `Incidents.keep` stores each
-report the bot posts, and `Incidents.post_watch` is how the watch loop speaks in a
-thread. The watch loop itself (`bot.watches.WatchRunner`) knows nothing of Slack.
+The commands that need the store: `Incidents.dispatch` serves watch, unwatch and history
+(the router sends them here), and `Incidents.post_watch` is how the watch loop speaks in
+a thread. Every report's storing is `bot.slack.delivery.keep`. The watch loop itself
+(`bot.watches.WatchRunner`) knows nothing of Slack.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import make_resolver
 from bot.grammar import Check, Command, History, Unwatch, UsageError, Watch
 from bot.slack import blocks
+from bot.slack.delivery import deliver, tell
 from bot.slack.deps import Conversation, Deps
+from bot.slack.threads import command_in, first_message
 from bot.store import Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
 from bot.watches import WatchRunner
@@ -63,6 +65,7 @@ class Incidents:
     """Storage-backed commands and the watch loop's voice in Slack."""
 
     def __init__(self, store: Store, deps: Deps, client: AsyncWebClient) -> None:
+        """`client` is the app's own Web API client: the watch loop posts outside any request."""
         self.store = store
         self.deps = deps
         self.client = client
@@ -115,39 +118,13 @@ class Incidents:
                 await self._loop_task
             self._loop_task = None
 
-    # ---- reports -----------------------------------------------------------------------
-
-    async def keep(
-        self,
-        reports: Sequence[Mapping[str, Any]],
-        command: Command,
-        conv: Conversation,
-        thread_ts: str | None,
-    ) -> None:
-        """Store every report the bot posts: target, domain, who, where, the JSON."""
-        domain = command.domain if isinstance(command, Check) else None
-
-        def save() -> None:
-            for report in reports:
-                self.store.save_report(
-                    report,
-                    domain=domain,
-                    user_id=conv.user,
-                    channel_id=conv.channel,
-                    thread_ts=thread_ts,
-                )
-
-        await asyncio.to_thread(save)
-
     # ---- commands ----------------------------------------------------------------------
 
     async def dispatch(self, command: Command, conv: Conversation, client: AsyncWebClient) -> None:
-        """Serve watch, unwatch and history (the Deps hook the listeners call)."""
+        """Serve watch, unwatch and history; a usage slip is told to the person only."""
         try:
             await self._dispatch(command, conv, client)
         except UsageError as exc:
-            from bot.slack.delivery import tell
-
             await tell(client, conv, blocks.esc(str(exc)))
 
     async def _dispatch(self, command: Command, conv: Conversation, client: AsyncWebClient) -> None:
@@ -174,13 +151,9 @@ class Incidents:
                 channel=conv.channel, thread_ts=conv.thread_ts, text=shown.text, blocks=shown.blocks
             )
             return
-        from bot.slack.delivery import tell
-
         await tell(client, conv, text)
 
     async def _unwatch(self, command: Unwatch, conv: Conversation, client: AsyncWebClient) -> None:
-        from bot.slack.delivery import tell
-
         stopped = await asyncio.to_thread(
             self.store.stop_watch, command.target, conv.channel, reason=f"stopped by <@{conv.user}>"
         )
@@ -200,8 +173,6 @@ class Incidents:
 
     async def stop_by_id(self, watch_id: int, conv: Conversation, client: AsyncWebClient) -> None:
         """The Stop button."""
-        from bot.slack.delivery import tell
-
         watch = await asyncio.to_thread(
             self.store.stop_watch_by_id, watch_id, reason=f"stopped by <@{conv.user}>"
         )
@@ -222,8 +193,6 @@ class Incidents:
         )
 
     async def _watch(self, command: Watch, conv: Conversation, client: AsyncWebClient) -> None:
-        from bot.slack.delivery import deliver, tell
-
         if command.target is None and conv.thread_ts and not conv.response_url:
             command = await self._watch_from_thread(command, conv, client)
         if command.target is None:
@@ -279,8 +248,6 @@ class Incidents:
         self, command: Watch, conv: Conversation, client: AsyncWebClient
     ) -> Watch:
         """`@smtpcheck watch` in a thread: watch the address its first message is about."""
-        from bot.slack.listeners.events import command_in, first_message
-
         found = command_in(await first_message(client, conv.channel, str(conv.thread_ts)))
         target = found.target if isinstance(found, Check) and not found.is_hostname else None
         if target is None:
@@ -293,8 +260,6 @@ class Incidents:
         )
 
     async def _list(self, conv: Conversation, client: AsyncWebClient) -> None:
-        from bot.slack.delivery import tell
-
         watches = await asyncio.to_thread(self.store.list_watches, conv.channel)
         if not watches:
             await tell(client, conv, "Nothing is being watched in this channel.")

@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import ConfigError, SlackConfig, settings_from_env, slack_from_env
-from bot.slack.app import build_app
+from bot.slack.app import build_app, make_client
 from bot.slack.deps import Deps
 from bot.slack.http import make_http_app
 from bot.slack.incidents import Incidents
+from bot.slack.router import Router
 from bot.store import Store, StoreError
 from handlers.settings import Settings
 
@@ -63,12 +64,11 @@ def configure_logging(config: SlackConfig) -> None:
 
 
 def assemble(config: SlackConfig, settings: Settings, store: Store) -> tuple[AsyncApp, Incidents]:
-    """The Bolt app with history and watches wired in."""
-    deps = Deps(config=config, settings=settings)
-    app = build_app(config, settings, deps)
-    incidents = Incidents(store, deps, app.client)
-    deps.incidents = incidents
-    deps.dispatch_other = incidents.dispatch
+    """The Bolt app with history and watches wired in, every piece built once, in order."""
+    deps = Deps(config=config, settings=settings, store=store)
+    client = make_client(config)
+    incidents = Incidents(store, deps, client)
+    app = build_app(config, Router(deps, incidents), client)
     return app, incidents
 
 

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import SlackConfig
 from bot.slack import blocks
 from bot.slack.delivery import respond
-from bot.slack.deps import Deps
+from bot.slack.router import Router
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -113,14 +113,15 @@ def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> str 
     return None
 
 
-def provide(deps: Deps) -> Callable[..., Awaitable[None]]:
-    """Put `deps` in every request's context, for `bot.slack.deps.deps_of`."""
+def provide(router: Router) -> Callable[..., Awaitable[None]]:
+    """Put the router and its Deps in every request's context (`router_of`, `deps_of`)."""
 
-    async def provide_deps(context: dict[str, Any], next_: Next) -> None:
-        context["deps"] = deps
+    async def provide_router(context: dict[str, Any], next_: Next) -> None:
+        context["router"] = router
+        context["deps"] = router.deps
         await next_()
 
-    return provide_deps
+    return provide_router
 
 
 def access(

@@ -12,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Mapping
+from typing import Literal, Protocol
 
-from handlers.catalogue import Zone
 
-if TYPE_CHECKING:
-    from handlers.dns.resolver import Answer
+class ListZone(Protocol):
+    """What the transport needs to know of a blocklist zone (the catalogue's `Zone` is one)."""
+
+    @property
+    def zone(self) -> str: ...
+
+    @property
+    def error_codes(self) -> Mapping[str, str]: ...
+
 
 #: Questions per second to one list. Over a 100 ms resolver, the global cap (256 in
 #: flight) spread over ~30 lists already asks each about 85 times a second, so this
@@ -92,26 +98,3 @@ class QueryStats:
 
 #: Every resolver's counts added up, for the process's /metrics.
 TOTALS = QueryStats()
-
-
-def classify(zone: Zone, answer: Answer) -> QuestionOutcome:
-    """What a list's answer to one question says, for counting (not for judging a listing).
-
-    Error codes such as Spamhaus 127.255.255.254 ("your resolver is refused") are
-    `blocked`, not listings; anything outside 127.0.0.0/8 is an `error` of the list.
-    """
-    if answer.outcome == "timeout":
-        return "timeout"
-    if answer.outcome not in ("answer", "nxdomain", "nodata"):
-        return "error"
-    if answer.rdtype != "A":
-        return "listed"  # the TXT reason of a listing, whether or not the list gives one
-    if answer.outcome != "answer":
-        return "clean"
-    for record in answer.records:
-        reason = zone.error_codes.get(record)
-        if reason in ("resolver_blocked", "bad_key"):
-            return "blocked"
-        if reason is not None or not record.startswith("127."):
-            return "error"
-    return "listed"

@@ -29,14 +29,14 @@ import dns.rdata
 import dns.rdatatype
 import dns.resolver
 
-from handlers.catalogue import Zone
 from handlers.dns.politeness import (
     DEFAULT_PER_LIST_BURST,
     DEFAULT_PER_LIST_RATE,
     TOTALS,
     ListRate,
+    ListZone,
     QueryStats,
-    classify,
+    QuestionOutcome,
 )
 from handlers.dns.wire import RCODES, UdpClient
 
@@ -201,7 +201,7 @@ class Resolver:
     def questions_sent(self) -> int:
         return sum(self.sent.values())
 
-    async def lookup(self, name: str, rdtype: str, *, zone: Zone | None = None) -> Answer:
+    async def lookup(self, name: str, rdtype: str, *, zone: ListZone | None = None) -> Answer:
         """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
 
         `zone`: the blocklist the question belongs to; its questions are spaced by the
@@ -233,7 +233,7 @@ class Resolver:
             return answer
         return await asyncio.shield(pending)
 
-    async def _ask(self, name: str, rdtype: str, zone: Zone | None = None) -> Answer:
+    async def _ask(self, name: str, rdtype: str, zone: ListZone | None = None) -> Answer:
         if zone is None:
             return await self._send(name, rdtype)
         # The rate is waited for outside the cap: a list being spaced holds no slot
@@ -346,3 +346,26 @@ def _failure(name: str, rdtype: str, exc: dns.resolver.NoNameservers) -> Answer:
     if dns.rcode.SERVFAIL in rcodes:
         return Answer(name, rdtype, "servfail", detail="the nameserver answered SERVFAIL")
     return Answer(name, rdtype, "error", detail=str(exc))
+
+
+def classify(zone: ListZone, answer: Answer) -> QuestionOutcome:
+    """What a list's answer to one question says, for counting (not for judging a listing).
+
+    Error codes such as Spamhaus 127.255.255.254 ("your resolver is refused") are
+    `blocked`, not listings; anything outside 127.0.0.0/8 is an `error` of the list.
+    """
+    if answer.outcome == "timeout":
+        return "timeout"
+    if answer.outcome not in ("answer", "nxdomain", "nodata"):
+        return "error"
+    if answer.rdtype != "A":
+        return "listed"  # the TXT reason of a listing, whether or not the list gives one
+    if answer.outcome != "answer":
+        return "clean"
+    for record in answer.records:
+        reason = zone.error_codes.get(record)
+        if reason in ("resolver_blocked", "bad_key"):
+            return "blocked"
+        if reason is not None or not record.startswith("127."):
+            return "error"
+    return "listed"

@@ -14,13 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.grammar import Check, UsageError, Watch, check_domain, check_target
 from bot.slack import blocks
-from bot.slack.delivery import NOT_ENABLED, deliver, guarded, tell
-from bot.slack.deps import Conversation, Deps, deps_of
+from bot.slack.deps import Conversation
 from bot.slack.incidents import STOP_ACTION
-
-UNREADABLE = (
-    "I cannot read that button (it may come from an older version). Run `/smtpcheck` again."
-)
+from bot.slack.router import router_of
 
 
 def register(app: AsyncApp) -> None:
@@ -58,40 +54,32 @@ async def recheck(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
     await ack()
-    deps: Deps = deps_of(context)
+    router = router_of(context)
     conv = conversation(body)
     try:
         value = blocks.read_button_value(str(body["actions"][0]["value"]))
         command = command_from(value)
     except (ValueError, KeyError, UsageError):
-        await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
+        await router.unreadable(client, conv)
         return
     previous = value.get("p") if isinstance(value.get("p"), dict) else None
-
-    async def work() -> None:
-        await deliver(
-            client, deps, command, conv, previous=previous, recheck=True, requested_by=conv.user
-        )
-
-    await guarded(client, conv, work)
+    await router.dispatch(
+        client, command, conv, previous=previous, recheck=True, requested_by=conv.user
+    )
 
 
 async def watch_start(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
     await ack()
-    deps = deps_of(context)
+    router = router_of(context)
     conv = conversation(body)
-    hook = deps.dispatch_other
     try:
         check = command_from(blocks.read_button_value(str(body["actions"][0]["value"])))
     except (ValueError, KeyError, UsageError):
-        await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
+        await router.unreadable(client, conv)
         return
-    if hook is None:
-        await guarded(client, conv, lambda: tell(client, conv, NOT_ENABLED))
-        return
-    await guarded(client, conv, lambda: hook(Watch(check.target, check.domain), conv, client))
+    await router.dispatch(client, Watch(check.target, check.domain), conv)
 
 
 async def watch_stop(
@@ -99,14 +87,8 @@ async def watch_stop(
 ) -> None:
     """The Stop button on a watch's messages: its value is the watch's id."""
     await ack()
-    deps = deps_of(context)
-    conv = conversation(body)
-    incidents = deps.incidents
     raw = str(body["actions"][0].get("value", ""))
-    if incidents is None or not raw.isdigit():
-        await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
-        return
-    await guarded(client, conv, lambda: incidents.stop_by_id(int(raw), conv, client))
+    await router_of(context).stop_watch(client, raw, conversation(body))
 
 
 async def link_clicked(ack: AsyncAck) -> None:

@@ -13,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.grammar import Help, UsageError, parse, usage
 from bot.slack import blocks
-from bot.slack.delivery import answer
-from bot.slack.deps import Conversation, deps_of
+from bot.slack.deps import Conversation
+from bot.slack.router import router_of
 
 COMMAND = "/smtpcheck"
 
@@ -41,4 +41,4 @@ async def smtpcheck_command(
         response_url=command.get("response_url"),
         team=command.get("team_id"),
     )
-    await answer(client, deps_of(context), parsed, conv)
+    await router_of(context).dispatch(client, parsed, conv)
