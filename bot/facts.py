@@ -123,14 +123,24 @@ def bounce_lines(check: JSON) -> list[str]:
 MAX_RANGE_ROWS = 20
 
 
+def _row_listings(row: JSON) -> str:
+    """A range row's listings with their codes and kind (`Spamhaus ZEN 127.0.0.2 SBL`)."""
+    listings = [x for x in row.get("listings") or [] if isinstance(x, Mapping)]
+    if not listings:
+        return ", ".join(str(x) for x in row.get("lists") or [])
+    parts = [
+        f"{x.get('list')} {', '.join(str(c) for c in x.get('labels') or x.get('codes') or [])}"
+        for x in listings
+    ]
+    kind = f" ({row['kind']})" if row.get("kind") else ""
+    return "; ".join(parts) + kind
+
+
 def range_lines(check: JSON) -> list[str]:
     """Listed addresses first with their lists; the clean ones as a count."""
     rows = [r for r in check.get("rows") or [] if isinstance(r, Mapping)]
     listed = [r for r in rows if r.get("lists")]
-    lines = [
-        f"{r.get('address')}: {', '.join(str(x) for x in r.get('lists') or [])}"
-        for r in listed[:MAX_RANGE_ROWS]
-    ]
+    lines = [f"{r.get('address')}: {_row_listings(r)}" for r in listed[:MAX_RANGE_ROWS]]
     if len(listed) > MAX_RANGE_ROWS:
         lines.append(
             f"…and {len(listed) - MAX_RANGE_ROWS} more listed addresses (full table below)"

@@ -20,7 +20,8 @@ import io
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
@@ -100,6 +101,46 @@ def range_addresses(text: str) -> list[str]:
 # ---- results --------------------------------------------------------------------------------
 
 
+#: How bad a listing is, worst first: reputation on a list receivers block on, then policy
+#: (the address should send through a smarthost), then lists few receivers block on.
+Severity = Literal["reputation", "policy", "informational"]
+_SEVERITY_ORDER: dict[str, int] = {"reputation": 0, "policy": 1, "informational": 2}
+
+
+def severity(item: Listing) -> Severity:
+    """What one list's listing of one address means, from that address's own codes."""
+    if item.tier == "informational":
+        return "informational"
+    return "policy" if item.kind == "policy" else "reputation"
+
+
+def short_code(code: str, meaning: str, list_name: str = "") -> str:
+    """`127.0.0.2 SBL`: the code and the sub-list its meaning names, for tables and advice.
+
+    A label that only repeats the list's name (SpamCop's "SpamCop: ...") is left out.
+    """
+    label = meaning.split(":", 1)[0].strip() if ":" in meaning else ""
+    if not label or len(label) > 24 or label.lower() in list_name.lower():
+        return code
+    return f"{code} {label}"
+
+
+@dataclass(frozen=True)
+class RowListing:
+    """One list that lists one address of the range, with that address's own codes."""
+
+    list: str
+    zone: str
+    codes: tuple[str, ...]
+    #: Sub-lists the codes stand for (SBL, XBL, PBL ...), same order as `codes`.
+    labels: tuple[str, ...]
+    severity: Severity
+
+    def text(self) -> str:
+        """`Spamhaus ZEN 127.0.0.2 SBL, 127.0.0.4 XBL`."""
+        return f"{self.list} {', '.join(self.labels)}"
+
+
 @dataclass(frozen=True)
 class RangeRow:
     """One address of the range: its blocklist status and the lists that name it."""
@@ -110,10 +151,31 @@ class RangeRow:
     lists: tuple[str, ...] = ()
     #: Zones that could not give an answer about it (timeout, refused, ...).
     unavailable: tuple[str, ...] = ()
+    #: Each listing with its codes, worst first.
+    listings: tuple[RowListing, ...] = ()
 
     @property
     def listed(self) -> bool:
         return bool(self.lists)
+
+    @property
+    def kind(self) -> str:
+        """The address's worst listing: reputation, policy, informational; empty when clean."""
+        return self.listings[0].severity if self.listings else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "status": self.status,
+            "kind": self.kind or None,
+            "lists": list(self.lists),
+            "unavailable": list(self.unavailable),
+            "listings": [asdict(item) for item in self.listings],
+        }
+
+    def codes_text(self) -> str:
+        """Every listing with its codes: `Spamhaus ZEN 127.0.0.2 SBL; SpamCop 127.0.0.2`."""
+        return "; ".join(item.text() for item in self.listings)
 
 
 @dataclass
@@ -132,26 +194,37 @@ class RangeResult(CheckResult):
     notes: list[str] = field(default_factory=list)
 
     def to_csv(self) -> str:
-        """address,status,lists,unavailable, one line per address, listed ones first."""
+        """One line per address, listed ones first: address, status, lists, unavailable,
+        then the address's worst kind of listing and every listing with its codes."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["address", "status", "lists", "unavailable"])
+        writer.writerow(["address", "status", "lists", "unavailable", "kind", "codes"])
         for row in self.rows:
             writer.writerow(
-                [row.address, row.status, "; ".join(row.lists), "; ".join(row.unavailable)]
+                [
+                    row.address,
+                    row.status,
+                    "; ".join(row.lists),
+                    "; ".join(row.unavailable),
+                    row.kind,
+                    row.codes_text(),
+                ]
             )
         return out.getvalue()
 
     def table(self) -> str:
-        """The rows as aligned plain text, for a terminal."""
+        """The rows as aligned plain text, for a terminal: each listing with its codes."""
         width = max([len("address"), *(len(r.address) for r in self.rows)])
-        lines = [f"{'address':<{width}}  {'status':<7} lists"]
+        kind_width = max([len("kind"), *(len(r.kind) for r in self.rows)])
+        lines = [f"{'address':<{width}}  {'status':<7} {'kind':<{kind_width}} lists"]
         for row in self.rows:
-            detail = ", ".join(row.lists)
+            detail = row.codes_text()
             if row.unavailable:
                 missing = f"not checked: {', '.join(row.unavailable)}"
                 detail = f"{detail}; {missing}" if detail else missing
-            lines.append(f"{row.address:<{width}}  {row.status:<7} {detail}".rstrip())
+            lines.append(
+                f"{row.address:<{width}}  {row.status:<7} {row.kind:<{kind_width}} {detail}".rstrip()
+            )
         return "\n".join(lines)
 
 
@@ -177,12 +250,24 @@ def _summary(result: RangeResult, policy_only: int) -> str:
     return "; ".join(parts)
 
 
+def _row_listing(item: Listing) -> RowListing:
+    labels = tuple(
+        short_code(c, m, item.list) for c, m in zip(item.codes, item.meanings, strict=True)
+    )
+    return RowListing(item.list, item.zone, item.codes, labels, severity(item))
+
+
 def _row(ip: str, result: DnsblResult) -> RangeRow:
+    listings = sorted(
+        (_row_listing(item) for item in result.listed),
+        key=lambda r: _SEVERITY_ORDER[r.severity],
+    )
     return RangeRow(
         address=ip,
         status=result.status,
-        lists=tuple(item.list for item in result.listed),
+        lists=tuple(item.list for item in listings),
         unavailable=tuple(u.zone for u in result.unavailable),
+        listings=tuple(listings),
     )
 
 
@@ -192,39 +277,60 @@ def _sample(addresses: Sequence[str], shown: int = 5) -> str:
     return f"{', '.join(addresses[:shown])} and {len(addresses) - shown} more"
 
 
+def _with_codes(items: Sequence[tuple[str, Listing]], shown: int = 5) -> str:
+    """`51.158.10.22: 127.0.0.2 SBL, 127.0.0.4 XBL; 51.158.10.25: 127.0.0.2 SBL`."""
+    parts = [f"{ip}: {', '.join(_row_listing(item).labels)}" for ip, item in items[:shown]]
+    more = len(items) - shown
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+_TIER_ORDER = {"major": 0, "secondary": 1, "informational": 2}
+
+
 def _advice(network: str, results: Sequence[tuple[str, DnsblResult]]) -> list[Advice]:
-    """One piece of advice per list that names addresses of the range (not one per address)."""
-    by_zone: dict[str, list[tuple[str, Listing]]] = {}
+    """One piece of advice per list and kind of listing, worst first.
+
+    Each address is classified by its own codes: on one list, an address with SBL or XBL
+    is a reputation problem even when its neighbours are only on the PBL.
+    """
+    groups: dict[tuple[str, Severity], list[tuple[str, Listing]]] = {}
     for ip, result in results:
         for item in result.listed:
-            by_zone.setdefault(item.zone, []).append((ip, item))
-    advice: list[Advice] = []
+            groups.setdefault((item.zone, severity(item)), []).append((ip, item))
     ordered = sorted(
-        by_zone.values(), key=lambda items: (items[0][1].kind != "reputation", items[0][1].list)
+        groups.items(),
+        key=lambda kv: (
+            _SEVERITY_ORDER[kv[0][1]],
+            _TIER_ORDER.get(kv[1][0][1].tier, 3),
+            -len(kv[1]),
+            kv[1][0][1].list,
+        ),
     )
-    for items in ordered:
+    advice: list[Advice] = []
+    for (_, kind), items in ordered:
         first = items[0][1]
-        ips = [ip for ip, _ in items]
-        count = _plural(len(ips), "address")
-        if first.kind == "reputation":
-            advice.append(
-                Advice(
-                    f"{first.list} lists {count} of {network} ({_sample(ips)}). Find and fix "
-                    "the cause on each (compromised account or machine, open relay, unwanted "
-                    "bulk mail), then request removal on the list's page.",
-                    first.removal_url,
-                )
+        count = _plural(len(items), "address")
+        codes = _with_codes(items)
+        if kind == "reputation":
+            text = (
+                f"{first.list} lists {count} of {network} for bad reputation ({codes}). "
+                "Find and fix the cause on each (compromised account or machine, open relay, "
+                "unwanted bulk mail), then request removal on the list's page."
             )
+            advice.append(Advice(text, first.removal_url))
+        elif kind == "policy":
+            text = (
+                f"{first.list} lists {count} of {network} by policy only ({codes}): expected "
+                "for a provider's egress pool, not a sign of bad reputation. Mail from these "
+                "addresses should go through the provider's smarthost with SMTP AUTH."
+            )
+            advice.append(Advice(text, first.lookup_url))
         else:
-            meanings = "; ".join(sorted({m for _, item in items for m in item.meanings}))
-            advice.append(
-                Advice(
-                    f"{first.list} lists {count} of {network} by policy ({meanings}): expected "
-                    "for a provider's egress pool, not a sign of bad reputation. Mail from "
-                    "these addresses should go through the provider's smarthost with SMTP AUTH.",
-                    first.lookup_url,
-                )
+            text = (
+                f"{first.list} lists {count} of {network} ({codes}); few receivers block on "
+                "it, so it is worth knowing rather than a cause of bounces on its own."
             )
+            advice.append(Advice(text, first.lookup_url))
     # Advice that is about the resolver, not one address (e.g. "Spamhaus refused the resolver").
     seen = set(advice)
     for ip, result in results:
@@ -246,9 +352,7 @@ def summarise(
     unchecked = [r for r in rows if not r.listed and r.unavailable]
     clean = [r for r in rows if not r.listed and not r.unavailable]
     listed.sort(key=lambda r: (-rank(r.status), ipaddress.ip_address(r.address)))
-    policy_only = sum(
-        1 for _, res in results if res.listed and all(i.kind == "policy" for i in res.listed)
-    )
+    policy_only = sum(1 for r in listed if r.kind == "policy")
     notes: list[str] = []
     for _, res in results:
         notes.extend(note for note in res.notes if note not in notes)
