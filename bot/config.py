@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
 from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
+from handlers.i18n import DEFAULT as DEFAULT_LANGUAGE
+from handlers.i18n import LANGUAGES, Language
 from handlers.pools import PoolsError, load_pools
 from handlers.settings import Settings
 
@@ -113,6 +115,8 @@ class SlackConfig:
     allowed_users: frozenset[str] = field(default_factory=frozenset)
     #: Checks one person may start per minute.
     user_rate_per_minute: int = 10
+    #: The language of people whose Slack locale is not one we answer in (SMTPCHECK_LANGUAGE).
+    language: Language = DEFAULT_LANGUAGE
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         return f"SlackConfig(app_token={'set' if self.app_token else 'unset'}, port={self.port})"
@@ -120,6 +124,17 @@ class SlackConfig:
 
 def _ids(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(x.strip() for x in env.get(name, "").split(",") if x.strip())
+
+
+def default_language(env: Mapping[str, str]) -> Language:
+    """SMTPCHECK_LANGUAGE: `en` or `fr` (a locale such as `fr_FR` is taken too)."""
+    raw = env.get("SMTPCHECK_LANGUAGE", "").strip()
+    if not raw:
+        return DEFAULT_LANGUAGE
+    base = raw.replace("_", "-").split("-")[0].lower()
+    if base not in LANGUAGES:
+        raise ConfigError(f"SMTPCHECK_LANGUAGE must be en or fr, not {raw!r}.")
+    return "fr" if base == "fr" else "en"
 
 
 def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
@@ -147,6 +162,7 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
             f"SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
         )
     return SlackConfig(
+        language=default_language(env),
         bot_token=token,
         signing_secret=secret,
         app_token=app_token,

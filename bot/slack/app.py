@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackConfig
 from bot.slack.delivery import retry_handlers
+from bot.slack.language import choose_language
 from bot.slack.listeners import register_listeners
 from bot.slack.middleware import RateLimiter, access, provide
 from bot.slack.router import Router
@@ -47,6 +48,7 @@ def build_app(config: SlackConfig, router: Router, client: AsyncWebClient) -> As
         logger=logging.getLogger("smtpcheck.bolt"),
     )
     app.use(provide(router))
+    app.use(choose_language(router.deps.locales))
     app.use(access(config, RateLimiter(config.user_rate_per_minute)))
     register_listeners(app)
     return app

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import SlackConfig, make_resolver
+from bot.slack.language import Locales
 from bot.store import Store
 from handlers.dns.resolver import Resolver
 from handlers.settings import Settings
@@ -39,6 +40,7 @@ class Deps:
     store: Store | None = None
     _resolvers: dict[int, Resolver] = field(default_factory=dict, repr=False)
     _probes: ProbeLimiter | None = field(default=None, repr=False)
+    _locales: Locales | None = field(default=None, repr=False)
 
     @property
     def resolver(self) -> Resolver:
@@ -55,6 +57,13 @@ class Deps:
         if self._probes is None:
             self._probes = ProbeLimiter(self.settings.max_probes_per_user)
         return self._probes
+
+    @property
+    def locales(self) -> Locales:
+        """Each person's language (their Slack locale, else SMTPCHECK_LANGUAGE), cached."""
+        if self._locales is None:
+            self._locales = Locales(self.config.language)
+        return self._locales
 
     def fresh_resolver(self) -> Resolver:
         """A resolver with an empty cache: a re-check must see today's answers, not cached ones."""

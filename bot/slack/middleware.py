@@ -23,6 +23,7 @@ from bot.config import SlackConfig
 from bot.slack import blocks
 from bot.slack.delivery import respond
 from bot.slack.router import Router
+from handlers.i18n import _, ngettext
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -98,17 +99,29 @@ class RateLimiter:
 def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> str | None:
     """Why `request` may not go ahead (a sentence for that person), or None."""
     if config.allowed_channels and request.channel not in config.allowed_channels:
-        return (
+        return _(
             "smtpcheck is not enabled in this conversation. Ask whoever runs it to add this "
             "channel to SMTPCHECK_ALLOWED_CHANNELS."
         )
     if config.allowed_users and request.user not in config.allowed_users:
-        return "You are not on smtpcheck's list of users. Ask whoever runs it to add you to SMTPCHECK_ALLOWED_USERS."
+        return _(
+            "You are not on smtpcheck's list of users. Ask whoever runs it to add you to "
+            "SMTPCHECK_ALLOWED_USERS."
+        )
     wait = limiter.wait(request.user)
     if wait:
-        return (
-            f":hourglass: Easy there: that is {limiter.per_minute} checks in the last minute. "
-            f"Try again in {math.ceil(wait)} seconds."
+        seconds = math.ceil(wait)
+        return " ".join(
+            (
+                ngettext(
+                    ":hourglass: Easy there: that is {n} check in the last minute.",
+                    ":hourglass: Easy there: that is {n} checks in the last minute.",
+                    limiter.per_minute,
+                ).format(n=limiter.per_minute),
+                ngettext("Try again in {n} second.", "Try again in {n} seconds.", seconds).format(
+                    n=seconds
+                ),
+            )
         )
     return None
 

@@ -1,7 +1,7 @@
 """`smtpcheck`: the Slack grammar in the terminal, usable as a Nagios/Icinga check.
 
 Flags may stand anywhere on the line: --json, --csv (ranges), --timeout SECONDS,
---sender ADDRESS, --helo NAME, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+--sender ADDRESS, --helo NAME, --lang en|fr, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from bot.grammar import (
 )
 from bot.store import DEFAULT_URL, Store, StoreError, history_lines
 from bot.terminal.text import render_all
+from handlers import i18n
+from handlers.i18n import _, ngettext
 from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.results import Status, worst
@@ -38,7 +40,7 @@ from handlers.results import Status, worst
 EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
 EXIT_USAGE = 3
 
-_VALUE_FLAGS = ("--timeout", "--sender", "--helo")
+_VALUE_FLAGS = ("--timeout", "--sender", "--helo", "--lang")
 
 
 @dataclasses.dataclass
@@ -49,6 +51,7 @@ class Options:
     timeout: float | None = None
     sender: str | None = None
     helo: str | None = None
+    lang: str | None = None
     words: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -59,7 +62,7 @@ def split_flags(argv: Sequence[str]) -> Options:
     i = 0
     while i < len(args):
         arg = args[i]
-        name, _, inline = arg.partition("=")
+        name, _sep, inline = arg.partition("=")
         if arg == "--json":
             options.json = True
         elif arg == "--csv":
@@ -78,7 +81,7 @@ def split_flags(argv: Sequence[str]) -> Options:
                 i += 1
                 value = args[i]
             else:
-                raise UsageError(f"{name} needs a value.")
+                raise UsageError(_("{flag} needs a value.").format(flag=name))
             _set(options, name, value)
         elif arg == "--":
             options.words.extend(args[i + 1 :])
@@ -94,9 +97,15 @@ def _set(options: Options, name: str, value: str) -> None:
         try:
             options.timeout = float(value)
         except ValueError:
-            raise UsageError(f"--timeout takes a number of seconds, not {value!r}.") from None
+            raise UsageError(
+                _("--timeout takes a number of seconds, not {value!r}.").format(value=value)
+            ) from None
         if not 0 < options.timeout <= 300:
-            raise UsageError("--timeout must be more than 0 and at most 300 seconds.")
+            raise UsageError(_("--timeout must be more than 0 and at most 300 seconds."))
+    elif name == "--lang":
+        if value.lower() not in i18n.LANGUAGES:
+            raise UsageError(_("--lang takes en or fr, not {value!r}.").format(value=value))
+        options.lang = value.lower()
     elif name == "--sender":
         options.sender = value
     else:
@@ -105,11 +114,11 @@ def _set(options: Options, name: str, value: str) -> None:
 
 def _with_flags(command: Command, options: Options) -> Command:
     if options.csv and not isinstance(command, Range):
-        raise UsageError("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`.")
+        raise UsageError(_("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`."))
     if isinstance(command, Spf):
         return dataclasses.replace(command, sender=options.sender, helo=options.helo)
     if options.sender or options.helo:
-        raise UsageError("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`.")
+        raise UsageError(_("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`."))
     return command
 
 
@@ -142,7 +151,9 @@ def progress_bar(stream: TextIO, width: int = 30) -> Progress | None:
 
     def show(done: int, total: int) -> None:
         filled = width * done // max(total, 1)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} addresses")
+        bar = "#" * filled + "." * (width - filled)
+        counted = ngettext("{done}/{total} address", "{done}/{total} addresses", total)
+        stream.write(f"\r[{bar}] " + counted.format(done=done, total=total))
         if done >= total:
             stream.write("\r" + " " * (width + 30) + "\r")
         stream.flush()
@@ -155,7 +166,7 @@ def render_range(report: Report) -> str:
     result = report.checks["range"]
     assert isinstance(result, RangeResult)
     lines = [f"{result.network}: {report.verdict.upper()}", result.summary, "", result.table()]
-    lines += [f"note: {note}" for note in result.notes]
+    lines += [_("note: {note}").format(note=note) for note in result.notes]
     for item in report.advice:
         lines.append(f"- {item.text}" + (f" {item.url}" if item.url else ""))
     return "\n".join(lines)
@@ -198,7 +209,7 @@ def _history(command: History, out: TextIO, err: TextIO) -> int:
     finally:
         store.close()
     if not lines:
-        print(f"No reports of {command.target} yet.", file=out)
+        print(_("No reports of {target} yet.").format(target=command.target), file=out)
         return 0
     print("\n".join(lines), file=out)
     return 0
@@ -208,9 +219,24 @@ def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     """Entry point of the `smtpcheck` console script; returns the exit code."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
     argv = sys.argv[1:] if argv is None else argv
+    with i18n.use(i18n.from_environment(os.environ, _lang_flag(argv))):
+        return _main(argv, stdout or sys.stdout, stderr or sys.stderr)
+
+
+def _lang_flag(argv: Sequence[str]) -> str | None:
+    """The `--lang` value, read before anything else so even a usage error is in that language."""
+    for n, arg in enumerate(argv):
+        if arg == "--":
+            return None
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+        if arg == "--lang" and n + 1 < len(argv):
+            return argv[n + 1]
+    return None
+
+
+def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         options = split_flags(argv)
         command = _with_flags(parse(" ".join(options.words)), options)
@@ -224,9 +250,11 @@ def main(
         return _history(command, out, err)
     if isinstance(command, (Watch, Unwatch)):
         print(
-            "Watches report in a Slack thread: start one there with "
-            "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
-            "from cron or a monitoring system instead (exit codes 0-3).",
+            _(
+                "Watches report in a Slack thread: start one there with "
+                "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
+                "from cron or a monitoring system instead (exit codes 0-3)."
+            ),
             file=err,
         )
         return EXIT_USAGE
@@ -241,7 +269,7 @@ def main(
     try:
         _keep(reports, command)
     except StoreError as exc:
-        print(f"The report could not be stored: {exc}", file=err)
+        print(_("The report could not be stored: {error}").format(error=exc), file=err)
     verdict: Status = worst(r.verdict for r in reports)
     range_result = reports[0].checks.get("range") if isinstance(command, Range) else None
     if options.csv and isinstance(range_result, RangeResult):

@@ -19,7 +19,14 @@ def test_manifest_has_what_the_features_need_and_no_more() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "chat:write", "app_mentions:read", "channels:history", "groups:history"]
+        [
+            "commands",
+            "chat:write",
+            "app_mentions:read",
+            "channels:history",
+            "groups:history",
+            "users:read",
+        ]
     )
 
 

@@ -56,6 +56,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        #: Each person's Slack locale, as users.info tells it (absent: en-US).
+        self.locales: dict[str, str] = {}
         self.socket_received: list[dict[str, Any]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._lock = threading.Lock()
@@ -88,8 +90,14 @@ class FakeSlack:
         with self._lock:
             self.threads[(channel, ts)] = list(messages)
 
+    def set_locale(self, user: str, locale: str) -> None:
+        """What users.info says `user`'s locale is (with include_locale=true)."""
+        with self._lock:
+            self.locales[user] = locale
+
     def reset(self) -> None:
         with self._lock:
+            self.locales.clear()
             self.calls.clear()
             self.faults.clear()
             self.threads.clear()
@@ -205,6 +213,14 @@ class FakeSlack:
             if messages is None:
                 return {"ok": False, "error": "thread_not_found"}
             return {"ok": True, "messages": messages, "has_more": False}
+        if method == "users.info":
+            user = str(body.get("user", ""))
+            with self._lock:
+                locale = self.locales.get(user, "en-US")
+            info: dict[str, Any] = {"id": user, "name": user.lower(), "tz": "Europe/Paris"}
+            if str(body.get("include_locale", "")).lower() in ("1", "true"):
+                info["locale"] = locale
+            return {"ok": True, "user": info}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket-mode"}
         return {"ok": True}
