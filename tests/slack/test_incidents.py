@@ -193,8 +193,10 @@ def test_unwatch_and_duplicate_watch(bot: BotProcess, slack: FakeSlack, dns: Dns
             if "Stopped watching" in p.all_text()
         ]
     )
-    bot.command(f"unwatch {ip}", channel="C_W3")
+    # ephemerals: "already watching", the first unwatch's "Stopped watching", then this one
     slack.wait_call("chat.postEphemeral", "C_W3", count=2)
+    bot.command(f"unwatch {ip}", channel="C_W3")
+    slack.wait_call("chat.postEphemeral", "C_W3", count=3)
     assert "was not watching" in slack.find("chat.postEphemeral", "C_W3")[-1].all_text()
 
 
