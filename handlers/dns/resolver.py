@@ -73,6 +73,8 @@ class Answer:
     ttl: int = 0
     detail: str = ""
     rdata: tuple[dns.rdata.Rdata, ...] = field(default=(), repr=False, compare=False)
+    #: The name the records belong to when CNAMEs led there from `name` (DKIM keys often do).
+    canonical: str | None = None
 
     @property
     def definite(self) -> bool:
@@ -319,6 +321,7 @@ class Resolver:
         if result.rrset is None:
             return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
         rdatas = tuple(result.rrset)
+        canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
         return Answer(
             name,
             rdtype,
@@ -326,6 +329,7 @@ class Resolver:
             records=tuple(_record_text(r) for r in rdatas),
             ttl=int(result.rrset.ttl),
             rdata=rdatas,
+            canonical=canonical if canonical != name.lower().rstrip(".") else None,
         )
 
 
