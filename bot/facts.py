@@ -7,7 +7,8 @@ description of the facts keeps the two outputs saying the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 JSON = Mapping[str, Any]
@@ -158,3 +159,83 @@ LINES: dict[str, Callable[[JSON], list[str]]] = {
     "egress": egress_lines,
     "bounce": bounce_lines,
 }
+
+
+# ---- a host name with many addresses ------------------------------------------------------
+
+#: More addresses than this and a host name's answer is one table, not a report per address.
+TABLE_OVER = 3
+
+_RANK = {"skipped": -1, "ok": 0, "warn": 1, "error": 2, "fail": 3}
+
+
+def _label(meaning: object) -> str:
+    text = str(meaning)
+    return text.split(":", 1)[0].strip() if ":" in text and len(text.split(":", 1)[0]) <= 24 else ""
+
+
+def _listing(entry: JSON) -> str:
+    labels = [x for x in dict.fromkeys(_label(m) for m in entry.get("meanings") or []) if x]
+    name = str(entry.get("list") or entry.get("zone") or "")
+    labels = [x for x in labels if x.lower() not in name.lower()]
+    return f"{name} ({', '.join(labels)})" if labels else name
+
+
+def problems(report: JSON) -> str:
+    """What is wrong with one address, in a few words: lists, PTR, SPF, other checks."""
+    checks = report.get("checks") or {}
+    found: list[str] = []
+    for name, check in checks.items():
+        if not isinstance(check, Mapping):
+            continue
+        status = str(check.get("status"))
+        if name == "dnsbl":
+            listed = [e for e in check.get("listed") or [] if isinstance(e, Mapping)]
+            if listed:
+                found.append(", ".join(_listing(e) for e in listed))
+            elif status == "error":
+                found.append("blocklists could not be checked")
+        elif status in ("ok", "skipped"):
+            continue
+        elif name == "ptr":
+            names = check.get("names") or []
+            if status == "error":
+                found.append("PTR could not be checked")
+            elif not names:
+                found.append("no PTR")
+            elif not check.get("forward_confirmed"):
+                found.append(f"PTR {names[0]} does not resolve back")
+            elif check.get("generic"):
+                found.append(f"PTR {names[0]} looks generic")
+        elif name == "spf":
+            found.append(f"SPF {check.get('result') or status}")
+        else:
+            found.append(f"{name} {status}")
+    return "; ".join(found)
+
+
+def address_rows(reports: Sequence[JSON]) -> list[dict[str, str]]:
+    """One row per address (address, verdict, what is wrong), worst first, then in address order."""
+    rows = [
+        {
+            "address": str(r.get("target", "")),
+            "verdict": str(r.get("verdict", "error")),
+            "problems": problems(r),
+        }
+        for r in reports
+    ]
+    rows.sort(key=lambda row: (-_RANK.get(row["verdict"], 2), _address_key(row["address"])))
+    return rows
+
+
+def _address_key(text: str) -> tuple[int, int, str]:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return (9, 0, text)
+    return (ip.version, int(ip), text)
+
+
+def shared_notes(reports: Sequence[JSON]) -> list[str]:
+    """The reports' notes, each once (a host name's notes repeat on every address)."""
+    return list(dict.fromkeys(str(n) for r in reports for n in r.get("notes") or []))

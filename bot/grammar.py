@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.paste import NotAName, a_label, clean, host_and_port, mail_domain, strip_invisible
 from handlers.ranges import RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason
 
@@ -59,6 +61,10 @@ class Check:
     target: str
     domain: str | None = None
     scope: Scope = "full"
+    #: The host name as the person typed it, when DNS is asked another form (an IDN's A-label).
+    display: str | None = None
+    #: What reading the input changed, said in the report (an IPv4-mapped address).
+    notes: tuple[str, ...] = ()
 
     @property
     def is_hostname(self) -> bool:
@@ -78,17 +84,23 @@ class Spf:
     ip: str | None = None
     sender: str | None = None
     helo: str | None = None
+    #: The domain as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
 class Smtp:
     host: str
     port: int = 25
+    #: The host name as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
 class Mx:
     domain: str
+    #: The domain as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,17 +201,46 @@ def check_ip(word: str, *, public: bool = True) -> str:
     return str(ip)
 
 
-def check_target(word: str, *, public: bool = True) -> str:
-    """An address (validated) or a host name with a dot (normalised, not yet resolved)."""
-    if (
+def _looks_like_ip(word: str) -> bool:
+    return bool(
         _is_ip(word)
         or _IPV4_SHAPE.match(word)
         or (_IPV6_SHAPE.match(word) and word.count(":") >= 2)
-    ):
+    )
+
+
+def _name(word: str) -> str | None:
+    """`word` as the host name DNS is asked (A-label for an IDN), or None if it is not one."""
+    try:
+        name = a_label(word)
+    except NotAName:
+        return None
+    return name if _is_hostname(name) else None
+
+
+def check_target(word: str, *, public: bool = True) -> str:
+    """An address (validated) or a host name with a dot (normalised, not yet resolved).
+
+    An internationalised name comes back as its A-label; `shown` gives the typed form.
+    """
+    if _looks_like_ip(word):
         return check_ip(word, public=public)
-    if _is_hostname(word):
-        return word.lower().rstrip(".")
+    name = _name(word)
+    if name is not None:
+        return name
+    domain = mail_domain(word)
+    if domain is not None:
+        raise UsageError(
+            f"{_show(word)} is a mail address, not a server: give the server's IP address or host "
+            f"name, or check its domain's SPF with `spf {_show(domain)}`."
+        )
     raise UsageError(f"{_show(word)} is neither an IP address nor a host name with a dot.")
+
+
+def shown(word: str, target: str) -> str | None:
+    """The typed form of a host name when it differs from what DNS is asked, else None."""
+    typed = word.rstrip(".")
+    return typed if not _is_ip(target) and typed.lower() != target else None
 
 
 def check_range(word: str) -> Range:
@@ -211,9 +252,18 @@ def check_range(word: str) -> Range:
 
 
 def check_domain(word: str) -> str:
-    if _is_ip(word) or not _is_hostname(word):
+    """A mail domain (A-label for an IDN), or UsageError; a mail address gets its domain named."""
+    domain = mail_domain(word)
+    if domain is not None and _name(domain):
+        raise UsageError(
+            "{word} is a mail address; the domain is {domain}: use `{domain}`.".format(
+                word=_show(word), domain=_show(domain)
+            )
+        )
+    name = None if _is_ip(word) else _name(word)
+    if name is None:
         raise UsageError(f"{_show(word)} is not a valid mail domain (e.g. example.com).")
-    return word.lower().rstrip(".")
+    return name
 
 
 def _interval(words: list[str]) -> tuple[list[str], int]:
@@ -251,24 +301,41 @@ def _arity(verb: str, args: list[str], least: int, most: int) -> None:
 
 
 def parse(text: str) -> Command:
-    """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command."""
+    """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command.
+
+    Words are read as people paste them (see `bot.paste`): brackets, quotes, trailing
+    punctuation and zero-width characters dropped, a URL as its host, `::ffff:` as IPv4.
+    """
     if len(text) > MAX_TEXT:
         raise UsageError(
             f"That is too long for me ({len(text):,} characters; {MAX_TEXT:,} at most)."
         )
-    text = unslack(text).strip()
-    words = text.split()
-    if not words:
+    text = strip_invisible(unslack(text)).strip()
+    raw = text.split()
+    if not raw:
         return Help()
-    verb = words[0].lower()
-    args = words[1:]
+    verb = raw[0].lower()
     if verb in ("help", "-h", "--help", "?"):
         return Help()
     if verb == "bounce":
-        rest = text[len(words[0]) :].strip()
+        rest = text[len(raw[0]) :].strip()
         if not rest:
             raise UsageError("Paste the bounce or rejection text after `bounce`.")
         return Bounce(rest)
+    notes: list[str] = []
+
+    def plain(word: str) -> str:
+        cleaned = clean(word)
+        if cleaned.note and cleaned.note not in notes:
+            notes.append(cleaned.note)
+        return cleaned.text
+
+    if verb == "smtp":
+        return _smtp(raw[1:], plain)
+    words = [raw[0], *(plain(w) for w in raw[1:])]
+    if verb not in _VERBS:
+        words[0] = plain(raw[0])
+    args = words[1:]
     if verb in ("bl", "ptr"):
         _arity(verb, args, 1, 1)
         if looks_like_range(args[0]):
@@ -278,22 +345,15 @@ def parse(text: str) -> Command:
                     f"`bl {_show(args[0])}`."
                 )
             return check_range(args[0])
-        return Check(check_target(args[0]), None, "bl" if verb == "bl" else "ptr")
+        target = check_target(args[0])
+        scope: Scope = "bl" if verb == "bl" else "ptr"
+        return Check(target, None, scope, display=shown(args[0], target), notes=tuple(notes))
     if verb == "spf":
-        _arity(verb, args, 1, 2)
-        ip = check_ip(args[1], public=False) if len(args) == 2 else None
-        return Spf(args[0].rstrip(".").lower() if args[0] != "." else args[0], ip)
-    if verb == "smtp":
-        _arity(verb, args, 1, 2)
-        port = 25
-        if len(args) == 2:
-            if not args[1].isdigit() or not 0 < int(args[1]) < 65536:
-                raise UsageError(f"{_show(args[1])} is not a port number (25, 465, 587 or 2525).")
-            port = int(args[1])
-        return Smtp(check_target(args[0], public=False), port)
+        return _spf(args)
     if verb == "mx":
         _arity(verb, args, 1, 1)
-        return Mx(check_domain(args[0]))
+        domain = check_domain(args[0])
+        return Mx(domain, display=shown(args[0], domain))
     if verb == "egress":
         _arity(verb, args, 0, 1)
         return Egress(check_ip(args[0]) if args else None)
@@ -323,8 +383,74 @@ def parse(text: str) -> Command:
         return check_range(words[0])
     _arity("check", args, 0, 1)
     target = check_target(words[0])
+    if args and not _is_ip(target) and _looks_like_ip(args[0]):
+        raise UsageError(
+            f"The address goes first, then the mail domain: `{_show(args[0])} {_show(words[0])}`."
+        )
     domain = check_domain(args[0]) if args else None
-    return Check(target, domain, "full")
+    return Check(target, domain, "full", display=shown(words[0], target), notes=tuple(notes))
+
+
+_VERBS = frozenset(
+    {"bl", "ptr", "spf", "smtp", "mx", "egress", "watch", "unwatch", "history", "check"}
+)
+
+
+def _spf(args: list[str]) -> Spf:
+    """`spf DOMAIN [IP]`; an address or a mail address where the domain goes gets a suggestion.
+
+    A domain that is not a valid name is still evaluated: RFC 7208 section 4.3 makes its
+    result `none`.
+    """
+    _arity("spf", args, 1, 2)
+    first = args[0]
+    if _looks_like_ip(first):
+        if len(args) == 2 and not _looks_like_ip(args[1]):
+            raise UsageError(
+                f"`spf` takes the domain first, then the address: `spf {_show(args[1])} {_show(first)}`."
+            )
+        raise UsageError(
+            f"`spf` takes a domain first, then the address to evaluate: `spf DOMAIN {_show(first)}`."
+        )
+    domain = mail_domain(first)
+    if domain is not None:
+        suggestion = f"spf {domain} {args[1]}" if len(args) == 2 else f"spf {domain}"
+        raise UsageError(
+            f"`spf` takes a domain, not a mail address: the domain of {_show(first)} is "
+            f"{_show(domain)}, so use `{_show(suggestion)}`."
+        )
+    ip = check_ip(args[1], public=False) if len(args) == 2 else None
+    if first == ".":
+        return Spf(first, ip)
+    try:
+        name = a_label(first)
+    except NotAName:
+        name = first.rstrip(".").lower()
+    return Spf(name, ip, display=shown(first, name))
+
+
+def _smtp(args: list[str], plain: Callable[[str], str]) -> Smtp:
+    """`smtp HOST [PORT]`, also `HOST:PORT` and `[V6]:PORT` as people paste them."""
+    _arity("smtp", args, 1, 2)
+    host_word, attached = host_and_port(clean(args[0]).text if "://" in args[0] else args[0])
+    host_word = plain(host_word)
+    if attached is not None and len(args) == 2:
+        raise UsageError(f"Give the port once: `smtp {_show(host_word)} {attached}`.")
+    port = 25 if attached is None else attached
+    if len(args) == 2:
+        word = plain(args[1])
+        if not word.isdigit() or not 0 < int(word) < 65536:
+            raise UsageError(f"{_show(word)} is not a port number (25, 465, 587 or 2525).")
+        port = int(word)
+    if not 0 < port < 65536:
+        raise UsageError(f"{port} is not a port number (25, 465, 587 or 2525).")
+    host = check_target(host_word, public=False)
+    return Smtp(host, port, display=shown(host_word, host))
+
+
+def bad_input(error: str, prefix: str = "/smtpcheck") -> str:
+    """The reply to bad input: the one sentence, and where the full usage is."""
+    return f"{error} See `{prefix} help`."
 
 
 def usage(error: str | None = None) -> str:

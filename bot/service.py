@@ -69,22 +69,23 @@ async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str],
 async def run_check(command: Check, resolver: Resolver, settings: Settings) -> list[Report]:
     """A full (or blocklist-only, PTR-only) check; one report per address of a host name."""
     if not command.is_hostname:
-        return [
-            await full_check(
-                command.target, command.domain, resolver, settings, scope=command.scope
-            )
-        ]
+        report = await full_check(
+            command.target, command.domain, resolver, settings, scope=command.scope
+        )
+        report.notes[:0] = command.notes
+        return [report]
     addresses, notes = await public_addresses_of(command.target, resolver)
+    hostname = command.display or command.target
     reports = await asyncio.gather(
         *(
             full_check(
-                ip, command.domain, resolver, settings, scope=command.scope, hostname=command.target
+                ip, command.domain, resolver, settings, scope=command.scope, hostname=hostname
             )
             for ip in addresses
         )
     )
     for report in reports:
-        report.notes.extend(notes)
+        report.notes.extend([*command.notes, *notes])
     return list(reports)
 
 
@@ -104,14 +105,14 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
     result = await check_spf(
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
     )
-    return [_single(command.domain, "spf", result, resolver, started)]
+    return [_single(command.display or command.domain, "spf", result, resolver, started)]
 
 
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
     """Probe one SMTP server; the report's target is what the person typed."""
     started = time.perf_counter()
     result = await probe_smtp(command.host, command.port, resolver, settings)
-    report = _single(command.host, "smtp", result, resolver, started)
+    report = _single(command.display or command.host, "smtp", result, resolver, started)
     if result.address:
         pool_report = Report(target=result.address, checks={})
         apply_pool(pool_report, settings)
@@ -123,7 +124,7 @@ async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> lis
 async def run_mx(command: Mx, resolver: Resolver, settings: Settings) -> list[Report]:
     started = time.perf_counter()
     result = await check_mx(command.domain, resolver, settings)
-    return [_single(command.domain, "mx", result, resolver, started)]
+    return [_single(command.display or command.domain, "mx", result, resolver, started)]
 
 
 async def run_egress(command: Egress, resolver: Resolver, settings: Settings) -> list[Report]:

@@ -377,9 +377,9 @@ def _zones(flat: str) -> list[str]:
     return out
 
 
-def _receiver(flat: str) -> _Receiver | None:
+def _receiver(flat: str, strong: _Receiver | None = None) -> _Receiver | None:
     """The system named by its own wording (strong), else by a hint such as a domain (weak)."""
-    strong = _strong_receiver(flat)
+    strong = strong or _strong_receiver(flat)
     if strong is not None:
         return strong
     for r in _patterns().receivers:
@@ -404,27 +404,25 @@ def _remote_mta(text: str) -> str | None:
     The Reporting-MTA is the sender's own server and is never the answer.
     """
     for pattern in _patterns().remote_mta:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(text[:PHRASE_SCAN]):
             name = m.group(1).lower().rstrip(".")
             if _HOST_NAME.fullmatch(name):
                 return name
     return None
 
 
-def _who(flat: str, head: str) -> str | None:
+def _who(head: str, strong: _Receiver | None, fallback: _Receiver | None) -> str | None:
     """The receiver's name: its vendor when its wording shows it, else the remote host.
 
     MTA software (Postfix, Exim) names the receiver only when nothing says which host it
     was: in a DSN the sender's own MTA writes the report, and its wording must not be
     taken for the receiver.
     """
-    strong = _strong_receiver(flat)
     if strong is not None and strong.name not in _SOFTWARE:
         return strong.name
     remote = _remote_mta(head)
     if remote is not None:
         return remote
-    fallback = _receiver(flat)
     return fallback.name if fallback else None
 
 
@@ -441,7 +439,8 @@ def _mail_domain(head: str, text: str) -> str | None:
     (MAILER-DAEMON@...) are not the sender.
     """
     patterns = _patterns()
-    for source in (head, text):
+    first, whole = head[:PHRASE_SCAN], text[:PHRASE_SCAN]
+    for source in (first, whole) if whole != first else (first,):
         for pattern in patterns.sender_domain:
             for m in pattern.finditer(source):
                 found = m.group(1).strip().strip("<>[]\"'").rstrip(".")
@@ -743,7 +742,8 @@ def explain_bounce(text: str) -> BounceResult:
 
     reply, enhanced = _codes(head)
     zones = _zones(flat)
-    receiver = _receiver(flat)
+    strong = _strong_receiver(flat)
+    receiver = _receiver(flat, strong)
     named, names = _lists(flat, zones)
     kind = _kind(flat, named, enhanced)
     domain = _mail_domain(head, text)
@@ -754,7 +754,7 @@ def explain_bounce(text: str) -> BounceResult:
         ips = _received_ips(all_received, receiver_ips)
         ip_source = "received_headers" if ips else None
 
-    who = _who(flat, head)
+    who = _who(head, strong, receiver)
     found = bool(ips) or kind != "unknown"
     if not found:
         return BounceResult(

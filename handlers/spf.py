@@ -186,8 +186,8 @@ async def check_spf(
     if not domain:
         return SpfResult(
             "skipped",
-            "SPF not checked: no mail domain given. "
-            "Give the mail domain to check SPF: /smtpcheck IP example.com",
+            "SPF not checked: no mail domain given (name it after the address, e.g. "
+            "`51.158.10.22 example.com`).",
         )
     if ip is not None:
         ip = str(ipaddress.ip_address(ip))

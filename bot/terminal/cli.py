@@ -26,6 +26,7 @@ from bot.grammar import (
     Unwatch,
     UsageError,
     Watch,
+    bad_input,
     parse,
     usage,
 )
@@ -241,7 +242,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         options = split_flags(argv)
         command = _with_flags(parse(" ".join(options.words)), options)
     except UsageError as exc:
-        print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
+        print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
     if isinstance(command, Help):
         print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
@@ -261,7 +262,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         reports = asyncio.run(_run(command, options, err))
     except UsageError as exc:
-        print(str(exc), file=err)
+        print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
     except ConfigError as exc:
         print(str(exc), file=err)

@@ -236,7 +236,8 @@ def test_bad_input_stays_private(bot: BotProcess, slack: FakeSlack) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    assert "999.1.1.1 looks like an IPv4 address" in body["text"] and "Usage:" in body["text"]
+    assert "999.1.1.1 looks like an IPv4 address" in body["text"]
+    assert body["text"].endswith("See `/smtpcheck help`.") and "Usage:" not in body["text"]
     time.sleep(0.3)
     assert not slack.find("chat.postMessage", "C_BAD") and not slack.find("chat.update", "C_BAD")
 

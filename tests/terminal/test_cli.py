@@ -245,3 +245,44 @@ def test_console_script_runs_in_a_subprocess(env: DnsServer) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdict"] == "ok"
+
+
+def test_ipv4_mapped_address_is_checked_as_its_ipv4_address(env: DnsServer) -> None:
+    """`::ffff:51.158.10.22` is 51.158.10.22: its IPv4 listings, with a note saying so."""
+    env.add(reverse_name(IP, "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, _ = run("--json", "bl", f"::ffff:{IP}")
+    report = json.loads(out)
+    assert report["target"] == IP
+    assert report["checks"]["dnsbl"]["listed"][0]["zone"] == "zen.spamhaus.org"
+    assert any("IPv4-mapped" in note for note in report["notes"])
+    assert code == 2
+
+
+@pytest.mark.parametrize("word", [f"[{IP}]", f"<{IP}>", f"{IP},", f"\u200b{IP}", f"'{IP}'."])
+def test_pasted_address_is_checked(env: DnsServer, word: str) -> None:
+    env.add(reverse_name(IP, "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, err = run("bl", word)
+    assert code == 2, err
+    assert out.startswith(f"{IP}  FAIL")
+
+
+def test_internationalised_name_is_looked_up_as_its_a_label_and_shown_as_typed(
+    env: DnsServer,
+) -> None:
+    env.add("xn--mnchen-post-thb.de", "A", IP)
+    good_ptr(env)
+    code, out, err = run("bl", "münchen-post.de")
+    assert code == 0, err
+    assert out.startswith(f"{IP} (münchen-post.de)  OK")
+    code, out, _ = run("--json", "https://münchen-post.de/impressum")
+    assert json.loads(out)["hostname"] == "münchen-post.de"
+
+
+def test_bad_input_is_one_sentence_and_a_pointer_to_help(env: DnsServer) -> None:
+    code, out, err = run("northwind-traders.com", IP)
+    assert code == 3 and out == ""
+    assert err.strip() == (
+        f"The address goes first, then the mail domain: `{IP} northwind-traders.com`. "
+        "See `smtpcheck help`."
+    )
+    assert "Usage" not in err

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import Help, UsageError, parse, usage
+from bot.grammar import Help, UsageError, bad_input, parse, usage
 from bot.slack import blocks
 from bot.slack.deps import Conversation
 from bot.slack.router import router_of
@@ -29,7 +29,7 @@ async def smtpcheck_command(
     try:
         parsed = parse(str(command.get("text") or ""))
     except UsageError as exc:
-        await ack(response_type="ephemeral", text=blocks.usage_text(usage(str(exc))))
+        await ack(response_type="ephemeral", text=blocks.esc(bad_input(str(exc))))
         return
     if isinstance(parsed, Help):
         await ack(response_type="ephemeral", text=blocks.usage_text(usage()))
