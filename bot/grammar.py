@@ -364,8 +364,8 @@ def parse(text: str) -> Command:
                 raise UsageError("Say which address to watch: `watch IP [DOMAIN] [every 15m]`.")
             return Watch()
         _arity(verb, watched, 1, 2)
-        domain = check_domain(watched[1]) if len(watched) == 2 else None
-        return Watch(check_ip(watched[0]), domain, minutes)
+        watch_domain = check_domain(watched[1]) if len(watched) == 2 else None
+        return Watch(check_ip(watched[0]), watch_domain, minutes)
     if verb in ("unwatch", "history"):
         _arity(verb, args, 1, 1)
         target = check_ip(args[0])
@@ -387,8 +387,8 @@ def parse(text: str) -> Command:
         raise UsageError(
             f"The address goes first, then the mail domain: `{_show(args[0])} {_show(words[0])}`."
         )
-    domain = check_domain(args[0]) if args else None
-    return Check(target, domain, "full", display=shown(words[0], target), notes=tuple(notes))
+    mail = check_domain(args[0]) if args else None
+    return Check(target, mail, "full", display=shown(words[0], target), notes=tuple(notes))
 
 
 _VERBS = frozenset(
