@@ -216,16 +216,29 @@ def problems(report: JSON) -> str:
 
 def address_rows(reports: Sequence[JSON]) -> list[dict[str, str]]:
     """One row per address (address, verdict, what is wrong), worst first, then in address order."""
-    rows = [
+    ordered = sorted(reports, key=_badness)
+    return [
         {
             "address": str(r.get("target", "")),
             "verdict": str(r.get("verdict", "error")),
             "problems": problems(r),
         }
-        for r in reports
+        for r in ordered
     ]
-    rows.sort(key=lambda row: (-_RANK.get(row["verdict"], 2), _address_key(row["address"])))
-    return rows
+
+
+def _badness(report: JSON) -> tuple[int, int, int, tuple[int, int, str]]:
+    """Sort key, worst first: the verdict, then the blocklists' status and listing count."""
+    checks = report.get("checks") or {}
+    found = checks.get("dnsbl")
+    dnsbl: JSON = found if isinstance(found, Mapping) else {}
+    listed = len(dnsbl.get("listed") or [])
+    return (
+        -_RANK.get(str(report.get("verdict")), 2),
+        -_RANK.get(str(dnsbl.get("status")), -1),
+        -listed,
+        _address_key(str(report.get("target", ""))),
+    )
 
 
 def _address_key(text: str) -> tuple[int, int, str]:

@@ -27,13 +27,20 @@ from handlers.smtp import probe_smtp
 from handlers.spf import check_spf
 from handlers.targets import non_global_reason
 
-MAX_ADDRESSES = 8
+#: Most addresses of one host name that are checked (INTERFACE.md).
+MAX_ADDRESSES = 32
+
+
+def address_order(addresses: list[str]) -> list[str]:
+    """IPv4 first, then IPv6, each in numeric order: the same order whatever DNS shuffled."""
+    unique = {ipaddress.ip_address(a) for a in addresses}
+    return [str(ip) for ip in sorted(unique, key=lambda ip: (ip.version, int(ip)))]
 
 
 async def addresses_of(name: str, resolver: Resolver) -> list[str]:
-    """Every A and AAAA address of `name`, or UsageError saying why there are none."""
+    """Every A and AAAA address of `name` in address order, or UsageError saying why none."""
     a, aaaa = await asyncio.gather(resolver.lookup(name, "A"), resolver.lookup(name, "AAAA"))
-    found = [*a.records, *aaaa.records]
+    found = address_order([*a.records, *aaaa.records])
     if found:
         return found
     if "timeout" in (a.outcome, aaaa.outcome):
@@ -61,7 +68,10 @@ async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str],
         kinds = ", ".join(found)
         raise UsageError(f"{name} resolves only to addresses that are not public ({kinds}).")
     if len(public) > MAX_ADDRESSES:
-        notes.append(f"{name} has {len(public)} addresses; the first {MAX_ADDRESSES} were checked.")
+        notes.append(
+            f"{name} has {len(public)} addresses; the first {MAX_ADDRESSES} in address order "
+            "(IPv4 first) were checked."
+        )
         public = public[:MAX_ADDRESSES]
     return public, notes
 
@@ -105,7 +115,16 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
     result = await check_spf(
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
     )
-    return [_single(command.display or command.domain, "spf", result, resolver, started)]
+    shown = command.display or command.domain
+    report = _single(shown, "spf", result, resolver, started)
+    if result.domain and result.domain != command.domain:
+        # The envelope sender decides the domain SPF is about (RFC 7208 section 2.4).
+        report.target = result.domain
+        report.notes.append(
+            f"The envelope sender {command.sender} decides the domain: SPF was checked for "
+            f"{result.domain}, not {shown}."
+        )
+    return [report]
 
 
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:

@@ -55,6 +55,10 @@ class SpfResult(CheckResult):
     #: pass, fail, softfail, neutral, none, permerror, temperror; None when not evaluated.
     result: str | None = None
     record: str | None = None
+    #: Every SPF record the domain publishes (more than one is a permerror).
+    records: list[str] = field(default_factory=list)
+    #: False when the domain does not exist (NXDOMAIN); None when not looked at.
+    exists: bool | None = None
     explanation: str | None = None
     #: DNS-querying terms over the include/redirect tree (RFC 7208 limit: 10).
     lookups: int | None = None
@@ -184,10 +188,10 @@ async def check_spf(
     if sender and "@" in sender:
         domain = sender.rsplit("@", 1)[1] or domain
     if not domain:
+        example = f"`{ip or '51.158.10.22'} example.com`"
         return SpfResult(
             "skipped",
-            "SPF not checked: no mail domain given (name it after the address, e.g. "
-            "`51.158.10.22 example.com`).",
+            f"SPF not checked: no mail domain given (add it after the address: {example}).",
         )
     if ip is not None:
         ip = str(ipaddress.ip_address(ip))
@@ -224,6 +228,8 @@ def _from_review(review: SpfReview) -> SpfResult:
         "",
         domain=domain,
         record=review.record,
+        records=review.records,
+        exists=review.exists if not review.error else None,
         lookups=review.lookups if review.record else None,
         warnings=review.warnings,
     )
@@ -232,10 +238,20 @@ def _from_review(review: SpfReview) -> SpfResult:
         out.summary = f"Could not read the SPF record of {domain}: {review.error}"
         out.advice = [_temperror_advice(domain)]
         return out
+    if not review.exists:
+        out.status, out.result = "warn", "none"
+        out.summary = _no_such_domain(domain)
+        out.advice = _nxdomain_advice(review.warnings)
+        return out
     if not review.records:
         out.status, out.result = "warn", "none"
         out.summary = f"{domain} publishes no SPF record"
         out.advice = [_publish_advice(domain, None)]
+        return out
+    if len(review.records) > 1:
+        out.status, out.result = "fail", "permerror"
+        out.summary = _several_records(domain, len(review.records))
+        out.advice = _warning_advice(review.warnings)
         return out
     if len(review.records) > 1:
         out.result = "permerror"
@@ -260,6 +276,8 @@ def _from_evaluation(
         domain=domain,
         result=result,
         record=review.record,
+        records=review.records,
+        exists=review.exists if not review.error else None,
         explanation=evaluation.explanation or None,
         lookups=review.lookups if review.record else None,
         warnings=review.warnings,
@@ -280,15 +298,22 @@ def _from_evaluation(
         "temperror": f"SPF temperror: DNS lookups for the SPF of {domain} failed ({detail})",
     }
     out.summary = summaries.get(result, f"SPF could not be evaluated: {detail}")
+    if not review.exists:
+        out.summary = f"SPF {result}: {_no_such_domain(domain)}"
+    elif len(review.records) > 1:
+        out.summary = f"SPF {result}: {_several_records(domain, len(review.records))}"
     if result not in RESULT_STATUS:
         out.result = None
-    if review.warnings and result != "none":
-        out.summary += f"; {_problems(review.warnings)}"
+    others = [w for w in review.warnings if w.code not in ("multiple_records", "no_such_domain")]
+    if others and result != "none":
+        out.summary += f"; {_problems(others)}"
     advice: list[Advice] = []
     if result in ("fail", "softfail", "neutral"):
         advice.append(_add_address_advice(domain, ip, review.record))
-    elif result == "none":
+    elif result == "none" and review.exists:
         advice.append(_publish_advice(domain, ip))
+    elif result == "none":
+        advice.extend(_nxdomain_advice(review.warnings))
     elif result == "temperror":
         advice.append(_temperror_advice(domain))
     advice.extend(_warning_advice(review.warnings))
@@ -298,6 +323,21 @@ def _from_evaluation(
         )
     out.advice = advice
     return out
+
+
+def _nxdomain_advice(warnings: list[SpfWarning]) -> list[Advice]:
+    return [Advice(f"{w.text}: {w.fix}", w.url) for w in warnings if w.code == "no_such_domain"]
+
+
+def _no_such_domain(domain: str) -> str:
+    return f"{domain} does not exist (NXDOMAIN), so it has no SPF record"
+
+
+def _several_records(domain: str, count: int) -> str:
+    return (
+        f"{domain} publishes {count} SPF records, which is a permanent error (RFC 7208 "
+        "section 3.2): receivers treat the domain as having a broken SPF"
+    )
 
 
 def _problems(warnings: list[SpfWarning]) -> str:

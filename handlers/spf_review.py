@@ -74,6 +74,8 @@ class SpfReview:
     warnings: list[SpfWarning] = field(default_factory=list)
     #: Set when the domain's own TXT lookup failed (timeout, SERVFAIL): nothing is known.
     error: str | None = None
+    #: False when the domain does not exist (NXDOMAIN): there is nowhere to publish a record.
+    exists: bool = True
 
 
 def is_spf(text: str) -> bool:
@@ -121,6 +123,8 @@ class _Walk:
         self.records_read = 0
         self.followed: list[str] = []
         self.warnings: list[SpfWarning] = []
+        #: The outcome of the last TXT question (`nxdomain` says the name does not exist).
+        self.last_outcome = ""
 
     def warn(self, warning: SpfWarning) -> None:
         if warning not in self.warnings:
@@ -130,6 +134,7 @@ class _Walk:
         """SPF records at `domain`, an error text when DNS failed, and whether the name is void."""
         self.records_read += 1
         answer = await self.resolver.lookup(domain, "TXT")
+        self.last_outcome = answer.outcome
         if not answer.definite:
             return [], answer.detail or answer.outcome, False
         records = [r for r in answer.records if is_spf(r)]
@@ -146,6 +151,10 @@ async def review_spf(domain: str, resolver: Resolver) -> SpfReview:
         review.error = error
         return review
     review.records = records
+    if not records and walk.last_outcome == "nxdomain":
+        review.exists = False
+        review.warnings.append(no_such_domain(domain))
+        return review
     if not records:
         review.warnings.append(no_record(domain))
         return review
@@ -272,6 +281,19 @@ def _syntax_problem(term: Term) -> str:
 
 def _sec(section: str) -> str:
     return f"{RFC}#section-{section}"
+
+
+def no_such_domain(domain: str) -> SpfWarning:
+    return SpfWarning(
+        "no_such_domain",
+        f"{domain} does not exist (the DNS answers NXDOMAIN)",
+        "A domain that does not exist can have no SPF record, and receivers refuse mail from "
+        "it whatever SPF says.",
+        f"Check the spelling of {domain}; if it is right, the domain is not registered or its "
+        "DNS is not delegated.",
+        "RFC 7208 section 4.3",
+        _sec("4.3"),
+    )
 
 
 def no_record(domain: str) -> SpfWarning:

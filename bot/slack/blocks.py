@@ -32,7 +32,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.facts import LINES
+from bot.facts import LINES, TABLE_OVER, address_rows, shared_notes
 
 # Slack's limits (as enforced by slack_sdk.models).
 MAX_BLOCKS = 50
@@ -328,7 +328,10 @@ def _spf_text(check: JSON) -> str:
         facts.append(f"{esc(check['lookups'])}/10 DNS lookups")
     if facts:
         lines.append(", ".join(facts))
-    if check.get("record"):
+    records = [str(r) for r in check.get("records") or []]
+    if len(records) > 1:
+        lines.extend(_code(clip(r, 600)) for r in records[:4])
+    elif check.get("record"):
         lines.append(_code(clip(str(check["record"]), 1200)))
     if check.get("explanation"):
         lines.append(esc(clip(str(check["explanation"]), 500)))
@@ -337,7 +340,9 @@ def _spf_text(check: JSON) -> str:
         fix = f" {warning['fix']}" if warning.get("fix") else ""
         lines.append(f":warning: {esc(clip(str(warning.get('text', '')) + fix, 400))}")
     if len(warnings) > MAX_SPF_WARNINGS:
-        lines.append(f"…and {len(warnings) - MAX_SPF_WARNINGS} more SPF warnings (`smtpcheck spf`)")
+        lines.append(
+            f"…and {len(warnings) - MAX_SPF_WARNINGS} more SPF warnings (`/smtpcheck spf`)"
+        )
     return fit(lines)
 
 
@@ -518,6 +523,42 @@ def _changes_section(changes: Sequence[str], requested_by: str | None) -> Sectio
     return _section(fit(lines, more="…and {n} more changes"))
 
 
+def _one_host(reports: Sequence[JSON]) -> str | None:
+    """The host name when `reports` are its many addresses (one table answers), else None."""
+    names = {r.get("hostname") for r in reports}
+    if len(reports) <= TABLE_OVER or len(names) != 1:
+        return None
+    name = names.pop()
+    return str(name) if name else None
+
+
+def host_table(name: str, reports: Sequence[JSON]) -> Rendered:
+    """A host name with many addresses: one line per address (verdict, what is wrong), worst first."""
+    rows = address_rows(reports)
+    verdict = rows[0]["verdict"] if rows else "ok"
+    heading = (
+        f"{EMOJI.get(verdict, '')} {name}: {VERDICT_WORDS.get(verdict, verdict)} "
+        f"({len(rows)} addresses)"
+    )
+    blocks: list[Block] = [HeaderBlock(text=_label_header(heading))]
+    notes = [esc(note) for note in shared_notes(reports) if note.strip()]
+    if notes:
+        blocks.append(_section(fit(notes)))
+    lines = [
+        f"{EMOJI.get(row['verdict'], '')} `{esc(row['address'])}` "
+        f"{esc(row['problems']) or VERDICT_WORDS['ok']}"
+        for row in rows
+    ]
+    blocks.append(_section(fit(lines, more="…and {n} more addresses")))
+    blocks.append(_section("For one address's full report: `/smtpcheck ADDRESS [DOMAIN]`."))
+    blocks.append(_context(reports[0]))
+    text = clip(
+        esc(f"{heading}. " + "; ".join(f"{row['address']} {row['verdict']}" for row in rows)),
+        MAX_FALLBACK,
+    )
+    return Rendered([b.to_dict() for b in blocks], text)
+
+
 def render(
     reports: Sequence[JSON],
     *,
@@ -532,6 +573,9 @@ def render(
     (a re-check) adds what changed since the previous report, [] meaning nothing did.
     `requested_by` is a Slack user id, shown as a mention (ids are Slack's, not typed text).
     """
+    host = _one_host(reports)
+    if host is not None and changes is None:
+        return host_table(host, reports)
     values = list(values) if values is not None else [None] * len(reports)
     head: list[Block] = []
     if changes is not None:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
+from bot.facts import TABLE_OVER, address_rows
 from bot.grammar import (
     Check,
     Command,
@@ -31,7 +32,7 @@ from bot.grammar import (
     usage,
 )
 from bot.store import DEFAULT_URL, Store, StoreError, history_lines
-from bot.terminal.text import render_all
+from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
 from handlers.i18n import _, ngettext
 from handlers.ranges import Progress, RangeResult
@@ -128,10 +129,14 @@ def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
     if len(reports) == 1:
         return reports[0].to_json()
     target = command.target if isinstance(command, Check) else reports[0].target
+    if isinstance(command, Check) and command.display:
+        target = command.display
+    every = [r.to_json() for r in reports]
     return {
         "target": target,
         "verdict": worst(r.verdict for r in reports),
-        "reports": [r.to_json() for r in reports],
+        "addresses": address_rows(every),
+        "reports": every,
     }
 
 
@@ -283,6 +288,9 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
             colour = out.isatty() and "NO_COLOR" not in os.environ
         if isinstance(command, Range):
             print(render_range(reports[0]), file=out)
+        elif isinstance(command, Check) and command.is_hostname and len(reports) > TABLE_OVER:
+            name = command.display or command.target
+            print(render_host_table(name, [r.to_json() for r in reports], colour=colour), file=out)
         else:
             print(render_all([r.to_json() for r in reports], colour=colour), file=out)
     return EXIT[verdict]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.facts import LINES
+from bot.facts import LINES, address_rows, shared_notes
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -97,7 +97,10 @@ def _spf_lines(check: Mapping[str, Any], style: Style) -> list[str]:
     lines: list[str] = []
     if check.get("result"):
         lines.append(f"result: {clean(check['result'])}")
-    if check.get("record"):
+    records = check.get("records") or []
+    if len(records) > 1:
+        lines.extend(f"record {n}: {clean(r)}" for n, r in enumerate(records, 1))
+    elif check.get("record"):
         lines.append(f"record: {clean(check['record'])}")
     if check.get("lookups") is not None:
         lines.append(f"DNS lookups: {check['lookups']} of 10 allowed")
@@ -181,3 +184,22 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
 def render_all(reports: Sequence[Mapping[str, Any]], *, colour: bool = False) -> str:
     """Several reports (a host name's addresses), a blank line apart."""
     return "\n\n".join(render(r, colour=colour) for r in reports)
+
+
+def render_host_table(
+    name: str, reports: Sequence[Mapping[str, Any]], *, colour: bool = False
+) -> str:
+    """A host name with many addresses: one line per address (verdict, what is wrong), worst first."""
+    style = Style(colour)
+    verdicts = [str(r.get("verdict", "ok")) for r in reports]
+    worst_first = address_rows(reports)
+    verdict = worst_first[0]["verdict"] if worst_first else "ok"
+    out = [f"{style.bold(clean(name))}  {style.status(verdict)}  {len(verdicts)} addresses"]
+    out.extend(f"  {clean(note)}" for note in shared_notes(reports))
+    width = max(len(row["address"]) for row in worst_first)
+    for row in worst_first:
+        status = style.status(row["verdict"])
+        pad = " " * (7 - len(row["verdict"]))
+        out.append(f"  {row['address']:<{width}}  {status}{pad} {clean(row['problems'])}".rstrip())
+    out.append(style.dim("For one address's full report: smtpcheck ADDRESS [DOMAIN]"))
+    return "\n".join(out)

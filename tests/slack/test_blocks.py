@@ -184,3 +184,34 @@ def test_progress_and_usage_are_escaped() -> None:
     assert "&lt;!here&gt;" in blocks.progress("<!here>").text
     text = blocks.usage_text("bad <!channel>\n\nUsage:\n/smtpcheck IP")
     assert "&lt;!channel&gt;" in text and text.count("```") == 2
+
+
+def test_a_host_name_with_many_addresses_is_one_compact_table() -> None:
+    def report(n: int, verdict: str) -> dict[str, Any]:
+        listed = [{"zone": "zen.spamhaus.org", "list": "Spamhaus ZEN", "meanings": ["SBL: x"]}]
+        return {
+            "target": f"51.158.10.{n}",
+            "hostname": "relay.example-mail.net",
+            "verdict": verdict,
+            "notes": ["relay.example-mail.net also resolves to 10.0.0.5, a private address."],
+            "checks": {
+                "dnsbl": {
+                    "status": verdict,
+                    "summary": "s",
+                    "listed": listed if verdict == "fail" else [],
+                }
+            },
+        }
+
+    reports = [report(n, "fail" if n == 30 else "ok") for n in range(16, 36)]
+    rendered = blocks.render(reports, values=[None] * 20)
+    assert len(rendered.blocks) <= 6
+    body = json.dumps(rendered.blocks)
+    assert body.count("private address") == 1
+    table = rendered.blocks[2]["text"]["text"]
+    first = table.splitlines()[0]
+    assert "51.158.10.30" in first and "Spamhaus ZEN (SBL)" in first
+    assert len(table.splitlines()) == 20
+    assert "(20 addresses)" in rendered.blocks[0]["text"]["text"]
+    # three or fewer: a full report each
+    assert len(blocks.render(reports[:3], values=[None] * 3).blocks) > 6

@@ -286,3 +286,69 @@ def test_bad_input_is_one_sentence_and_a_pointer_to_help(env: DnsServer) -> None
         "See `smtpcheck help`."
     )
     assert "Usage" not in err
+
+
+def test_host_name_with_many_addresses_checks_all_in_order_as_one_table(env: DnsServer) -> None:
+    """20 addresses: every one checked (not 8 at random), IPv4 first, the listed one on top."""
+    v4 = [f"51.158.10.{n}" for n in range(40, 58)]
+    env.add("relay.example-mail.net", "A", *reversed(v4))
+    env.add("relay.example-mail.net", "AAAA", "2a01:4f8:10a::26", "2a01:4f8:10a::25")
+    for ip in v4:
+        good_ptr(env, ip, f"out-{ip.rsplit('.', 1)[1]}.example-mail.net")
+    env.add(reverse_name("51.158.10.50", "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, _ = run("--json", "bl", "relay.example-mail.net")
+    report = json.loads(out)
+    targets = [r["target"] for r in report["reports"]]
+    assert targets == [*v4, "2a01:4f8:10a::25", "2a01:4f8:10a::26"]
+    assert report["addresses"][0] == {
+        "address": "51.158.10.50",
+        "verdict": "fail",
+        "problems": "Spamhaus ZEN (SBL)",
+    }
+    assert code == 2
+    code, out, _ = run("bl", "relay.example-mail.net")
+    lines = out.splitlines()
+    assert lines[0].startswith("relay.example-mail.net  FAIL  20 addresses")
+    assert lines[1].split()[:2] == ["51.158.10.50", "FAIL"]
+    assert len(lines) == 22  # heading, one line per address, the pointer to a full report
+    assert out.count("Blocklists") == 0  # no full report per address
+
+
+def test_more_than_32_addresses_are_capped_in_address_order(env: DnsServer) -> None:
+    many = [f"51.158.11.{n}" for n in range(1, 41)]
+    env.add("big.example-mail.net", "A", *reversed(many))
+    code, out, _ = run("--json", "bl", "big.example-mail.net")
+    report = json.loads(out)
+    assert [r["target"] for r in report["reports"]] == many[:32]
+    assert "has 40 addresses; the first 32 in address order" in report["reports"][0]["notes"][0]
+    assert code == 0
+
+
+def test_three_addresses_or_fewer_get_full_reports(env: DnsServer) -> None:
+    env.add("pair.example-mail.net", "A", "51.158.10.23", IP)
+    code, out, _ = run("bl", "pair.example-mail.net")
+    assert code == 0
+    assert out.count("Blocklists") == 2
+    assert out.index(IP) < out.index("51.158.10.23")
+
+
+def test_sender_decides_the_spf_domain_evaluated_and_shown(env: DnsServer) -> None:
+    env.add("example-mail.net", "TXT", "v=spf1 ip4:51.158.10.22 -all")
+    env.add("other-mail.net", "TXT", "v=spf1 -all")
+    code, out, _ = run("--json", "spf", "example-mail.net", IP, "--sender", "bob@other-mail.net")
+    report = json.loads(out)
+    assert report["target"] == "other-mail.net"
+    assert report["checks"]["spf"]["domain"] == "other-mail.net"
+    assert report["checks"]["spf"]["record"] == "v=spf1 -all"
+    assert "SPF was checked for other-mail.net, not example-mail.net" in report["notes"][0]
+    assert code == 2
+    code, out, _ = run("spf", "example-mail.net", IP, "--sender", "bob@other-mail.net")
+    assert out.startswith("other-mail.net  FAIL") and "example-mail.net allows" not in out
+
+
+def test_an_address_where_the_spf_domain_goes_is_a_usage_error(env: DnsServer) -> None:
+    code, out, err = run("spf", IP)
+    assert (code, out) == (3, "")
+    assert "`spf` takes a domain first" in err and "See `smtpcheck help`." in err
+    code, _, err = run("spf", IP, "example-mail.net")
+    assert code == 3 and f"`spf example-mail.net {IP}`" in err
