@@ -11,34 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from bot.tally import CHECKS, CheckTally, record_check
 from handlers.dns.politeness import TOTALS, QueryStats
+
+__all__ = ["metrics_response", "record_check", "record_slack_error"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-CHECKS = Counter(
-    "smtpcheck_checks",
-    "Checks run, by command kind (full, bl, ptr, spf, smtp, mx, egress, bounce, range) and verdict.",
-    ["kind", "verdict"],
-    registry=REGISTRY,
-)
-DURATION = Histogram(
-    "smtpcheck_check_duration_seconds",
-    "Wall time of a check, from parsed command to report.",
-    ["kind"],
-    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120),
-    registry=REGISTRY,
-)
 SLACK_ERRORS = Counter(
     "smtpcheck_slack_api_errors",
     "Slack Web API calls that failed, by method and Slack's error code.",
@@ -66,13 +50,34 @@ class DnsQuestions(Collector):
         yield family
 
 
+class Checks(Collector):
+    """`smtpcheck_checks_total{kind, verdict}` and the duration histogram, from bot.tally."""
+
+    def __init__(self, tally: CheckTally) -> None:
+        self.tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        checks = CounterMetricFamily(
+            "smtpcheck_checks",
+            "Checks run, by command kind (full, bl, ptr, spf, smtp, mx, egress, bounce, "
+            "range, monitor) and verdict.",
+            labels=["kind", "verdict"],
+        )
+        for (kind, verdict), count in sorted(self.tally.snapshot().items()):
+            checks.add_metric([kind, verdict], count)
+        yield checks
+        durations = HistogramMetricFamily(
+            "smtpcheck_check_duration_seconds",
+            "Wall time of a check, from parsed command to report.",
+            labels=["kind"],
+        )
+        for kind, (buckets, total) in sorted(self.tally.histograms().items()):
+            durations.add_metric([kind], buckets, total)
+        yield durations
+
+
 REGISTRY.register(DnsQuestions(TOTALS))
-
-
-def record_check(kind: str, verdict: str, seconds: float) -> None:
-    """Count one check (`verdict` ok/warn/fail/error, or `bad_input`) and its duration."""
-    CHECKS.labels(kind=kind, verdict=verdict).inc()
-    DURATION.labels(kind=kind).observe(seconds)
+REGISTRY.register(Checks(CHECKS))
 
 
 def record_slack_error(method: str, error: str) -> None:

@@ -3,6 +3,10 @@
 Host names are resolved here (after Slack has been acknowledged) and every address
 they have is checked. Problems with what the person typed come back as `UsageError`
 with one sentence; everything else is a report.
+
+Each command's handler is imported when that command runs: `smtpcheck bl IP` as a
+monitoring check every minute must not pay for the SMTP/TLS stack, the bounce patterns
+or Prometheus.
 """
 
 from __future__ import annotations
@@ -11,20 +15,14 @@ import asyncio
 import ipaddress
 import time
 
-from bot import metrics
+from bot import tally
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
-from handlers.bounce import compare_with_live, explain_bounce
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
-from handlers.dnsbl import DnsblResult
-from handlers.egress import check_egress
-from handlers.mx import check_mx
 from handlers.ranges import Progress, check_range
 from handlers.report import Report
 from handlers.results import CheckResult, worst
 from handlers.settings import Settings
-from handlers.smtp import probe_smtp
-from handlers.spf import check_spf
 from handlers.targets import non_global_reason
 
 #: Most addresses of one host name that are checked (INTERFACE.md).
@@ -111,6 +109,8 @@ def _single(
 
 
 async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[Report]:
+    from handlers.spf import check_spf
+
     started = time.perf_counter()
     result = await check_spf(
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
@@ -129,6 +129,8 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
 
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
     """Probe one SMTP server; the report's target is what the person typed."""
+    from handlers.smtp import probe_smtp
+
     started = time.perf_counter()
     result = await probe_smtp(command.host, command.port, resolver, settings)
     report = _single(command.display or command.host, "smtp", result, resolver, started)
@@ -141,6 +143,8 @@ async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> lis
 
 
 async def run_mx(command: Mx, resolver: Resolver, settings: Settings) -> list[Report]:
+    from handlers.mx import check_mx
+
     started = time.perf_counter()
     result = await check_mx(command.domain, resolver, settings)
     return [_single(command.display or command.domain, "mx", result, resolver, started)]
@@ -148,6 +152,8 @@ async def run_mx(command: Mx, resolver: Resolver, settings: Settings) -> list[Re
 
 async def run_egress(command: Egress, resolver: Resolver, settings: Settings) -> list[Report]:
     """Learn the address SMTP leaves from, then run the full check on it."""
+    from handlers.egress import check_egress
+
     started = time.perf_counter()
     egress = await check_egress(command.expected, resolver, settings)
     if egress.seen_ip is None or non_global_reason(ipaddress.ip_address(egress.seen_ip)):
@@ -166,6 +172,10 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     that is clean by the live check is said to be "listed then, clean now". Text with no
     address and no known rejection is bad input: one sentence, never a guess.
     """
+    from handlers.bounce import compare_with_live, explain_bounce
+    from handlers.dnsbl import DnsblResult
+    from handlers.spf import check_spf
+
     started = time.perf_counter()
     bounce = explain_bounce(text)
     if not bounce.found:
@@ -222,10 +232,10 @@ async def run(
     try:
         reports = await _dispatch(command, resolver, settings, progress)
     except UsageError:
-        metrics.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
+        tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
         raise
     verdict = worst(r.verdict for r in reports)
-    metrics.record_check(kind_of(command), verdict, time.perf_counter() - started)
+    tally.record_check(kind_of(command), verdict, time.perf_counter() - started)
     return reports
 
 

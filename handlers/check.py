@@ -1,7 +1,8 @@
 """The full check of one address: blocklists, PTR and SPF at the same time.
 
 All three start together, so the report takes about as long as the slowest
-chain of DNS round trips, not the sum of them.
+chain of DNS round trips, not the sum of them. PTR and SPF are imported only when the
+scope asks for them: `bl IP` is the monitoring check run every minute.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from typing import Literal
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl
 from handlers.pools import pool_for
-from handlers.ptr import check_ptr
 from handlers.report import Report
 from handlers.results import CheckResult
 from handlers.settings import Settings
-from handlers.spf import check_spf
 
 Scope = Literal["full", "bl", "ptr"]
 
@@ -40,8 +39,12 @@ async def full_check(
         if scope in ("full", "bl"):
             jobs["dnsbl"] = group.create_task(check_dnsbl(ip, resolver, settings))
         if scope in ("full", "ptr"):
+            from handlers.ptr import check_ptr
+
             jobs["ptr"] = group.create_task(check_ptr(ip, resolver, settings))
         if scope == "full":
+            from handlers.spf import check_spf
+
             jobs["spf"] = group.create_task(check_spf(domain, ip, resolver, settings))
     report = Report(
         target=ip,

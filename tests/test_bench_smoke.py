@@ -83,3 +83,21 @@ def test_a_wrong_result_aborts_the_benchmark() -> None:
     """The benchmark refuses to time a check that did not find the listings it serves."""
     with pytest.raises(BenchmarkError):
         verify_dnsbl(DnsblResult(status="ok", summary=""), ipv4_zones(ZONES))
+
+
+def test_startup_benchmark_times_each_command_against_an_empty_interpreter() -> None:
+    from bench.bench_startup import measure as measure_startup
+    from bench.bench_startup import render as render_startup
+
+    figures = measure_startup(runs=1)
+    assert set(figures.median_ms) == {
+        "python -c pass",
+        "smtpcheck bl IP",
+        "import bot.terminal.cli",
+        "import bot.store",
+    }
+    assert all(ms > 0 for ms in figures.median_ms.values())
+    assert figures.ratios["smtpcheck bl IP"] == pytest.approx(
+        figures.median_ms["smtpcheck bl IP"] / figures.median_ms["python -c pass"], rel=0.01
+    )
+    assert "x python -c pass" in render_startup(figures)

@@ -173,15 +173,19 @@ class Incidents:
 
     async def stop_by_id(self, watch_id: int, conv: Conversation, client: AsyncWebClient) -> None:
         """The Stop button."""
-        watch = await asyncio.to_thread(
-            self.store.stop_watch_by_id, watch_id, reason=f"stopped by <@{conv.user}>"
-        )
-        if watch is None:
+        if await self.stop_watch(watch_id, conv.user, client) is None:
             await tell(client, conv, "That watch has already stopped.")
-            return
-        await self._say(
-            client, watch, f"Stopped watching {blocks.esc(watch.target)} (asked by <@{conv.user}>)."
+
+    async def stop_watch(self, watch_id: int, user: str, client: AsyncWebClient) -> WatchRow | None:
+        """Stop one watch and say so in its thread; None when it had already stopped."""
+        watch = await asyncio.to_thread(
+            self.store.stop_watch_by_id, watch_id, reason=f"stopped by <@{user}>"
         )
+        if watch is not None:
+            await self._say(
+                client, watch, f"Stopped watching {blocks.esc(watch.target)} (asked by <@{user}>)."
+            )
+        return watch
 
     async def _say(self, client: AsyncWebClient, watch: WatchRow, text: str) -> None:
         shown = blocks.notice(text)

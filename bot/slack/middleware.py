@@ -1,8 +1,10 @@
 """Cross-cutting checks as Bolt middleware: who may ask, and how often.
 
 Kept out of the listeners (as Netflix Dispatch does) so every way in (slash command,
-mention, Re-check button) gets the same rules, and a refusal is a friendly sentence to
-that person only.
+mention, Re-check button, message shortcut, Check modal, App Home Re-check, direct
+message) gets the same rules, and a refusal is a friendly sentence to that person only.
+An answer with no channel of its own (the modal opened from Home, a Home Re-check) goes
+to the person's direct message, so the channel allow-list sees "" there.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackConfig
-from bot.slack import blocks
+from bot.slack import blocks, home, modal
 from bot.slack.delivery import respond
 from bot.slack.router import Router
+from bot.slack.surfaces import MESSAGE_SHORTCUT, is_persons_direct_message
 from handlers.i18n import _, ngettext
 
 log = logging.getLogger("smtpcheck.slack")
@@ -42,7 +45,7 @@ def _later(coro: Coroutine[Any, Any, None]) -> None:
 class Request:
     """Who asked for a check, where, and how to answer them."""
 
-    kind: str  # command | mention | action
+    kind: str  # command | mention | action | shortcut | view | home | dm
     user: str
     channel: str
     response_url: str | None = None
@@ -53,23 +56,49 @@ def classify(body: Mapping[str, Any]) -> Request | None:
     """The check-starting request in `body`, or None (link clicks, other events) to let pass."""
     if "command" in body:
         return Request("command", str(body.get("user_id", "")), str(body.get("channel_id", "")))
+    user = str((body.get("user") or {}).get("id", ""))
     if body.get("type") == "block_actions":
         actions = body.get("actions") or [{}]
-        if actions[0].get("action_id") not in (blocks.RECHECK_ACTION, blocks.WATCH_ACTION):
-            return None
+        action = actions[0].get("action_id")
+        if action in (blocks.RECHECK_ACTION, blocks.WATCH_ACTION):
+            return Request(
+                "action",
+                user,
+                str((body.get("channel") or {}).get("id", "")),
+                response_url=body.get("response_url"),
+            )
+        if action == home.RECHECK_ACTION:
+            return Request("home", user, "")
+        return None
+    if body.get("type") == "message_action" and body.get("callback_id") == MESSAGE_SHORTCUT:
+        message = body.get("message") or {}
         return Request(
-            "action",
-            str((body.get("user") or {}).get("id", "")),
+            "shortcut",
+            user,
             str((body.get("channel") or {}).get("id", "")),
             response_url=body.get("response_url"),
+            thread_ts=message.get("thread_ts") or message.get("ts"),
         )
+    view = body.get("view") or {}
+    if body.get("type") == "view_submission" and view.get("callback_id") == modal.CALLBACK_ID:
+        origin = modal.Origin.from_metadata(view.get("private_metadata"))
+        return Request("view", user, origin.channel or "")
     event = body.get("event") or {}
-    if body.get("type") == "event_callback" and event.get("type") == "app_mention":
+    if body.get("type") != "event_callback":
+        return None
+    if event.get("type") == "app_mention":
         return Request(
             "mention",
             str(event.get("user", "")),
             str(event.get("channel", "")),
             thread_ts=event.get("thread_ts") or event.get("ts"),
+        )
+    if event.get("type") == "message" and is_persons_direct_message(event, None):
+        return Request(
+            "dm",
+            str(event.get("user", "")),
+            str(event.get("channel", "")),
+            thread_ts=event.get("thread_ts"),
         )
     return None
 
@@ -156,10 +185,15 @@ def access(
         text = reason  # our own sentences: nothing to escape
         if request.kind == "command":
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
-        if request.kind == "action" and request.response_url:
+        if request.kind == "view":  # shown under the first field; the modal stays open
+            errors = {modal.TARGET_BLOCK: text}
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
+        if request.kind in ("action", "shortcut") and request.response_url:
             _later(respond(request.response_url, blocks.notice(text), ephemeral=True))
-        elif request.kind == "mention":
+        elif request.kind in ("mention", "dm", "shortcut"):
             _later(_ephemeral(client, request, text))
+        elif request.kind == "home":
+            _later(_direct(client, request, text))
         return BoltResponse(status=200, body="")
 
     return check_access
@@ -172,3 +206,11 @@ async def _ephemeral(client: AsyncWebClient, request: Request, text: str) -> Non
         )
     except Exception:
         log.exception("could not tell %s why their mention was refused", request.user)
+
+
+async def _direct(client: AsyncWebClient, request: Request, text: str) -> None:
+    """A refusal for a button on App Home: there is no channel, so the person's DM."""
+    try:
+        await client.chat_postMessage(channel=request.user, text=text)
+    except Exception:
+        log.exception("could not tell %s why their re-check was refused", request.user)

@@ -202,6 +202,24 @@ class Store:
             out.append(HistoryEntry(row, changes(before, row.report)))
         return out
 
+    def get_report(self, report_id: int) -> ReportRow | None:
+        """One stored report by id (what an App Home Re-check compares against)."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(reports).where(reports.c.id == report_id)).mappings()
+            found = row.first()
+            return _report_row(found) if found else None
+
+    def recent_reports(self, user_id: str, limit: int = 10) -> list[ReportRow]:
+        """The newest `limit` reports `user_id` asked for, newest first (their App Home)."""
+        query = (
+            sa.select(reports)
+            .where(reports.c.user_id == user_id)
+            .order_by(reports.c.created_at.desc(), reports.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [_report_row(r) for r in conn.execute(query).mappings()]
+
     def _reports(self, target: str, limit: int) -> list[ReportRow]:
         query = (
             sa.select(reports)
@@ -283,6 +301,13 @@ class Store:
         query = sa.select(watches).where(watches.c.channel_id == channel_id)
         if active_only:
             query = query.where(watches.c.state == "active")
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(watches.c.created_at, watches.c.id)).mappings()
+            return [_watch(r) for r in rows]
+
+    def active_watches(self) -> list[Watch]:
+        """Every active watch of the installation, oldest first (what App Home lists)."""
+        query = sa.select(watches).where(watches.c.state == "active")
         with self._tx() as conn:
             rows = conn.execute(query.order_by(watches.c.created_at, watches.c.id)).mappings()
             return [_watch(r) for r in rows]

@@ -31,7 +31,6 @@ from bot.grammar import (
     parse,
     usage,
 )
-from bot.store import DEFAULT_URL, Store, StoreError, history_lines
 from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
 from handlers.i18n import _, ngettext
@@ -178,22 +177,29 @@ def render_range(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _keep(reports: Sequence[Report], command: Command) -> None:
+def _keep(reports: Sequence[Report], command: Command) -> str | None:
     """Store the reports when a database is configured, so `smtpcheck history` sees them.
 
     Without SMTPCHECK_DATABASE_URL the terminal writes nothing: a monitoring check must not
-    leave files behind in whatever directory it runs from.
+    leave files behind in whatever directory it runs from, nor import SQLAlchemy and
+    Alembic. Returns why the reports could not be stored, or None.
     """
     url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
     if not url or isinstance(command, Range):  # a range is a table, not one address's history
-        return
+        return None
+    from bot.store import Store, StoreError
+
     domain = command.domain if isinstance(command, Check) else None
-    store = Store.open(url)
     try:
-        for report in reports:
-            store.save_report(report.to_json(), domain=domain, user_id=f"terminal:{_user()}")
-    finally:
-        store.close()
+        store = Store.open(url)
+        try:
+            for report in reports:
+                store.save_report(report.to_json(), domain=domain, user_id=f"terminal:{_user()}")
+        finally:
+            store.close()
+    except StoreError as exc:
+        return str(exc)
+    return None
 
 
 def _user() -> str:
@@ -204,6 +210,8 @@ def _user() -> str:
 
 
 def _history(command: History, out: TextIO, err: TextIO) -> int:
+    from bot.store import DEFAULT_URL, Store, StoreError, history_lines
+
     url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip() or DEFAULT_URL
     try:
         store = Store.open(url)
@@ -272,10 +280,9 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         print(str(exc), file=err)
         return EXIT_USAGE
-    try:
-        _keep(reports, command)
-    except StoreError as exc:
-        print(_("The report could not be stored: {error}").format(error=exc), file=err)
+    problem = _keep(reports, command)
+    if problem:
+        print(_("The report could not be stored: {error}").format(error=problem), file=err)
     verdict: Status = worst(r.verdict for r in reports)
     range_result = reports[0].checks.get("range") if isinstance(command, Range) else None
     if options.csv and isinstance(range_result, RangeResult):

@@ -7,6 +7,10 @@ questions in flight is capped so a big check cannot flood anyone.
 
 `lookup` never raises for DNS outcomes: it returns an `Answer` whose `outcome`
 says what happened, so callers match on a value instead of catching exceptions.
+
+dnspython is imported on the first question the lean UDP path cannot take: a blocklist
+check over configured nameservers (`smtpcheck bl IP` from cron) never needs it, and
+importing it is a large part of the terminal's start-up.
 """
 
 from __future__ import annotations
@@ -17,17 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
-
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.rcode
-import dns.rdata
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING, Literal
 
 from handlers.dns.politeness import (
     DEFAULT_PER_LIST_BURST,
@@ -39,6 +33,12 @@ from handlers.dns.politeness import (
     QuestionOutcome,
 )
 from handlers.dns.wire import RCODES, UdpClient
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+    import dns.message
+    import dns.rdata
+    import dns.resolver
 
 Outcome = Literal["answer", "nxdomain", "nodata", "timeout", "servfail", "refused", "error"]
 
@@ -119,6 +119,8 @@ def _port(item: str, text: str) -> int:
 
 
 def _record_text(rdata: dns.rdata.Rdata) -> str:
+    import dns.rdatatype
+
     kind = dns.rdatatype.to_text(rdata.rdtype)
     if kind in ("A", "AAAA"):
         return str(rdata.address)  # type: ignore[attr-defined]
@@ -135,6 +137,8 @@ def _record_text(rdata: dns.rdata.Rdata) -> str:
 
 def _negative_ttl(response: dns.message.Message | None) -> int:
     """RFC 2308: the SOA in the authority section bounds how long a negative answer holds."""
+    import dns.rdatatype
+
     if response is None:
         return DEFAULT_NEGATIVE_TTL
     for rrset in response.authority:
@@ -159,13 +163,8 @@ class Resolver:
         per_list_rate: float = DEFAULT_PER_LIST_RATE,
         per_list_burst: int = DEFAULT_PER_LIST_BURST,
     ) -> None:
-        self._dns = dns.asyncresolver.Resolver(configure=not nameservers)
-        if nameservers:
-            self._dns.nameservers = [
-                dns.nameserver.Do53Nameserver(address, port) for address, port in nameservers
-            ]
-        self._dns.timeout = timeout
-        self._dns.lifetime = timeout
+        self._nameservers = list(nameservers)
+        self._full: dns.asyncresolver.Resolver | None = None
         self.timeout = timeout
         self._cap = asyncio.Semaphore(max_in_flight)
         self._clock = clock
@@ -177,26 +176,59 @@ class Resolver:
         self.list_rate = ListRate(per_list_rate, per_list_burst, clock)
         #: Questions sent to each blocklist by outcome; also added to the process totals.
         self.stats = QueryStats(parent=TOTALS)
-        #: The lean UDP path for blocklist questions (see handlers.dns.wire).
-        self._wire = UdpClient(
-            [
-                (ns.address, ns.port)
-                for ns in self._dns.nameservers
-                if isinstance(ns, dns.nameserver.Do53Nameserver)
-            ]
-        )
+        self._lean: UdpClient | None = None
+
+    @property
+    def _dns(self) -> dns.asyncresolver.Resolver:
+        """dnspython's resolver, built (and imported) on first use."""
+        if self._full is None:
+            import dns.asyncresolver
+            import dns.nameserver
+
+            full = dns.asyncresolver.Resolver(configure=not self._nameservers)
+            if self._nameservers:
+                full.nameservers = [
+                    dns.nameserver.Do53Nameserver(address, port)
+                    for address, port in self._nameservers
+                ]
+            full.timeout = self.timeout
+            full.lifetime = self.timeout
+            self._full = full
+        return self._full
+
+    def _servers(self) -> list[tuple[str, int]]:
+        """(address, port) of every plain-DNS nameserver: the configured ones, else the system's."""
+        if self._nameservers:
+            return self._nameservers
+        import dns.nameserver
+
+        return [
+            (ns.address, ns.port)
+            for ns in self._dns.nameservers
+            if isinstance(ns, dns.nameserver.Do53Nameserver)
+        ]
+
+    @property
+    def _wire(self) -> UdpClient:
+        """The lean UDP path for blocklist questions (see handlers.dns.wire)."""
+        if self._lean is None:
+            self._lean = UdpClient(self._servers())
+        return self._lean
 
     @property
     def description(self) -> str:
         """The nameservers, for the report's context line."""
-        servers = []
-        for ns in self._dns.nameservers:
-            if isinstance(ns, dns.nameserver.Do53Nameserver):
-                port = ns.port
-                address = f"[{ns.address}]" if ":" in ns.address else ns.address
-                servers.append(address if port == 53 else f"{address}:{port}")
-            else:
-                servers.append(str(ns))
+        if self._nameservers:
+            servers = [_shown(address, port) for address, port in self._nameservers]
+        else:
+            import dns.nameserver
+
+            servers = [
+                _shown(ns.address, ns.port)
+                if isinstance(ns, dns.nameserver.Do53Nameserver)
+                else str(ns)
+                for ns in self._dns.nameservers
+            ]
         return ", ".join(servers) or "system resolver"
 
     @property
@@ -296,9 +328,14 @@ class Resolver:
 
     def close(self) -> None:
         """Close the lean path's sockets (they also close with their event loop)."""
-        self._wire.close()
+        if self._lean is not None:
+            self._lean.close()
 
     async def _send(self, name: str, rdtype: str) -> Answer:
+        import dns.exception
+        import dns.name
+        import dns.resolver
+
         async with self._cap:
             self.sent[(name, rdtype)] += 1
             try:
@@ -333,12 +370,20 @@ class Resolver:
         )
 
 
+def _shown(address: str, port: int) -> str:
+    shown = f"[{address}]" if ":" in address else address
+    return shown if port == 53 else f"{shown}:{port}"
+
+
 def _neg(ttl: int | None) -> int:
     return DEFAULT_NEGATIVE_TTL if ttl is None else ttl
 
 
 def _failure(name: str, rdtype: str, exc: dns.resolver.NoNameservers) -> Answer:
     """SERVFAIL and REFUSED told apart: a refused resolver is not a broken zone."""
+    import dns.message
+    import dns.rcode
+
     errors = exc.kwargs.get("errors", []) if exc.kwargs else []
     rcodes = set()
     for error in errors:

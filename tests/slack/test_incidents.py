@@ -193,9 +193,9 @@ def test_unwatch_and_duplicate_watch(bot: BotProcess, slack: FakeSlack, dns: Dns
             if "Stopped watching" in p.all_text()
         ]
     )
-    # ephemerals: "already watching", the first unwatch's "Stopped watching", then this one
-    slack.wait_call("chat.postEphemeral", "C_W3", count=2)
     bot.command(f"unwatch {ip}", channel="C_W3")
+    # Three by now: "already watching", the first unwatch's "Stopped watching" (asked from
+    # outside the watch's thread), and this one.
     slack.wait_call("chat.postEphemeral", "C_W3", count=3)
     assert "was not watching" in slack.find("chat.postEphemeral", "C_W3")[-1].all_text()
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.slack.listeners.functions import FUNCTION
+from bot.slack.surfaces import MESSAGE_SHORTCUT, OPEN_SHORTCUT
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -15,7 +18,9 @@ def test_manifest_has_what_the_features_need_and_no_more() -> None:
     command = manifest["features"]["slash_commands"][0]
     assert command["command"] == "/smtpcheck" and command["usage_hint"]
     settings = manifest["settings"]
-    assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == sorted(
+        ["app_mention", "app_home_opened", "message.im", "function_executed"]
+    )
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
@@ -25,9 +30,42 @@ def test_manifest_has_what_the_features_need_and_no_more() -> None:
             "app_mentions:read",
             "channels:history",
             "groups:history",
+            "im:history",
+            "im:write",
             "users:read",
         ]
     )
+
+
+def test_every_scope_says_why() -> None:
+    lines = (ROOT / "manifest.yml").read_text().splitlines()
+    start = lines.index("    bot:")
+    for at in range(start + 1, len(lines)):
+        if not lines[at].startswith("      "):
+            break
+        if lines[at].strip().startswith("- "):
+            assert lines[at - 1].strip().startswith("#"), f"no comment above {lines[at]!r}"
+
+
+def test_manifest_declares_the_slack_native_surfaces_the_code_serves() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert shortcuts[MESSAGE_SHORTCUT]["type"] == "message"
+    assert shortcuts[MESSAGE_SHORTCUT]["name"] == "Check with smtpcheck"
+    assert shortcuts[OPEN_SHORTCUT]["type"] == "global"
+    assert all(len(s["name"]) <= 24 for s in shortcuts.values())  # Slack's limit for a name
+    home = manifest["features"]["app_home"]
+    assert home["home_tab_enabled"] and home["messages_tab_enabled"]
+    assert home["messages_tab_read_only_enabled"] is False
+    # A Bolt custom step: declared under functions, run remotely, on an org-ready app.
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert manifest["settings"]["function_runtime"] == "remote"
+    step = manifest["functions"][FUNCTION]
+    inputs, outputs = step["input_parameters"], step["output_parameters"]
+    assert inputs["address"]["is_required"] is True and inputs["domain"]["is_required"] is False
+    assert sorted(outputs) == ["summary", "verdict"]
+    for name, parameter in [*inputs.items(), *outputs.items()]:
+        assert parameter["type"] == "string" and parameter["name"] == name and parameter["title"]
 
 
 def test_dockerfile_is_slim_unprivileged_and_checked() -> None:

@@ -26,6 +26,8 @@ class Call:
     method: str
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    #: The bearer token the call was made with (a workflow step's own token differs).
+    token: str | None = None
 
     @property
     def channel(self) -> str | None:
@@ -34,6 +36,16 @@ class Call:
     def blocks(self) -> list[dict[str, Any]]:
         raw = self.body.get("blocks") or []
         return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+    def view(self) -> dict[str, Any]:
+        """The view of a views.open / views.publish / views.update call."""
+        raw = self.body.get("view") or {}
+        return dict(json.loads(raw) if isinstance(raw, str) else raw)
+
+    def json_field(self, name: str) -> Any:
+        """A field sent as JSON (functions.completeSuccess `outputs`), decoded."""
+        raw = self.body.get(name)
+        return json.loads(raw) if isinstance(raw, str) else raw
 
     def all_text(self) -> str:
         """The fallback text and every block, as one string to search."""
@@ -177,8 +189,10 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         body = await self._body(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
         with self._lock:
-            self.calls.append(Call(method, body))
+            self.calls.append(Call(method, body, token=token))
         fault = self._next_fault(method)
         if fault:
             return self._fault_response(fault)
@@ -213,6 +227,12 @@ class FakeSlack:
             if messages is None:
                 return {"ok": False, "error": "thread_not_found"}
             return {"ok": True, "messages": messages, "has_more": False}
+        if method in ("views.open", "views.publish", "views.update"):
+            view = body.get("view") or {}
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {**view, "id": body.get("view_id") or f"V{ts[:10]}"}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(body.get("users", "")).split(",")[0]}}
         if method == "users.info":
             user = str(body.get("user", ""))
             with self._lock:

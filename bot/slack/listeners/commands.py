@@ -1,20 +1,28 @@
 """`/smtpcheck ...`: parse, acknowledge at once, then check and post.
 
 The ack happens before anything slow (no DNS): bad input and `help` are answered in
-the ack itself, ephemeral, so nothing reaches the channel.
+the ack itself, ephemeral, so nothing reaches the channel. `/smtpcheck` alone opens the
+Check modal, whose answer comes back to this channel.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.grammar import Help, UsageError, bad_input, parse, usage
 from bot.slack import blocks
+from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
+from bot.slack.modal import Origin
 from bot.slack.router import router_of
+from bot.slack.surfaces import open_check
+
+log = logging.getLogger("smtpcheck.slack")
 
 COMMAND = "/smtpcheck"
 
@@ -26,6 +34,10 @@ def register(app: AsyncApp) -> None:
 async def smtpcheck_command(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
+    if not str(command.get("text") or "").strip():
+        await ack()
+        await _open_modal(client, command)
+        return
     try:
         parsed = parse(str(command.get("text") or ""))
     except UsageError as exc:
@@ -42,3 +54,21 @@ async def smtpcheck_command(
         team=command.get("team_id"),
     )
     await router_of(context).dispatch(client, parsed, conv)
+
+
+async def _open_modal(client: AsyncWebClient, command: dict[str, Any]) -> None:
+    """The Check modal, answering in this channel; the usage if Slack will not open it."""
+    origin = Origin(
+        channel=str(command.get("channel_id") or "") or None,
+        response_url=command.get("response_url") or None,
+    )
+    try:
+        await open_check(client, str(command.get("trigger_id", "")), origin)
+    except SlackApiError as exc:
+        log.warning("could not open the Check modal: %s", exc.response.get("error"))
+        conv = Conversation(
+            channel=str(command.get("channel_id", "")),
+            user=str(command.get("user_id", "")),
+            response_url=command.get("response_url"),
+        )
+        await guarded(client, conv, lambda: tell(client, conv, blocks.usage_text(usage())))
