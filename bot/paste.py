@@ -12,8 +12,6 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-import idna
-
 #: Invisible characters that ride along with copied text (INTERFACE.md: U+200B..U+200D,
 #: U+2060, U+FEFF).
 ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
@@ -129,6 +127,8 @@ def a_label(name: str) -> str:
     name = name.rstrip(".")
     if name.isascii():
         return name.lower()
+    import idna  # only for names that need it: a blocklist check by address never does
+
     try:
         return idna.encode(name, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
