@@ -21,6 +21,7 @@ from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
 from handlers.ranges import Progress, check_range
 from handlers.report import Report
+from handlers.resolver_health import all_failed, check_resolver
 from handlers.results import CheckResult, worst
 from handlers.settings import Settings
 from handlers.targets import non_global_reason
@@ -35,6 +36,10 @@ def address_order(addresses: list[str]) -> list[str]:
     return [str(ip) for ip in sorted(unique, key=lambda ip: (ip.version, int(ip)))]
 
 
+class Unresolved(UsageError):
+    """A name the DNS did not answer for (not one that does not exist): maybe the resolver is down."""
+
+
 async def addresses_of(name: str, resolver: Resolver) -> list[str]:
     """Every A and AAAA address of `name` in address order, or UsageError saying why none."""
     a, aaaa = await asyncio.gather(resolver.lookup(name, "A"), resolver.lookup(name, "AAAA"))
@@ -42,9 +47,9 @@ async def addresses_of(name: str, resolver: Resolver) -> list[str]:
     if found:
         return found
     if "timeout" in (a.outcome, aaaa.outcome):
-        raise UsageError(f"{name} could not be resolved: the resolver did not answer in time.")
+        raise Unresolved(f"{name} could not be resolved: the resolver did not answer in time.")
     if a.outcome in ("servfail", "refused", "error"):
-        raise UsageError(f"{name} could not be resolved: {a.detail or a.outcome}.")
+        raise Unresolved(f"{name} could not be resolved: {a.detail or a.outcome}.")
     if a.outcome == "nxdomain":
         raise UsageError(f"{name} does not resolve: the name does not exist.")
     raise UsageError(f"{name} does not resolve: it has no A or AAAA record.")
@@ -231,12 +236,38 @@ async def run(
     started = time.perf_counter()
     try:
         reports = await _dispatch(command, resolver, settings, progress)
+    except Unresolved:
+        down = await _resolver_down(command, resolver, started)
+        if down is None:
+            tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
+            raise
+        reports = [down]
     except UsageError:
         tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
         raise
+    else:
+        if all_failed([c.status for r in reports for c in r.checks.values()]):
+            down = await _resolver_down(command, resolver, started)
+            reports = [down] if down is not None else reports
     verdict = worst(r.verdict for r in reports)
     tally.record_check(kind_of(command), verdict, time.perf_counter() - started)
     return reports
+
+
+async def _resolver_down(command: Command, resolver: Resolver, started: float) -> Report | None:
+    """One report naming the resolver when it is what failed, instead of blaming every check."""
+    result = await check_resolver(resolver)
+    if result is None:
+        return None
+    target = next(
+        (
+            str(getattr(command, a))
+            for a in ("target", "network", "domain", "host")
+            if getattr(command, a, None)
+        ),
+        "resolver",
+    )
+    return _single(target, "resolver", result, resolver, started)
 
 
 async def _dispatch(

@@ -75,6 +75,7 @@ TITLES = {
     "dnsbl": "Blocklists",
     "ptr": "Reverse DNS (PTR)",
     "spf": "SPF",
+    "resolver": "DNS resolver",
     "smtp": "SMTP",
     "mx": "MX hosts",
     "egress": "Egress",

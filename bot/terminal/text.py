@@ -24,6 +24,7 @@ _TITLES = {
     "mx": "MX hosts",
     "egress": "Egress",
     "bounce": "Bounce",
+    "resolver": "Resolver",
 }
 CLEAN_SHOWN = 0
 
@@ -137,6 +138,7 @@ def _from_facts(name: str) -> Callable[[Mapping[str, Any], Style], list[str]]:
 
 
 _LAYOUTS = {
+    "resolver": lambda check, style: [],  # its summary names the resolver and the fix
     "dnsbl": _dnsbl_lines,
     "ptr": _ptr_lines,
     "spf": _spf_lines,

@@ -352,3 +352,34 @@ def test_an_address_where_the_spf_domain_goes_is_a_usage_error(env: DnsServer) -
     assert "`spf` takes a domain first" in err and "See `smtpcheck help`." in err
     code, _, err = run("spf", IP, "example-mail.net")
     assert code == 3 and f"`spf example-mail.net {IP}`" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [[IP, "example-mail.net"], ["relay.example-mail.net"], ["spf", "example-mail.net"]]
+)
+def test_a_dead_resolver_is_named_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """Nothing listens on 127.0.0.1:9: one sentence naming it, not 29 "not checked" lines."""
+    monkeypatch.setenv("SMTPCHECK_NAMESERVERS", "127.0.0.1:9")
+    monkeypatch.setenv("SMTPCHECK_TIMEOUT", "0.3")
+    code, out, err = run(*argv)
+    assert code == 3, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 3, out  # heading, the sentence, the context line
+    assert "The DNS resolver 127.0.0.1:9" in lines[1] and "SMTPCHECK_NAMESERVERS" in lines[1]
+    assert "not checked" not in out and "nameservers answer" not in out
+    code, out, _ = run("--json", *argv)
+    report = json.loads(out)
+    assert report["verdict"] == "error" and list(report["checks"]) == ["resolver"]
+    assert report["advice"] == []
+
+
+def test_a_resolver_that_answers_is_not_blamed_for_silent_lists(env: DnsServer) -> None:
+    env.misbehave("zen.spamhaus.org", "timeout")
+    env.misbehave("bl.spamcop.net", "servfail")
+    env.misbehave("in-addr.arpa", "servfail")
+    code, out, _ = run("--json", "bl", IP)
+    report = json.loads(out)
+    assert "resolver" not in report["checks"]
+    assert report["checks"]["dnsbl"]["status"] == "error" and code == 3
