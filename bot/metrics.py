@@ -1,5 +1,5 @@
 """Prometheus metrics for `GET /metrics`: checks run, how long they took, DNS questions per
-list and outcome, Slack API errors.
+list and outcome, Slack API errors, store errors.
 
 Why a registry of our own: tests (and two apps in one process) must not trip over
 prometheus_client's global one. DNS question counts are not kept here: the resolvers
@@ -27,6 +27,12 @@ SLACK_ERRORS = Counter(
     "smtpcheck_slack_api_errors",
     "Slack Web API calls that failed, by method and Slack's error code.",
     ["method", "error"],
+    registry=REGISTRY,
+)
+STORE_ERRORS = Counter(
+    "smtpcheck_store_errors",
+    "Database operations that failed (the answer went out without being kept), by operation.",
+    ["operation"],
     registry=REGISTRY,
 )
 ProcessCollector(registry=REGISTRY)
@@ -83,6 +89,11 @@ REGISTRY.register(Checks(CHECKS))
 def record_slack_error(method: str, error: str) -> None:
     """Called by the Slack layer when a Web API call fails (e.g. chat.update, ratelimited)."""
     SLACK_ERRORS.labels(method=method, error=error or "unknown").inc()
+
+
+def record_store_error(operation: str) -> None:
+    """Called when the store could not be used (down, read-only, corrupt, full)."""
+    STORE_ERRORS.labels(operation=operation).inc()
 
 
 def metrics_response() -> tuple[bytes, str]:

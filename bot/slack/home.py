@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import EMOJI, MAX_SECTION, clip, esc
+from handlers.i18n import N_, _, moment, ngettext
 
 OPEN_CHECK_ACTION = "home_open_check"
 STOP_WATCH_ACTION = "home_stop_watch"
@@ -39,6 +40,7 @@ MAX_HOME_BLOCKS = 100
 SHOWN_RUNNING = 60
 SHOWN_RECENT = 10
 
+WATCH = N_("Watch")
 _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 
 
@@ -46,7 +48,7 @@ _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 class Running:
     """Something that re-checks on a schedule: a watch, or a monitor."""
 
-    #: What it is, as the person reads it ("Watch", "Monitor").
+    #: What it is, as the person reads it (`WATCH`, marked with N_ and shown translated).
     what: str
     target: str
     domain: str | None
@@ -70,8 +72,8 @@ class Recent:
     recheck_value: str | None
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+def _when(at: datetime) -> str:
+    return moment(at.astimezone(UTC))
 
 
 def _channel(channel_id: str) -> str:
@@ -81,7 +83,7 @@ def _channel(channel_id: str) -> str:
 
 def _verdict(verdict: str | None) -> str:
     if verdict is None:
-        return "not run yet"
+        return _("not run yet")
     return f"{EMOJI.get(verdict, '')} {esc(verdict)}".strip()
 
 
@@ -97,27 +99,31 @@ def _button(text: str, action: str, value: str, style: str | None = None) -> But
 
 
 def _running_block(item: Running) -> SectionBlock:
-    text = (
-        f"*{esc(item.what)}* {_target(item.target, item.domain)} in {_channel(item.channel_id)}\n"
-        f"since {_when(item.since)} · last verdict: {_verdict(item.verdict)}"
+    text = _("*{what}* {target} in {channel}\nsince {since} · last verdict: {verdict}").format(
+        what=esc(_(item.what)),
+        target=_target(item.target, item.domain),
+        channel=_channel(item.channel_id),
+        since=_when(item.since),
+        verdict=_verdict(item.verdict),
     )
-    stop = _button(":no_bell: Stop", item.stop_action, item.stop_value, style="danger")
+    stop = _button(_(":no_bell: Stop"), item.stop_action, item.stop_value, style="danger")
     stop.confirm = ConfirmObject(
-        title=PlainTextObject(text=f"Stop this {item.what.lower()}?"[:100]),
-        text=PlainTextObject(text="No more re-checks; its thread is told who stopped it."),
-        confirm=PlainTextObject(text="Stop"),
-        deny=PlainTextObject(text="Keep it"),
+        title=PlainTextObject(text=_("Stop it?")),
+        text=PlainTextObject(text=_("No more re-checks; its thread is told who stopped it.")),
+        confirm=PlainTextObject(text=_("Stop")),
+        deny=PlainTextObject(text=_("Keep it")),
     )
     return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)), accessory=stop)
 
 
 def _recent_block(item: Recent) -> SectionBlock:
-    text = (
-        f"{_verdict(item.verdict)} {_target(item.target, item.domain)}\n"
-        f"checked {_when(item.created_at)}"
+    text = _("{verdict} {target}\nchecked {when}").format(
+        verdict=_verdict(item.verdict),
+        target=_target(item.target, item.domain),
+        when=_when(item.created_at),
     )
     accessory = (
-        _button(":arrows_counterclockwise: Re-check", RECHECK_ACTION, item.recheck_value)
+        _button(_(":arrows_counterclockwise: Re-check"), RECHECK_ACTION, item.recheck_value)
         if item.recheck_value
         else None
     )
@@ -143,31 +149,41 @@ def home_view(
         HeaderBlock(text=PlainTextObject(text="smtpcheck", emoji=False)),
         SectionBlock(
             text=MarkdownTextObject(
-                text="Why is mail from this server bouncing? Check an address, a host name "
-                "or a pasted bounce."
+                text=_(
+                    "Why is mail from this server bouncing? Check an address, a host name "
+                    "or a pasted bounce."
+                )
             ),
-            accessory=_button(":mag: Open Check", OPEN_CHECK_ACTION, "open", style="primary"),
+            accessory=_button(_(":mag: Open Check"), OPEN_CHECK_ACTION, "open", style="primary"),
         ),
         DividerBlock(),
-        HeaderBlock(text=PlainTextObject(text="Running in this workspace", emoji=False)),
+        HeaderBlock(text=PlainTextObject(text=_("Running in this workspace"), emoji=False)),
     ]
     if notice is not None:
         blocks.append(_note(notice))
         return View(type="home", blocks=blocks).to_dict()
     if not store_enabled:
-        blocks.append(_note("Watches and history are not enabled on this installation."))
+        blocks.append(_note(_("Watches and history are not enabled on this installation.")))
     elif not running:
-        blocks.append(_note("Nothing is being watched. Start with `/smtpcheck watch IP`."))
+        blocks.append(_note(_("Nothing is being watched. Start with `/smtpcheck watch IP`.")))
     blocks.extend(_running_block(item) for item in running[:SHOWN_RUNNING])
     if len(running) > SHOWN_RUNNING:
         hidden = len(running) - SHOWN_RUNNING
-        blocks.append(_note(f"…and {hidden} more: `/smtpcheck watch` in a channel lists its own."))
+        blocks.append(
+            _note(
+                ngettext(
+                    "…and {n} more: `/smtpcheck watch` in a channel lists its own.",
+                    "…and {n} more: `/smtpcheck watch` in a channel lists its own.",
+                    hidden,
+                ).format(n=hidden)
+            )
+        )
     blocks += [
         DividerBlock(),
-        HeaderBlock(text=PlainTextObject(text="Your last checks", emoji=False)),
+        HeaderBlock(text=PlainTextObject(text=_("Your last checks"), emoji=False)),
     ]
     if store_enabled and not recent:
-        blocks.append(_note("You have not checked anything yet."))
+        blocks.append(_note(_("You have not checked anything yet.")))
     blocks.extend(_recent_block(item) for item in recent[:SHOWN_RECENT])
     view = View(type="home", blocks=blocks[:MAX_HOME_BLOCKS])
     return view.to_dict()

@@ -21,6 +21,7 @@ from bot.slack.app import build_app, make_client
 from bot.slack.deps import Deps
 from bot.slack.http import make_http_app
 from bot.slack.incidents import Incidents
+from bot.slack.replays import Replays
 from bot.slack.router import Router
 from bot.store import Store, StoreError
 from handlers.settings import Settings
@@ -118,7 +119,13 @@ def main() -> int:
     async def started() -> None:
         incidents.start(WATCH_POLL_SECONDS)
 
-    app = make_http_app(bolt, on_startup=started, on_shutdown=incidents.stop)
+    app = make_http_app(
+        bolt,
+        signing_secret=config.signing_secret,
+        replays=Replays(store),
+        on_startup=started,
+        on_shutdown=incidents.stop,
+    )
     uvicorn.run(
         app,
         host=os.environ.get("HOST", "0.0.0.0"),

@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.grammar import Bounce, Check, Command, Spf, UsageError, check_domain, parse
+from handlers.i18n import N_, _
 
 CALLBACK_ID = "smtpcheck_check"
 
@@ -35,22 +36,31 @@ BOUNCE_BLOCK, BOUNCE_INPUT = "bounce", "bounce_input"
 
 #: What the "What to check" menu offers, in the order people reach for them.
 KINDS: tuple[tuple[str, str], ...] = (
-    ("full", "Full check (blocklists, PTR, SPF)"),
-    ("bl", "Blocklists only"),
-    ("ptr", "Reverse DNS (PTR) only"),
-    ("spf", "SPF of the mail domain"),
-    ("auth", "DMARC and DKIM of the mail domain"),
-    ("smtp", "SMTP probe (sends no mail)"),
-    ("bounce", "Explain a bounce"),
+    ("full", N_("Full check (blocklists, PTR, SPF)")),
+    ("bl", N_("Blocklists only")),
+    ("ptr", N_("Reverse DNS (PTR) only")),
+    ("spf", N_("SPF of the mail domain")),
+    ("auth", N_("DMARC and DKIM of the mail domain")),
+    ("smtp", N_("SMTP probe (sends no mail)")),
+    ("bounce", N_("Explain a bounce")),
 )
 
-NEED_TARGET = "Fill in the address or host name to check, e.g. 51.158.10.22 or mail.example.com."
-NEED_DOMAIN = "Fill in the mail domain, e.g. example.com: {what} is published by the domain."
-NEED_SENDER = (
+NEED_TARGET = N_(
+    "Fill in the address or host name to check, e.g. 51.158.10.22 or mail.example.com."
+)
+NEED_SPF_DOMAIN = N_("Fill in the mail domain, e.g. example.com: SPF is published by the domain.")
+NEED_DMARC_DOMAIN = N_(
+    "Fill in the mail domain, e.g. example.com: DMARC and DKIM are published by the domain."
+)
+NEED_SENDER = N_(
     "Fill in the address that sends the mail: DMARC and DKIM are checked with it, "
     "e.g. 51.158.10.22."
 )
-NEED_BOUNCE = "Paste the bounce or rejection text here."
+NEED_BOUNCE = N_("Paste the bounce or rejection text here.")
+NO_DOMAIN_HERE = N_(
+    "Blocklists and reverse DNS do not use a mail domain: leave it empty, or choose Full check."
+)
+RANGE_HERE = N_("A range is checked against blocklists only: choose Blocklists only.")
 MAX_BOUNCE = 3000
 
 
@@ -105,39 +115,42 @@ class FormError(ValueError):
 
 
 def _label(text: str) -> PlainTextObject:
-    return PlainTextObject(text=text, emoji=False)
+    """Plain text in the asker's language (`text` marked with N_ where it is written)."""
+    return PlainTextObject(text=_(text), emoji=False)
 
 
 def check_modal(origin: Origin, form: Form | None = None) -> dict[str, Any]:
     """The modal view (views.open); `form` pre-fills it (e.g. what App Home re-checks)."""
     form = form or Form()
-    kinds = [Option(value=value, label=label) for value, label in KINDS]
+    kinds = [Option(value=value, label=_(label)) for value, label in KINDS]
     initial = next((o for o in kinds if o.value == form.kind), kinds[0])
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,
         private_metadata=origin.to_metadata(),
-        title=_label("Check with smtpcheck"),
-        submit=_label("Check"),
-        close=_label("Cancel"),
+        title=_label(N_("Check with smtpcheck")),
+        submit=_label(N_("Check")),
+        close=_label(N_("Cancel")),
         blocks=[
             InputBlock(
                 block_id=TARGET_BLOCK,
-                label=_label("Address or host name"),
-                hint=_label("The server that sends the mail: an IP address or a name with a dot."),
+                label=_label(N_("Address or host name")),
+                hint=_label(
+                    N_("The server that sends the mail: an IP address or a name with a dot.")
+                ),
                 optional=True,
                 element=PlainTextInputElement(
                     action_id=TARGET_INPUT,
-                    placeholder=_label("51.158.10.22 or mail.example.com"),
+                    placeholder=_label(N_("51.158.10.22 or mail.example.com")),
                     initial_value=form.target or None,
                     max_length=255,
                 ),
             ),
             InputBlock(
                 block_id=DOMAIN_BLOCK,
-                label=_label("Mail domain"),
+                label=_label(N_("Mail domain")),
                 hint=_label(
-                    "Optional: the domain in the sender's address, for SPF, DMARC and DKIM."
+                    N_("Optional: the domain in the sender's address, for SPF, DMARC and DKIM.")
                 ),
                 optional=True,
                 element=PlainTextInputElement(
@@ -149,15 +162,17 @@ def check_modal(origin: Origin, form: Form | None = None) -> dict[str, Any]:
             ),
             InputBlock(
                 block_id=KIND_BLOCK,
-                label=_label("What to check"),
+                label=_label(N_("What to check")),
                 element=StaticSelectElement(
                     action_id=KIND_INPUT, options=kinds, initial_option=initial
                 ),
             ),
             InputBlock(
                 block_id=BOUNCE_BLOCK,
-                label=_label("Bounce or rejection text"),
-                hint=_label("Only for Explain a bounce: paste the bounce message or the log line."),
+                label=_label(N_("Bounce or rejection text")),
+                hint=_label(
+                    N_("Only for Explain a bounce: paste the bounce message or the log line.")
+                ),
                 optional=True,
                 element=PlainTextInputElement(
                     action_id=BOUNCE_INPUT,
@@ -169,8 +184,10 @@ def check_modal(origin: Origin, form: Form | None = None) -> dict[str, Any]:
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text="The answer is posted where you opened this, or sent to you "
-                        "in a direct message."
+                        text=_(
+                            "The answer is posted where you opened this, or sent to you "
+                            "in a direct message."
+                        )
                     )
                 ]
             ),
@@ -232,35 +249,32 @@ def _commands(
 ) -> list[Command]:
     if kind == "bounce":
         if not bounce:
-            errors[BOUNCE_BLOCK] = NEED_BOUNCE
+            errors[BOUNCE_BLOCK] = _(NEED_BOUNCE)
             return []
         return [Bounce(bounce)]
     if kind == "spf":
         if domain is None:
-            errors.setdefault(DOMAIN_BLOCK, NEED_DOMAIN.format(what="SPF"))
+            errors.setdefault(DOMAIN_BLOCK, _(NEED_SPF_DOMAIN))
             return []
         spf = parse(f"spf {domain} {target}".strip())
         return [spf] if isinstance(spf, Spf) else []
     if kind == "auth":
         if domain is None:
-            errors.setdefault(DOMAIN_BLOCK, NEED_DOMAIN.format(what="DMARC"))
+            errors.setdefault(DOMAIN_BLOCK, _(NEED_DMARC_DOMAIN))
         if not target:
-            errors[TARGET_BLOCK] = NEED_SENDER
+            errors[TARGET_BLOCK] = _(NEED_SENDER)
         if errors:
             return []
         # The full check with a domain is the one that reads DMARC and DKIM.
         return [_check(parse(f"check {target} {domain}"))]
     if not target:
-        errors[TARGET_BLOCK] = NEED_TARGET
+        errors[TARGET_BLOCK] = _(NEED_TARGET)
         return []
     if kind == "smtp":
         return [parse(f"smtp {target}")]
     if kind in ("bl", "ptr"):
         if domain is not None:
-            errors[DOMAIN_BLOCK] = (
-                "Blocklists and reverse DNS do not use a mail domain: leave it empty, "
-                "or choose Full check."
-            )
+            errors[DOMAIN_BLOCK] = _(NO_DOMAIN_HERE)
             return []
         return [parse(f"{kind} {target}")]
     return [parse(f"check {target} {domain or ''}".strip())]
@@ -268,5 +282,5 @@ def _commands(
 
 def _check(command: Command) -> Command:
     if not isinstance(command, Check):
-        raise UsageError("A range is checked against blocklists only: choose Blocklists only.")
+        raise UsageError(_(RANGE_HERE))
     return command

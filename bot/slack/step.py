@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.slack.blocks import TITLES, VERDICT_WORDS, clip
+from handlers.i18n import _
 
 #: Workflow Builder shows outputs in messages; a summary longer than a message is no use.
 MAX_SUMMARY = 3000
@@ -19,12 +20,20 @@ _ORDER = {"fail": 0, "error": 1, "warn": 2, "ok": 3}
 
 def _one(report: Mapping[str, Any]) -> str:
     verdict = str(report.get("verdict") or "error")
-    parts = [f"{report.get('target')}: {VERDICT_WORDS.get(verdict, verdict)} ({verdict})."]
+    parts = [
+        _("{target}: {verdict_words} ({verdict}).").format(
+            target=report.get("target"),
+            verdict_words=VERDICT_WORDS.get(verdict, verdict),
+            verdict=verdict,
+        )
+    ]
     for name, check in (report.get("checks") or {}).items():
         if not isinstance(check, Mapping) or check.get("status") == "skipped":
             continue
         summary = str(check.get("summary") or check.get("status") or "").strip().rstrip(".")
-        parts.append(f"{TITLES.get(str(name), str(name))}: {summary}.")
+        parts.append(
+            _("{check}: {summary}.").format(check=TITLES.get(str(name), str(name)), summary=summary)
+        )
     return " ".join(parts)
 
 
@@ -32,5 +41,5 @@ def step_outputs(reports: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """`verdict` (ok, warn, fail or error: the worst of the reports) and `summary`."""
     ordered = sorted(reports, key=lambda r: _ORDER.get(str(r.get("verdict")), 1))
     verdict = str(ordered[0].get("verdict") or "error") if ordered else "error"
-    summary = " ".join(_one(r) for r in ordered) or "Nothing was checked."
+    summary = " ".join(_one(r) for r in ordered) or _("Nothing was checked.")
     return {"verdict": verdict, "summary": clip(summary, MAX_SUMMARY)}

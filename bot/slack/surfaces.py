@@ -22,6 +22,7 @@ from bot.slack.deps import Conversation, Deps
 from bot.slack.step import step_outputs
 from bot.store import ReportRow, Store
 from bot.store import Watch as WatchRow
+from handlers.i18n import N_, _
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -29,11 +30,11 @@ log = logging.getLogger("smtpcheck.slack")
 MESSAGE_SHORTCUT = "smtpcheck_message"
 OPEN_SHORTCUT = "smtpcheck_open"
 
-NEED_ADDRESS = "The step needs an address or host name to check, e.g. 51.158.10.22."
-ONE_ADDRESS = (
+NEED_ADDRESS = N_("The step needs an address or host name to check, e.g. 51.158.10.22.")
+ONE_ADDRESS = N_(
     "The step checks one address or host name; a range is checked with `/smtpcheck bl RANGE`."
 )
-HOME_UNAVAILABLE = (
+HOME_UNAVAILABLE = N_(
     "Watches and your last checks cannot be read just now; open Home again in a minute."
 )
 
@@ -69,7 +70,7 @@ def watch_row(watch: WatchRow) -> home.Running:
     last = watch.last_report or {}
     verdict = last.get("verdict") if isinstance(last, Mapping) else None
     return home.Running(
-        what="Watch",
+        what=home.WATCH,
         target=watch.target,
         domain=watch.domain,
         channel_id=watch.channel_id,
@@ -114,7 +115,7 @@ async def publish_home(client: AsyncWebClient, deps: Deps, user: str) -> None:
             view = home.home_view(running, recent)
         except Exception:
             log.exception("could not read the store for %s's App Home", user)
-            view = home.home_view([], [], notice=HOME_UNAVAILABLE)
+            view = home.home_view([], [], notice=_(HOME_UNAVAILABLE))
     await client.views_publish(user_id=user, view=view)
 
 
@@ -138,10 +139,10 @@ def step_command(inputs: Mapping[str, Any]) -> Check:
     address = str(inputs.get("address") or "").strip()
     domain = str(inputs.get("domain") or "").strip()
     if not address:
-        raise UsageError(NEED_ADDRESS)
+        raise UsageError(_(NEED_ADDRESS))
     command = parse(f"check {address} {domain}".strip())
     if not isinstance(command, Check):
-        raise UsageError(ONE_ADDRESS)
+        raise UsageError(_(ONE_ADDRESS))
     return command
 
 

@@ -1,4 +1,4 @@
-"""History and watches in SQLite or PostgreSQL: the schema, the store, the migrations."""
+"""History, watches and seen deliveries in SQLite or PostgreSQL: the schema, the store, the migrations."""
 
 from bot.store.database import (
     DEFAULT_URL,
@@ -18,7 +18,7 @@ from bot.store.database import (
     normalise_target,
     normalise_url,
 )
-from bot.store.schema import metadata, reports, watches
+from bot.store.schema import deliveries, metadata, reports, watches
 
 __all__ = [
     "DEFAULT_URL",
@@ -34,6 +34,7 @@ __all__ = [
     "WatchIntervalError",
     "WatchState",
     "alembic_config",
+    "deliveries",
     "history_lines",
     "metadata",
     "normalise_target",

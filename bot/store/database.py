@@ -14,6 +14,7 @@ All times are timezone-aware UTC in Python and naive UTC in the database.
 from __future__ import annotations
 
 import ipaddress
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,17 +27,20 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.changes import changes
-from bot.store.schema import reports, watches
+from bot.store.schema import deliveries, reports, watches
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
 MIN_INTERVAL = 5 * 60
 DEFAULT_INTERVAL = 15 * 60
 MAX_INTERVAL = 24 * 60 * 60
 WATCH_LIFETIME = timedelta(days=7)
+#: Seconds between sweeps of expired deliveries (each replica sweeps on its own).
+SWEEP_EVERY = 60.0
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 WatchState = Literal["active", "stopped", "expired", "clean"]
@@ -141,6 +145,7 @@ class Store:
         self.engine = engine
         #: This replica's name on the leases it takes.
         self.owner = uuid.uuid4().hex
+        self._next_sweep = 0.0
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL) -> Store:
@@ -229,6 +234,34 @@ class Store:
         )
         with self._tx() as conn:
             return [_report_row(r) for r in conn.execute(query).mappings()]
+
+    # ---- deliveries --------------------------------------------------------------
+
+    def first_delivery(self, key: str, expires_at: datetime, now: datetime | None = None) -> bool:
+        """Record `key` until `expires_at`; True for the first replica that records it.
+
+        Insert-if-absent (ON CONFLICT DO NOTHING / INSERT OR IGNORE), so two replicas given
+        the same delivery at the same moment cannot both win. Expired keys are swept.
+        """
+        now = now or _now()
+        dialect = self.engine.dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
+        with self._tx() as conn:
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_EVERY
+                conn.execute(sa.delete(deliveries).where(deliveries.c.expires_at <= now))
+            else:
+                conn.execute(
+                    sa.delete(deliveries).where(
+                        deliveries.c.key == key, deliveries.c.expires_at <= now
+                    )
+                )
+            won = conn.execute(
+                insert.values(key=key, expires_at=expires_at)
+                .on_conflict_do_nothing()
+                .returning(deliveries.c.key)
+            ).first()
+            return won is not None
 
     # ---- watches -----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The tables: reports (every check the bot posted) and watches (re-checks on a schedule).
+"""The tables: reports (every check the bot posted), watches (re-checks on a schedule) and
+deliveries (the Slack requests already run, so a repeated one runs once).
 
 One SQLAlchemy Core schema for SQLite and PostgreSQL; Alembic migrations under
 `migrations/` create it. Times are aware UTC in Python and naive UTC in the columns.
@@ -80,4 +81,13 @@ watches = sa.Table(
         postgresql_where=sa.text("state = 'active'"),
         sqlite_where=sa.text("state = 'active'"),
     ),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    # A hex digest of the delivery's event id or signature (never the signature itself).
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_deliveries_expires", "expires_at"),
 )

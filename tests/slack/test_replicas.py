@@ -146,3 +146,39 @@ def test_a_restart_mid_watch_picks_the_watch_up(
         )
     finally:
         second.stop()
+
+
+def test_two_replicas_run_a_repeated_delivery_once(
+    slack: FakeSlack, dns_server: DnsServer, pg_url: str, tmp_path: Path
+) -> None:
+    """Behind one Service, Slack's retry or a replay may land on the other replica."""
+    from urllib.parse import urlencode
+
+    from tests.support.slack_app import sign
+
+    one = start_bot(slack, dns_server, pg_url, tmp_path, "one")
+    two = start_bot(slack, dns_server, pg_url, tmp_path, "two")
+    try:
+        body = urlencode(
+            {
+                "command": "/smtpcheck",
+                "text": "bl 51.158.202.7",
+                "channel_id": "C_TWICE",
+                "user_id": "U1",
+                "team_id": "T1",
+                "response_url": "",
+                "trigger_id": "1.2.3",
+                "api_app_id": "A1",
+            }
+        )
+        headers = sign(body)
+        for bot in (one, two, one, two):
+            assert bot.post(body, "application/x-www-form-urlencoded", headers).status_code == 200
+        slack.wait_call("chat.update", "C_TWICE")
+        import time
+
+        time.sleep(1.5)
+        assert len(slack.find("chat.postMessage", "C_TWICE")) == 1
+    finally:
+        one.stop()
+        two.stop()

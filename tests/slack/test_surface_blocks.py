@@ -14,6 +14,7 @@ from bot.grammar import Bounce, Check, Mx, Smtp, Spf, UsageError, parse
 from bot.slack import home, modal
 from bot.slack.step import step_outputs
 from bot.slack.threads import commands_in
+from handlers.i18n import Language, _, use
 
 T0 = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
@@ -89,7 +90,7 @@ def test_forms_become_the_grammars_commands(form: modal.Form, expected: list[Any
         (modal.Form(kind="bounce"), {modal.BOUNCE_BLOCK: modal.NEED_BOUNCE}),
         (
             modal.Form("51.158.10.22", kind="spf"),
-            {modal.DOMAIN_BLOCK: modal.NEED_DOMAIN.format(what="SPF")},
+            {modal.DOMAIN_BLOCK: modal.NEED_SPF_DOMAIN},
         ),
         (modal.Form("", "example.com", "auth"), {modal.TARGET_BLOCK: modal.NEED_SENDER}),
         (
@@ -300,3 +301,16 @@ def test_step_outputs_are_plain_text_worst_first() -> None:
 )
 def test_commands_in_a_message(text: str, expected: list[Any]) -> None:
     assert commands_in(text) == expected
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_modal_and_home_fit_slacks_limits_in_every_language(language: Language) -> None:
+    with use(language):
+        assert_valid_view(modal.check_modal(modal.Origin("C1")))
+        assert_valid_view(home.home_view([running(n) for n in range(80)], [recent(1)]))
+        with pytest.raises(modal.FormError) as raised:
+            modal.commands_of(modal.Form(""))
+        assert raised.value.errors[modal.TARGET_BLOCK] == (
+            modal.NEED_TARGET if language == "en" else _(modal.NEED_TARGET)
+        )
+        assert (language == "fr") == (_(modal.NEED_TARGET) != modal.NEED_TARGET)

@@ -246,3 +246,34 @@ def test_stopped_and_finished_watches_are_never_claimed(store: Store) -> None:
     assert finished is not None and finished.state == "expired"
     assert finished.stopped_reason == "7 days passed"
     assert store.claim_due_watches(T0 + timedelta(days=30)) == []
+
+
+def test_a_delivery_is_first_once_until_it_expires(store: Store) -> None:
+    until = T0 + timedelta(minutes=10)
+    assert store.first_delivery("a" * 64, until, now=T0) is True
+    assert store.first_delivery("a" * 64, until, now=T0 + timedelta(minutes=1)) is False
+    assert store.first_delivery("b" * 64, until, now=T0) is True
+    # Past its expiry the key is forgotten (swept), so the record stays bounded.
+    later = T0 + timedelta(minutes=11)
+    assert store.first_delivery("a" * 64, later + timedelta(minutes=10), now=later) is True
+
+
+def test_two_stores_agree_on_the_first_delivery(db_url: str) -> None:
+    """Two replicas given the same delivery at once: exactly one of them runs it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [Store.open(db_url), Store.open(db_url)]
+    try:
+        keys = [f"{n:064x}" for n in range(40)]
+        until = T0 + timedelta(minutes=10)
+        with ThreadPoolExecutor(8) as pool:
+            wins = list(
+                pool.map(
+                    lambda job: job[0].first_delivery(job[1], until, now=T0),
+                    [(s, k) for k in keys for s in stores],
+                )
+            )
+        assert sum(wins) == len(keys)
+    finally:
+        for s in stores:
+            s.close()

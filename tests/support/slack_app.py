@@ -6,6 +6,7 @@ data decides) and helpers to put an address on lists in the test DNS server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -26,6 +27,14 @@ SECRET = "SECRETsigningsecret0123456789"
 APP_TOKEN = "xapp-1-A1-3333-SECRETapptoken"
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: Slack gives every command and click its own trigger_id: two requests never sign alike.
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    return f"{next(_TRIGGERS)}.{time.time_ns()}"
+
 
 TEST_ZONES = 60
 SPAMHAUS = "zen.spamhaus.org"
@@ -199,7 +208,7 @@ class BotProcess:
                 "command": "/smtpcheck",
                 "text": text,
                 "response_url": response_url,
-                "trigger_id": "1.2.3",
+                "trigger_id": trigger_id(),
                 "api_app_id": "A1",
             }
         )
@@ -227,7 +236,7 @@ class BotProcess:
             "channel": {"id": channel},
             "message": message,
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": trigger_id(),
             "actions": [action],
         }
         body = urlencode({"payload": json.dumps(payload)})

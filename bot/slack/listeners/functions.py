@@ -18,11 +18,12 @@ from bot.grammar import UsageError
 from bot.slack.delivery import new_error_id
 from bot.slack.deps import deps_of
 from bot.slack.surfaces import workflow_check
+from handlers.i18n import N_, _
 
 log = logging.getLogger("smtpcheck.slack")
 
 FUNCTION = "check_address"
-CRASHED = (
+CRASHED = N_(
     "Sorry, something went wrong on smtpcheck's side (error id {error_id}). Run the step "
     "again; if it keeps happening, give the error id to whoever runs smtpcheck."
 )
@@ -43,6 +44,6 @@ async def check_address(
     except Exception:
         error_id = new_error_id()
         log.exception("error %s in the check_address workflow step", error_id)
-        await fail(error=CRASHED.format(error_id=error_id))
+        await fail(error=_(CRASHED).format(error_id=error_id))
         return
     await complete(outputs=outputs)

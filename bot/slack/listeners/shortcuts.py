@@ -21,10 +21,11 @@ from bot.slack.modal import Origin
 from bot.slack.router import router_of
 from bot.slack.surfaces import MESSAGE_SHORTCUT, OPEN_SHORTCUT, open_check
 from bot.slack.threads import commands_in
+from handlers.i18n import N_, _
 
 log = logging.getLogger("smtpcheck.slack")
 
-NOTHING_USABLE = (
+NOTHING_USABLE = N_(
     "I found nothing to check in that message: no IP address, no host name, no mail domain "
     "and no bounce. Use the shortcut on the message with the bounce or the server's address, "
     "or type `/smtpcheck 51.158.10.22 example.com`."
@@ -59,7 +60,7 @@ async def on_message_shortcut(
     )
     commands = commands_in(message_text(message))
     if not commands:
-        await guarded(client, conv, lambda: tell(client, conv, NOTHING_USABLE))
+        await guarded(client, conv, lambda: tell(client, conv, _(NOTHING_USABLE)))
         return
     router = router_of(context)
     for command in commands:
