@@ -511,15 +511,51 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
-def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
-    """One line per report: "2026-11-28 09:41  fail  Listed on 2 of 31 — delisted from SpamCop".
+def check_kind(report: Mapping[str, Any]) -> str:
+    """Which check a stored report is: full, bl, ptr, spf, smtp, mx, egress, bounce, range."""
+    checks = report.get("checks")
+    names = set(checks) if isinstance(checks, Mapping) else set()
+    for kind in ("bounce", "egress", "range", "smtp", "mx"):
+        if kind in names:
+            return kind
+    if {"dnsbl", "ptr"} <= names:
+        return "full"
+    if names == {"dnsbl"}:
+        return "bl"
+    if names == {"ptr"}:
+        return "ptr"
+    return sorted(names)[0] if names else "-"
 
-    Times are UTC. Plain text: Slack renderers escape it like any other text.
+
+def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
+    """The history as JSON: each report with its time, check, domain and what changed."""
+    return [
+        {
+            "checked_at": e.row.created_at.astimezone(UTC).isoformat(timespec="seconds"),
+            "target": e.row.target,
+            "check": check_kind(e.row.report),
+            "domain": e.row.domain,
+            "verdict": e.row.verdict,
+            "summary": _summary(e.row.report),
+            "changes": list(e.changes),
+            "report": e.row.report,
+        }
+        for e in entries
+    ]
+
+
+def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
+    """One line per report: "2026-11-28 09:41  fail  full  example.com  Listed on 2 of 31 — ...".
+
+    Times are UTC; the check and the mail domain ("-" for none) follow the verdict. Plain
+    text: Slack renderers escape it like any other text.
     """
     lines = []
     for entry in entries:
         row = entry.row
-        line = f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}  {row.verdict:<5}  {_summary(row.report)}"
+        when = f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}"
+        kind = check_kind(row.report)
+        line = f"{when}  {row.verdict:<5}  {kind:<4}  {row.domain or '-'}  {_summary(row.report)}"
         if entry.changes:
             line += " — " + "; ".join(entry.changes)
         lines.append(line.rstrip())

@@ -209,19 +209,35 @@ def _user() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def _history(command: History, out: TextIO, err: TextIO) -> int:
-    from bot.store import DEFAULT_URL, Store, StoreError, history_lines
+def _history(command: History, options: Options, out: TextIO, err: TextIO) -> int:
+    """The stored reports of an address; without SMTPCHECK_DATABASE_URL there are none.
 
-    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip() or DEFAULT_URL
+    The terminal stores nothing unless a database is configured, so it never creates one
+    either (a history command run from any directory must not leave a file behind).
+    """
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
+    if not url:
+        print(
+            "The terminal keeps no history unless SMTPCHECK_DATABASE_URL is set (for example "
+            "sqlite:////var/lib/smtpcheck/history.db); set it to keep and read reports.",
+            file=err,
+        )
+        return EXIT_USAGE
+    from bot.store import Store, StoreError, history_json, history_lines
+
     try:
         store = Store.open(url)
     except StoreError as exc:
         print(str(exc), file=err)
         return EXIT_USAGE
     try:
-        lines = history_lines(store.history(command.target))
+        entries = store.history(command.target)
     finally:
         store.close()
+    if options.json:
+        print(json.dumps(history_json(entries), indent=2, ensure_ascii=False), file=out)
+        return 0
+    lines = history_lines(entries)
     if not lines:
         print(_("No reports of {target} yet.").format(target=command.target), file=out)
         return 0
@@ -261,7 +277,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
         return 0
     if isinstance(command, History):
-        return _history(command, out, err)
+        return _history(command, options, out, err)
     if isinstance(command, (Watch, Unwatch)):
         print(
             _(

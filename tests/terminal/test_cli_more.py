@@ -204,3 +204,38 @@ def test_recipient_bounce_says_the_server_is_fine(env: DnsServer) -> None:
     assert "nothing is wrong with your server" in out
     assert "142.250.102.27" not in out.split("Bounce", 1)[1].split("\n")[1]
     assert code == 1
+
+
+def test_history_without_a_database_creates_no_file(
+    env: DnsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The terminal stores nothing unless SMTPCHECK_DATABASE_URL is set: no smtpcheck.db here."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    code, out, err = run("history", IP)
+    assert code == 3 and out == ""
+    assert "SMTPCHECK_DATABASE_URL" in err
+    assert list(here.iterdir()) == []
+
+
+def test_history_lines_show_the_check_and_domain_and_json(
+    env: DnsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMTPCHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'h.db'}")
+    good_ptr(env)
+    env.add("example-mail.net", "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
+    assert run(IP, "example-mail.net")[0] == 0
+    assert run("bl", IP)[0] == 0
+    code, out, _ = run("history", IP)
+    newest, oldest = out.strip().splitlines()
+    assert newest.split()[2:5] == ["ok", "bl", "-"]
+    assert oldest.split()[2:5] == ["ok", "full", "example-mail.net"]
+    code, out, _ = run("history", IP, "--json")
+    entries = json.loads(out)
+    assert code == 0
+    assert [(e["check"], e["domain"]) for e in entries] == [
+        ("bl", None),
+        ("full", "example-mail.net"),
+    ]
+    assert entries[1]["report"]["checks"]["spf"]["result"] == "pass"
