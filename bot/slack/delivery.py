@@ -29,7 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import metrics
 from bot.changes import changes
-from bot.grammar import Check, Command, Egress, Mx, Range, Smtp, UsageError
+from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, UsageError
 from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
@@ -253,7 +253,13 @@ def describe(command: Command) -> str:
 
 
 def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> list[str | None]:
-    """One Re-check button value per report; only address checks can be re-checked."""
+    """One Re-check button value per report; only address checks can be re-checked.
+
+    A bounce's report is the full check of the sending address it names (with SPF for the
+    bounce's mail domain), so its Re-check and Watch buttons re-check that address.
+    """
+    if isinstance(command, Bounce):
+        return [_bounce_value(r) for r in reports]
     if not isinstance(command, Check):
         return [None] * len(reports)
     return [
@@ -262,6 +268,17 @@ def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> li
         )
         for r in reports
     ]
+
+
+def _bounce_value(report: Mapping[str, Any]) -> str | None:
+    checks = report.get("checks") or {}
+    bounce = checks.get("bounce") if isinstance(checks, Mapping) else None
+    if not isinstance(bounce, Mapping) or "dnsbl" not in checks:
+        return None  # no address named: nothing to re-check
+    domain = bounce.get("domain")
+    return blocks.button_value(
+        str(report.get("target")), str(domain) if domain else None, "full", report
+    )
 
 
 async def deliver(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bot.slack import blocks
 from bot.store import watches
 from tests.support.dns_server import DnsServer, reverse_name
 from tests.support.fake_slack import Call, FakeSlack
@@ -288,3 +289,27 @@ def test_reports_are_stored_with_who_and_where(
 
 def test_log_has_no_secrets(bot: BotProcess, tmp_path: Path) -> None:
     assert TOKEN not in bot.log() and SECRET not in bot.log()
+
+
+def test_a_bounce_report_has_recheck_and_watch_and_checks_the_bounce_domain(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    good_ptr(dns, ip, mail_name(ip))
+    list_address(dns, ip, SPAMCOP)
+    dns.add("shop-example.org", "TXT", f"v=spf1 ip4:{ip} -all")
+    bounce = (
+        "Dec  1 09:20:11 mail postfix/smtp[1211]: 8AB21: to=<a@example.org>, "
+        "relay=mx.example.org[198.18.0.5]:25, dsn=5.7.1, status=bounced (host mx.example.org"
+        f"[198.18.0.5] said: 554 5.7.1 Service unavailable; Client host [{ip}] blocked using "
+        "bl.spamcop.net; from=<orders@shop-example.org>)"
+    )
+    bot.command(f"bounce {bounce}", channel="C_B3")
+    report = slack.wait_call("chat.update", "C_B3")[0]
+    ids = [b["action_id"] for b in buttons(report)]
+    assert "recheck" in ids and "watch_start" in ids
+    text = report.all_text()
+    assert "shop-example.org" in text and "mx.example.org" in text
+    recheck = next(b for b in buttons(report) if b["action_id"] == "recheck")
+    value = blocks.read_button_value(recheck["value"])
+    assert (value["t"], value["d"]) == (ip, "shop-example.org")
