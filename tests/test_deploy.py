@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,16 @@ def test_compose_runs_the_bot_over_postgres_with_healthchecks() -> None:
     assert bot["env_file"] == ".env" or ".env" in bot["env_file"]
     assert "/healthz" in " ".join(bot["healthcheck"]["test"])
     assert "pgdata" in compose["volumes"]
+
+
+def test_pods_run_as_the_images_user() -> None:
+    """runAsUser/runAsGroup/fsGroup are the Dockerfile's USER, so files and volumes agree."""
+    dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
+    user = re.search(r"^USER (\d+):(\d+)$", dockerfile, re.M)
+    assert user, "the Dockerfile's USER is numeric uid:gid"
+    uid, gid = int(user.group(1)), int(user.group(2))
+    pod = kubernetes()["Deployment"]["spec"]["template"]["spec"]["securityContext"]
+    assert (pod["runAsUser"], pod["runAsGroup"], pod["fsGroup"]) == (uid, gid, gid)
+    container = kubernetes()["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}

@@ -1,4 +1,5 @@
-"""`python -m bot`: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP mode on PORT.
+"""`python -m bot`: Socket Mode when SLACK_APP_TOKEN is set (with /healthz and /metrics on
+PORT), otherwise HTTP mode on PORT.
 
 A configuration mistake ends with one sentence naming the variable (exit 2), never a
 traceback. Log records are scrubbed of the tokens and the signing secret, whatever the
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterable
 
@@ -19,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import ConfigError, SlackConfig, settings_from_env, slack_from_env
 from bot.slack.app import build_app, make_client
 from bot.slack.deps import Deps
+from bot.slack.health import HealthListener
 from bot.slack.http import make_http_app
 from bot.slack.incidents import Incidents
 from bot.slack.replays import Replays
@@ -79,9 +82,30 @@ async def socket_mode(config: SlackConfig, settings: Settings, store: Store) -> 
     app, incidents = assemble(config, settings, store)
     incidents.start(WATCH_POLL_SECONDS)
     handler = AsyncSocketModeHandler(app, config.app_token)
+
+    async def connected() -> bool:
+        return bool(await handler.client.is_connected())
+
+    health = HealthListener(connected, os.environ.get("HOST", "0.0.0.0"), config.port)
+    await health.start()
+    # SIGTERM (docker stop, a rolling update) ends the loop cleanly; as a container's
+    # pid 1 the process would otherwise ignore it until it is killed.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    connecting = asyncio.create_task(handler.connect_async())  # type: ignore[no-untyped-call]
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await handler.start_async()  # type: ignore[no-untyped-call]
+        done, _ = await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting in done:
+            connecting.result()  # a connection that cannot be made ends the bot, as before
+            await stopping
     finally:
+        connecting.cancel()
+        stopping.cancel()
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await health.stop()
         await incidents.stop()
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.changes import changes
+from bot.store import sqlite_file
 from bot.store.schema import deliveries, reports, watches
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
@@ -494,7 +495,9 @@ def create_engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        trouble = sqlite_file.problem(Path(database).expanduser())
+        if trouble is not None:
+            raise StoreError(trouble)
     engine = sa.create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

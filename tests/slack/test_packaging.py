@@ -70,8 +70,35 @@ def test_manifest_declares_the_slack_native_surfaces_the_code_serves() -> None:
 
 def test_dockerfile_is_slim_unprivileged_and_checked() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.\d+-slim", text, re.M)
-    assert re.search(r"^USER (?!root)\w+", text, re.M)
-    assert 'CMD ["python", "-m", "bot"]' in text
-    health = re.search(r"^HEALTHCHECK .*\n.*CMD \[(.*)\]", text, re.M)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert stages == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]  # build, then a clean final stage
+    final = text.split("\nFROM ")[-1]
+    assert "COPY --from=build /opt/smtpcheck /opt/smtpcheck" in final
+    assert "COPY handlers" not in final and "COPY bot" not in final  # no source in the image
+    assert "--require-hashes" in text and "requirements.lock" in text
+    assert re.search(r"^USER 10001:10001$", final, re.M)
+    assert "groupadd --gid 10001" in final and "useradd --uid 10001 --gid 10001" in final
+    assert "useradd --system" not in final and "adduser --system" not in final
+    workdir = re.findall(r"^WORKDIR (\S+)", final, re.M)
+    assert workdir == ["/data"]
+    assert 'VOLUME ["/data"]' in final and "chown 10001:10001 /data" in final
+    assert 'CMD ["python", "-m", "bot"]' in final
+    health = re.search(r"^HEALTHCHECK .*\n.*CMD \[(.*)\]", final, re.M)
     assert health and "/healthz" in health.group(1) and "curl" not in text
+    assert "SLACK_APP_TOKEN" not in health.group(1)  # a real check in Socket Mode too
+
+
+def test_lock_pins_every_runtime_dependency_with_hashes() -> None:
+    """requirements.lock covers pyproject's dependencies, each pinned and hashed."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", lock, re.M))
+    for requirement in project["dependencies"]:
+        name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in requirements.lock"
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 2)[2])
+    for block in blocks:
+        assert "--hash=sha256:" in block, block
