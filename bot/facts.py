@@ -31,34 +31,51 @@ def smtp_lines(check: JSON) -> list[str]:
         lines.append(f"{where}: no connection (probe ran from {check['probed_from']})")
     if check.get("banner"):
         lines.append(f"banner: {_first_line(check['banner'])}")
-    if check.get("banner_host") or check.get("ptr"):
-        match = check.get("banner_matches_ptr")
-        verdict = "matches" if match else "does not match" if match is False else "vs"
-        lines.append(
-            f"banner name {check.get('banner_host') or '?'} {verdict} PTR {check.get('ptr') or '(none)'}"
-        )
+    banner_host, ptr = check.get("banner_host"), check.get("ptr")
+    if banner_host and ptr:
+        verdict = "matches" if check.get("banner_matches_ptr") else "does not match"
+        lines.append(f"banner name {banner_host} {verdict} PTR {ptr}")
+    elif banner_host and check.get("banner"):
+        lines.append(f"banner name {banner_host}; the address has no PTR to compare it with")
     extensions = check.get("extensions") or []
     if extensions:
         lines.append("extensions: " + ", ".join(str(e) for e in extensions[:20]))
     tls = check.get("tls")
     if isinstance(tls, Mapping):
-        state = (
-            "certificate ok"
-            if tls.get("certificate_ok")
-            else (f"certificate problem: {tls.get('certificate_error') or 'unknown'}")
-        )
+        if tls.get("certificate_ok") and tls.get("name_checked"):
+            state = f"certificate ok for {tls['name_checked']}"
+        elif tls.get("certificate_ok"):
+            state = "certificate chain ok, not checked against a name"
+        else:
+            state = f"certificate problem: {tls.get('certificate_error') or 'unknown'}"
         version = tls.get("version") or "no TLS"
         expiry = f", expires {tls['not_after']}" if tls.get("not_after") else ""
         lines.append(f"TLS: {version}, {state}{expiry}")
-    elif check.get("starttls") is False and check.get("banner"):
+    elif check.get("starttls") is False and _greeted(check):
         lines.append("TLS: STARTTLS not offered")
     for step in (check.get("steps") or [])[:MAX_STEPS]:
         if not isinstance(step, Mapping):
             continue
+        name = str(step.get("name")).lower()
+        if name == "connect" and check.get("connect_ms") is not None:
+            continue  # said above, with the time
+        if name == "banner" and check.get("banner"):
+            continue  # the banner line above is this step's reply
         reply = _first_line(step.get("reply"))
-        code = f"{step.get('code')} " if step.get("code") else ""
-        lines.append(f"  {step.get('name')}: {code}{reply} [{step.get('status')}]".rstrip())
+        code = str(step.get("code") or "")
+        prefix = f"{code} " if code and not reply.startswith(code) else ""
+        lines.append(f"  {step.get('name')}: {prefix}{reply} [{step.get('status')}]".rstrip())
     return lines
+
+
+def _greeted(check: JSON) -> bool:
+    """The server answered EHLO or HELO: only then does "STARTTLS not offered" mean anything."""
+    return any(
+        isinstance(step, Mapping)
+        and str(step.get("name")).lower() in ("ehlo", "helo")
+        and str(step.get("code") or "").startswith("2")
+        for step in check.get("steps") or []
+    )
 
 
 def mx_lines(check: JSON) -> list[str]:
@@ -91,7 +108,10 @@ def egress_lines(check: JSON) -> list[str]:
     lines: list[str] = []
     seen = check.get("seen_ip")
     reference = check.get("reference") or "the reference MX"
-    lines.append(f"{reference} saw this connection come from {seen or 'an address it did not say'}")
+    if seen:
+        lines.append(f"{reference} saw this connection come from {seen}")
+    elif not check.get("reference"):
+        return lines  # the check did not run; its summary says why
     if check.get("expected"):
         match = check.get("matches")
         lines.append(

@@ -470,16 +470,14 @@ def _judge(
     for item in blocking:
         if item.kind != "policy":
             continue
+        # One piece of advice per list, whatever the number of policy codes (PBL's 127.0.0.10
+        # and 127.0.0.11 mean the same thing to the sender); a code's own advice wins.
         zone = by_zone[item.zone]
-        for code, meaning in zip(item.codes, item.meanings, strict=True):
-            own = zone.code(code)
-            text = own.advice if own is not None and own.advice else None
-            advice.append(
-                Advice(
-                    text or POLICY_ADVICE.format(list=item.list, ip=ip, meaning=meaning),
-                    item.lookup_url,
-                )
-            )
+        own = [zone.code(code) for code in item.codes]
+        texts = [c.advice for c in own if c is not None and c.advice]
+        meaning = "; ".join(dict.fromkeys(item.meanings))
+        text = texts[0] if texts else POLICY_ADVICE.format(list=item.list, ip=ip, meaning=meaning)
+        advice.append(Advice(text, item.lookup_url))
     if dormant:
         several = len(dormant) > 1
         result.notes.append(

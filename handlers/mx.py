@@ -108,7 +108,8 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
 
     probes = await asyncio.gather(*(probe_smtp(h, port, resolver, settings) for _, h in records))
     result.hosts = [
-        _row(pref, host, probe) for (pref, host), probe in zip(records, probes, strict=True)
+        _row(pref, host, _dangling(domain, host, probe))
+        for (pref, host), probe in zip(records, probes, strict=True)
     ]
     _judge(result, mixed_null=bool(null))
     return result
@@ -121,6 +122,28 @@ def _parse(records: tuple[str, ...]) -> list[tuple[int, str]]:
         if preference.isdigit() and host:
             parsed.append((int(preference), host.lower().rstrip(".") or "."))
     return parsed
+
+
+_DANGLING = ("the name does not exist", "the name has no address")
+
+
+def _dangling(domain: str, host: str, probe: SmtpResult) -> SmtpResult:
+    """An MX host whose name does not resolve is the domain's mistake: fail, fix the record.
+
+    A lookup that failed (timeout, SERVFAIL) stays an error: nothing is known about it.
+    """
+    if probe.failure != "dns" or not any(words in probe.summary for words in _DANGLING):
+        return probe
+    probe.status = "fail"
+    probe.summary = f"{host}: the MX record points at a name with no address"
+    probe.advice = [
+        Advice(
+            f"Fix the MX record of {domain}: it names {host}, which has no A or AAAA record, "
+            "so senders cannot deliver through it. Point the MX at the mail server's real "
+            "name, or give that name its address."
+        )
+    ]
+    return probe
 
 
 def _row(preference: int, host: str, probe: SmtpResult) -> MxHost:

@@ -239,7 +239,8 @@ def _ipv6_in_name(name: str, address: ipaddress.IPv6Address) -> str:
 
 # ---- advice -------------------------------------------------------------------------------
 
-_REGIONS = (
+#: Said when a PTR is missing, unless the operator's pool file knows better.
+REGIONS = (
     "In some regions (for example some operators' points of presence in China) PTR records "
     "cannot be had for assigned addresses at all; send through a relay whose address has one."
 )
@@ -253,7 +254,7 @@ def _advice_missing(ip: str) -> list[Advice]:
             f"record for that name pointing back to {ip}.",
             FCRDNS_URL,
         ),
-        Advice(_REGIONS),
+        Advice(REGIONS),
     ]
 
 

@@ -728,7 +728,11 @@ def _forbidden(result: SmtpResult, reason: str) -> SmtpResult:
     return result
 
 
-_BANNER_HOST = re.compile(r"^\d{3}[ -]([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+)\b")
+#: The host name a greeting starts with (`220 mx.example.net ESMTP`); its last label has a
+#: letter, so an enhanced status code (`554 5.7.1 ...`) is never taken for a name.
+_BANNER_HOST = re.compile(
+    r"^\d{3}[ -]((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*)(?![\w.-])"
+)
 
 
 def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> SmtpResult:
@@ -760,10 +764,16 @@ def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> Smtp
     result.failure = None
     notes = [f"connected in {result.connect_ms:g} ms"]
     if result.tls is not None:
-        notes.append(
-            f"{'implicit TLS' if result.implicit_tls else 'STARTTLS'} "
-            f"{result.tls.version}, certificate valid"
-        )
+        kind = "implicit TLS" if result.implicit_tls else "STARTTLS"
+        if result.tls.name_checked:
+            notes.append(
+                f"{kind} {result.tls.version}, certificate valid for {result.tls.name_checked}"
+            )
+        else:
+            notes.append(
+                f"{kind} {result.tls.version}, certificate chain and dates valid but not "
+                "checked against a name (probed by address, and the address has no PTR)"
+            )
         result.status = "ok"
     else:
         notes.append("no STARTTLS offered")
@@ -806,6 +816,8 @@ def _failure_summary(abort: _Abort, result: SmtpResult) -> str:
         return f"the server stopped answering at {abort.step} ({abort.detail})"
     if abort.failure == "unreachable":
         return f"unreachable ({abort.detail})"
+    if abort.failure == "rejected" and not _has_reply(abort):
+        return f"{abort.detail}: a silent refusal or a firewall, not an SMTP reply"
     if abort.failure == "rejected":
         where = "its greeting" if abort.step == "banner" else abort.step.upper()
         return f"the server refuses us at {where}: {_oneline(abort.detail)}"
@@ -846,6 +858,15 @@ def _failure_advice(abort: _Abort, result: SmtpResult) -> list[Advice]:
             Advice(
                 f"There is no route to {target} from {result.probed_from} ({abort.detail}). "
                 "Check the address and the routing or firewall between them."
+            )
+        ]
+    if abort.failure == "rejected" and not _has_reply(abort):
+        return [
+            Advice(
+                f"{target} accepted the connection, then closed it without any SMTP reply. "
+                "A server that limits connections per client (tcpwrappers, postscreen, a "
+                "connection-rate limit), a firewall or IPS that resets SMTP, or a crashed "
+                "mail server does this; its own logs say which."
             )
         ]
     if abort.failure == "rejected":
@@ -896,6 +917,11 @@ def _tls_advice(result: SmtpResult) -> Advice:
     if result.port == 25 and first in _CERTIFICATE_PROBLEMS:
         text += " Most senders still deliver over port 25, but those enforcing MTA-STS or DANE will not."
     return Advice(text)
+
+
+def _has_reply(abort: _Abort) -> bool:
+    """True when the refusal is an SMTP reply (4xx/5xx), not a connection the server closed."""
+    return abort.detail[:3].isdigit()
 
 
 def _timeout_text(result: SmtpResult) -> str:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -310,9 +312,7 @@ def _ptr_text(check: JSON, target: str) -> str:
         lines.append(
             f"{', '.join(_code(n) for n in names[:5])} {confirms} to {esc(target)}{generic}"
         )
-    elif check.get("status") not in ("error", "skipped"):
-        lines.append(f"No PTR record for {esc(target)}")
-    return fit(lines)
+    return fit(lines)  # no names: the summary already says there is no PTR
 
 
 MAX_SPF_WARNINGS = 3
@@ -370,6 +370,21 @@ def check_text(name: str, check: JSON, target: str) -> str:
 # ---- buttons -------------------------------------------------------------------------
 
 
+_RFC = re.compile(r"/rfc/rfc(\d+)(?:\.\w+)?(?:#section-([\d.]+))?$")
+
+
+def page_label(url: str) -> str:
+    """A button label that names the page a link opens ("RFC 7208 section 4.5",
+    "spamhaus.com"), never a piece of advice cut to fit."""
+    parsed = urlparse(url)
+    rfc = _RFC.search(parsed.path + (f"#{parsed.fragment}" if parsed.fragment else ""))
+    if rfc:
+        section = f" section {rfc.group(2)}" if rfc.group(2) else ""
+        return f"RFC {rfc.group(1)}{section}"
+    host = parsed.netloc.removeprefix("www.")
+    return f"Guide on {host}" if host else "Guide"
+
+
 def _links(report: JSON) -> list[tuple[str, str]]:
     """(label, url) remediation links: each listing's page, the Spamhaus checker, how-tos."""
     checks = report.get("checks") or {}
@@ -394,7 +409,7 @@ def _links(report: JSON) -> list[tuple[str, str]]:
         links.append(("How to fix SPF", SPF_HOWTO))
     for advice in report.get("advice") or []:
         if isinstance(advice, Mapping) and advice.get("url"):
-            links.append((f"Guide: {advice.get('text', '')}", str(advice["url"])))
+            links.append((page_label(str(advice["url"])), str(advice["url"])))
     seen: set[str] = set()
     unique = []
     for label, url in links:

@@ -23,6 +23,7 @@ from bot.grammar import (
     Help,
     History,
     Range,
+    Smtp,
     Spf,
     Unwatch,
     UsageError,
@@ -141,6 +142,10 @@ def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
 
 async def _run(command: Command, options: Options, err: TextIO | None = None) -> list[Report]:
     settings = settings_from_env(timeout=options.timeout)
+    if isinstance(command, Smtp) and command.port not in settings.smtp_ports:
+        # The terminal is the operator's own tool: it probes the port it is given. Only the
+        # Slack bot, which anyone in the workspace can drive, keeps to SMTPCHECK_SMTP_PORTS.
+        settings = dataclasses.replace(settings, smtp_ports=(*settings.smtp_ports, command.port))
     resolver = make_resolver(settings)
     progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
     try:

@@ -32,7 +32,7 @@ def env(dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_smtp_probe_of_a_local_server(env: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMTPCHECK_ALLOW_PRIVATE_TARGETS", "1")
-    with SmtpPeer(port=2525) as peer:  # an allowed submission port, on loopback only
+    with SmtpPeer() as peer:  # on loopback only; the terminal probes the port it is given
         code, out, err = run("--json", "smtp", "127.0.0.1", str(peer.port))
     smtp = json.loads(out)["checks"]["smtp"]
     assert smtp["banner"].startswith("220") and smtp["failure"] is None
@@ -50,8 +50,28 @@ def test_smtp_closed_port_is_refused(env: DnsServer, monkeypatch: pytest.MonkeyP
     port = closed_port()
     code, out, _ = run("--json", "smtp", "127.0.0.1", str(port))
     smtp = json.loads(out)["checks"]["smtp"]
-    # A closed port outside 25/465/587/2525 is refused before any connection is tried.
-    assert smtp["failure"] == "forbidden" and code == 3
+    # The terminal is the operator's tool: it probes the port it is given, any port.
+    assert smtp["failure"] == "refused" and code == 2
+
+
+def test_smtp_in_the_terminal_probes_the_port_given(
+    env: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMTPCHECK_ALLOW_PRIVATE_TARGETS", "1")
+    monkeypatch.setenv("SMTPCHECK_SMTP_PORTS", "25")
+    with SmtpPeer() as peer:  # a port the kernel chose, outside SMTPCHECK_SMTP_PORTS
+        code, out, err = run("--json", "smtp", f"127.0.0.1:{peer.port}")
+    smtp = json.loads(out)["checks"]["smtp"]
+    assert smtp["failure"] is None and smtp["port"] == peer.port, err
+
+
+def test_smtp_ports_come_from_the_environment() -> None:
+    from bot.config import ConfigError, settings_from_env
+
+    assert settings_from_env({"SMTPCHECK_SMTP_PORTS": "25, 587"}).smtp_ports == (25, 587)
+    assert settings_from_env({}).smtp_ports == (25, 465, 587, 2525)
+    with pytest.raises(ConfigError, match="SMTPCHECK_SMTP_PORTS"):
+        settings_from_env({"SMTPCHECK_SMTP_PORTS": "25,smtp"})
 
 
 def test_mx_null_mx(env: DnsServer) -> None:
