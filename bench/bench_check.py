@@ -7,6 +7,11 @@ lookup (R, measured in the same run) gives the length of its critical path. Ours
 be about 2-3 (list answers then the TXT of listings; PTR then its A; SPF record then its
 include, all at once); a checker that asks zone after zone pays about one per zone.
 
+With a domain the check also reads DMARC (the RFC 9989 walk, all names at once, then
+alignment with the SPF result) and DKIM (about 20 common selectors at once, one of them a
+CNAME). What that adds is the full check with the domain minus the same check of the
+address alone, in R, from the same run.
+
 pydnsbl is measured on the same zones and the same server for comparison. Its checker
 builds an aiodns resolver from /etc/resolv.conf, which must never be asked: that
 resolver is closed unused and replaced by one bound to the test server on loopback
@@ -37,6 +42,8 @@ from typing import Any, TypeVar
 from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.check import full_check
+from handlers.dkim import DkimResult
+from handlers.dmarc import DmarcResult
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl, query_name
 from handlers.ptr import PtrResult, reverse_name
@@ -44,6 +51,7 @@ from handlers.report import Report
 from handlers.settings import Settings
 from handlers.spf import SpfResult
 from tests.support.dns_server import DnsServer
+from tests.support.mail_auth import DKIM_KEY_2048
 
 T = TypeVar("T")
 
@@ -56,6 +64,8 @@ SPF_INCLUDE = "_spf.shop-example.de"
 #: The name one round trip (R) and pydnsbl's resolver check ask for.
 PROBE_NAME = "probe.example-mail.net"
 PROBE_ADDRESS = "51.158.10.99"
+#: Where the Microsoft-style CNAME at selector1._domainkey.DOMAIN leads.
+DKIM_TARGET = "selector1-example-mail-net._domainkey.examplemail.onmicrosoft.com"
 
 #: zone -> (code, TXT reason): two reputation listings and a policy (PBL) listing on ZEN.
 LISTINGS: dict[str, tuple[str, str]] = {
@@ -98,6 +108,9 @@ def serve(server: DnsServer, zones: Sequence[Zone]) -> None:
     server.add(DOMAIN, "TXT", f"v=spf1 include:{SPF_INCLUDE} -all")
     server.add(SPF_INCLUDE, "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
     server.add(PROBE_NAME, "A", PROBE_ADDRESS)
+    server.add(f"_dmarc.{DOMAIN}", "TXT", f"v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}")
+    server.add(f"selector1._domainkey.{DOMAIN}", "CNAME", f"{DKIM_TARGET}.")
+    server.add(DKIM_TARGET, "TXT", f"v=DKIM1; k=rsa; p={DKIM_KEY_2048}")
 
 
 def ipv4_zones(zone_limit: int = 0) -> tuple[Zone, ...]:
@@ -135,6 +148,12 @@ def verify_report(report: Report, zones: Sequence[Zone]) -> None:
     spf = report.checks["spf"]
     if not (isinstance(spf, SpfResult) and spf.result == "pass"):
         raise BenchmarkError(f"spf: expected pass through the include, got {spf}")
+    dmarc = report.checks.get("dmarc")
+    if not (isinstance(dmarc, DmarcResult) and dmarc.policy == "reject" and dmarc.spf_aligned):
+        raise BenchmarkError(f"dmarc: expected p=reject with SPF aligned, got {dmarc}")
+    dkim = report.checks.get("dkim")
+    if not (isinstance(dkim, DkimResult) and [k.cname for k in dkim.selectors] == [DKIM_TARGET]):
+        raise BenchmarkError(f"dkim: expected the key behind selector1's CNAME, got {dkim}")
 
 
 # ---- what is measured -------------------------------------------------------------------------
@@ -173,6 +192,8 @@ class Figures:
     measures: dict[str, Measure]
     #: ours / pydnsbl for the blocklist part, by our self-test cache state ("cold", "warm").
     ratios: dict[str, float] = field(default_factory=dict)
+    #: (full check with the domain - the same check of the address alone) / R, warm.
+    domain_added_round_trips: float | None = None
     pydnsbl_version: str | None = None
     #: The machine's CPUs and 1-minute load when the run started (other work skews the figures).
     cpus: int = 0
@@ -230,6 +251,18 @@ class Bench:
             lambda: resolver.questions_sent,
         )
         verify_report(report, self.zones)
+        return sample
+
+    async def address_only(self) -> Sample:
+        """The full check without a domain (blocklists and PTR): the baseline of what a domain adds."""
+        resolver = await self.warm()
+        sample, report = await self.timed(
+            lambda: full_check(TARGET_IP, None, resolver, self.settings),
+            lambda: resolver.questions_sent,
+        )
+        verify_dnsbl(report.checks["dnsbl"], self.zones)
+        if "dmarc" in report.checks or "spf" not in report.checks:
+            raise BenchmarkError(f"address only: unexpected checks {sorted(report.checks)}")
         return sample
 
     async def blocklists(self, *, warm: bool) -> Sample:
@@ -333,6 +366,7 @@ async def measure(
                 lambda: bench.full(warm=False),
             ),
             "full_warm": ("full check, self-test cached", lambda: bench.full(warm=True)),
+            "address_only_warm": ("same, address only (no DMARC/DKIM)", bench.address_only),
             "blocklists_cold": (
                 "blocklists, ours, fresh resolver",
                 lambda: bench.blocklists(warm=False),
@@ -364,7 +398,11 @@ async def measure(
             state: round(measures[f"blocklists_{state}"].median_ms / theirs, 2)
             for state in ("cold", "warm")
         }
+    added = (
+        measures["full_warm"].median_ms - measures["address_only_warm"].median_ms
+    ) / round_trip_ms
     return Figures(
+        domain_added_round_trips=round(added, 2),
         ip=TARGET_IP,
         zones=len(zones),
         delay_ms=delay_ms,
@@ -399,7 +437,7 @@ def _spread(measure: Measure) -> str:
 def render_table(figures: Figures) -> str:
     lines = [
         f"smtpcheck full check of {figures.ip}: {figures.zones} blocklist zones + PTR + SPF "
-        f"with one include; {figures.delay_ms:g} ms added to every answer; "
+        f"with one include + DMARC + DKIM at ~20 selectors; {figures.delay_ms:g} ms added to every answer; "
         f"median of {figures.repeat}; {figures.cpus} CPUs, load {figures.load_average:g}",
         "",
         f"{'':48} {'ms':>8} {'in R':>6} {'min-max ms':>11} {'floor ms':>9}   questions sent / seen",
@@ -409,6 +447,12 @@ def render_table(figures: Figures) -> str:
             f"{measure.label:48} {measure.median_ms:8.1f} {measure.round_trips:6.2f}"
             f" {_spread(measure):>11} {'-' if measure.floor_ms is None else f'{measure.floor_ms:.1f}':>9}"
             f"   {_questions(measure)}"
+        )
+    if figures.domain_added_round_trips is not None:
+        lines.append("")
+        lines.append(
+            f"{'added by the domain (SPF, DMARC, DKIM), in R':48} "
+            f"{figures.domain_added_round_trips:8.2f}"
         )
     if figures.ratios:
         lines.append("")

@@ -27,9 +27,17 @@ def loopback_resolv_conf(folder: Path) -> Path:
 
 
 async def loopback_checker(
-    zones: Sequence[str], host: str, port: int, timeout: float, resolv_conf: Path | str
+    zones: Sequence[str],
+    host: str,
+    port: int,
+    timeout: float,
+    resolv_conf: Path | str,
+    concurrency: int = 200,
 ) -> tuple[Any, Any]:
-    """(pydnsbl.DNSBLIpChecker, its aiodns resolver), both asking only `host`:`port`."""
+    """(pydnsbl.DNSBLIpChecker, its aiodns resolver), both asking only `host`:`port`.
+
+    `concurrency` is pydnsbl's cap on questions in flight (its default is 200).
+    """
     import aiodns
     import pydnsbl
     from pydnsbl.providers import Provider
@@ -37,7 +45,9 @@ async def loopback_checker(
     if not ipaddress.ip_address(host).is_loopback:
         raise NotLoopback(f"the test DNS server must be on loopback, not {host}")
     loop = asyncio.get_running_loop()
-    checker = pydnsbl.DNSBLIpChecker(providers=[Provider(z) for z in zones], loop=loop)
+    checker = pydnsbl.DNSBLIpChecker(
+        providers=[Provider(z) for z in zones], loop=loop, concurrency=concurrency
+    )
     await checker._resolver.close()  # configured from /etc/resolv.conf: never used
     resolver = aiodns.DNSResolver(
         nameservers=[host],

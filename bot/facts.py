@@ -1,4 +1,4 @@
-"""The facts of the SMTP-path and bounce checks as plain lines, for both renderers.
+"""The facts of the SMTP-path, bounce and domain-authentication checks as plain lines, for both renderers.
 
 Pure functions of a check's JSON. They return unescaped text: the terminal renderer
 strips control characters from it, the Block Kit renderer escapes it for mrkdwn. One
@@ -172,7 +172,118 @@ def range_lines(check: JSON) -> list[str]:
     return lines
 
 
+MAX_DMARC_WARNINGS = 4
+MAX_SELECTORS_SHOWN = 6
+
+
+def dmarc_lines(check: JSON) -> list[str]:
+    """Where the record is, which policy applies and why, alignment, reports, problems."""
+    lines: list[str] = []
+    if check.get("record"):
+        lines.append(f"record at _dmarc.{check.get('found_at')}: {check['record']}")
+    tag = check.get("policy_tag")
+    if check.get("policy") and tag:
+        source = {
+            "p": "its own p=",
+            "sp": f"sp= (or p=) of {check.get('found_at')}",
+            "np": f"np= of {check.get('found_at')}: the name does not exist",
+        }.get(str(tag), str(tag))
+        lines.append(f"policy for {check.get('domain')}: {check['policy']} ({source})")
+    if check.get("org_domain") and check.get("org_domain") != check.get("domain"):
+        lines.append(f"organizational domain (RFC 9989 tree walk): {check['org_domain']}")
+    aligned = check.get("spf_aligned")
+    if aligned is not None:
+        mode = "strict, aspf=s" if check.get("aspf") == "s" else "relaxed"
+        lines.append(
+            f"SPF for {check.get('spf_domain')}: {check.get('spf_result')}, "
+            + ("aligned" if aligned else "NOT aligned")
+            + f" with {check.get('domain')} ({mode})"
+        )
+    if check.get("rua"):
+        lines.append("aggregate reports to: " + ", ".join(str(u) for u in check["rua"]))
+    warnings = [w for w in check.get("warnings") or [] if isinstance(w, Mapping)]
+    problems = [w for w in warnings if w.get("severity") != "ok"]
+    remarks = [w for w in warnings if w.get("severity") == "ok"]
+    for warning in [*problems, *remarks][:MAX_DMARC_WARNINGS]:
+        mark = "note" if warning.get("severity") == "ok" else "problem"
+        lines.append(f"{mark}: {warning.get('text')}. {warning.get('why')} {warning.get('fix')}")
+    if len(warnings) > MAX_DMARC_WARNINGS:
+        lines.append(f"…and {len(warnings) - MAX_DMARC_WARNINGS} more remarks (smtpcheck dmarc)")
+    return lines
+
+
+def dkim_lines(check: JSON) -> list[str]:
+    """Each key found (or missing) with its size and problems; which selectors were asked."""
+    lines: list[str] = []
+    domain = check.get("domain")
+    for key in [k for k in check.get("selectors") or [] if isinstance(k, Mapping)]:
+        name = f"{key.get('selector')}._domainkey.{domain}"
+        via = f" -> CNAME {key['cname']}" if key.get("cname") else ""
+        if key.get("found"):
+            kind = (
+                "Ed25519"
+                if key.get("key_type") == "ed25519"
+                else str(key.get("key_type", "")).upper()
+            )
+            size = f" {key['key_bits']} bits" if key.get("key_bits") else ""
+            state = "revoked" if key.get("revoked") else f"{kind}{size}"
+            lines.append(
+                f"{name}{via}: {state}" + (" (testing, t=y)" if key.get("testing") else "")
+            )
+        else:
+            lines.append(f"{name}{via}: no key")
+        platform = f" ({key['platform']})" if key.get("platform") else ""
+        if platform and key.get("found"):
+            lines[-1] += platform
+        for problem in (key.get("problems") or [])[:3]:
+            if key.get("found"):
+                lines.append(f"    {problem}")
+    tried = [str(t) for t in check.get("tried") or []]
+    if check.get("guessed") and tried:
+        shown = ", ".join(tried[:MAX_SELECTORS_SHOWN])
+        more = (
+            f" and {len(tried) - MAX_SELECTORS_SHOWN} more"
+            if len(tried) > MAX_SELECTORS_SHOWN
+            else ""
+        )
+        lines.append(
+            f"asked the common selectors {shown}{more}: DNS cannot list a domain's selectors, "
+            "so ask the mail platform which one it signs with (the s= of a DKIM-Signature)"
+        )
+    return lines
+
+
+def requirement_lines(report: JSON) -> list[str]:
+    """One line per receiver: 'Gmail bulk sender rules: 4 of 5 met: DMARC missing'."""
+    from handlers.requirements import line_for, receivers
+
+    items = [r for r in report.get("requirements") or [] if isinstance(r, Mapping)]
+    checks = report.get("checks") or {}
+    # Shown where most rules can be judged (a full check, a bounce with its domain, dmarc
+    # with an address); a single DKIM or DMARC lookup keeps them in the JSON only.
+    if not items or not ("spf" in checks and "dmarc" in checks):
+        return []
+    return [line_for(receiver, items) for receiver in receivers()]
+
+
+def guideline_links(report: JSON) -> list[tuple[str, str]]:
+    """(label, url) of the published guidelines of each receiver whose rules are not all met."""
+    from handlers.requirements import receivers
+
+    items = [r for r in report.get("requirements") or [] if isinstance(r, Mapping)]
+    if not requirement_lines(report):
+        return []
+    out = []
+    for receiver in receivers():
+        mine = [r for r in items if receiver.id in (r.get("who") or [])]
+        if any(r.get("met") is not True for r in mine):
+            out.append((f"{receiver.name} sender guidelines", receiver.url))
+    return out
+
+
 LINES: dict[str, Callable[[JSON], list[str]]] = {
+    "dmarc": dmarc_lines,
+    "dkim": dkim_lines,
     "range": range_lines,
     "smtp": smtp_lines,
     "mx": mx_lines,

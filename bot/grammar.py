@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.paste import NotAName, a_label, clean, host_and_port, mail_domain, strip_invisible
-from handlers.ranges import RangeError, looks_like_range, parse_range
+from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason
 
 USAGE = """\
-/smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation, SPF for DOMAIN
+/smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
+                                  also SPF for this IP, DMARC and DKIM of DOMAIN
 /smtpcheck HOSTNAME [DOMAIN]      the same for every address the name resolves to
 /smtpcheck bl IP                  blocklists only
 /smtpcheck [bl] IP/PREFIX         blocklists for every address of an IPv4 range, /24 to /32
 /smtpcheck ptr IP                 reverse DNS only
 /smtpcheck spf DOMAIN [IP]        SPF record review; with IP, evaluate that sender
+/smtpcheck dmarc DOMAIN [IP]      DMARC policy (RFC 9989 tree walk); with IP, whether SPF aligns
+/smtpcheck dkim DOMAIN [SELECTOR...]  DKIM keys at those selectors, or at the common ones
 /smtpcheck smtp HOST [PORT]       SMTP probe: connect, banner, EHLO, STARTTLS; sends no mail
 /smtpcheck mx DOMAIN              the domain's MX hosts, each probed
 /smtpcheck egress [EXPECTED_IP]   the address SMTP really leaves from, checked
@@ -36,6 +39,7 @@ USAGE = """\
 
 EXAMPLES = (
     "/smtpcheck 51.158.10.22 example.com",
+    "/smtpcheck dmarc example.com 51.158.10.22",
     "/smtpcheck mail.example.com",
     "/smtpcheck spf example.com 51.158.10.22",
     "/smtpcheck watch 51.158.10.22 every 30m",
@@ -89,6 +93,24 @@ class Spf:
 
 
 @dataclass(frozen=True)
+class Dmarc:
+    """The DMARC policy of `domain`; with `ip`, whether SPF for the envelope sender aligns."""
+
+    domain: str
+    ip: str | None = None
+    sender: str | None = None
+    helo: str | None = None
+
+
+@dataclass(frozen=True)
+class Dkim:
+    """DKIM keys of `domain` at `selectors`, or at the common selectors when there are none."""
+
+    domain: str
+    selectors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Smtp:
     host: str
     port: int = 25
@@ -137,7 +159,21 @@ class Help:
     pass
 
 
-Command = Check | Range | Spf | Smtp | Mx | Egress | Bounce | Watch | Unwatch | History | Help
+Command = (
+    Check
+    | Range
+    | Spf
+    | Dmarc
+    | Dkim
+    | Smtp
+    | Mx
+    | Egress
+    | Bounce
+    | Watch
+    | Unwatch
+    | History
+    | Help
+)
 
 _LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
 _MENTION = re.compile(r"<[@#!][^<>]*>")
@@ -243,10 +279,10 @@ def shown(word: str, target: str) -> str | None:
     return typed if not _is_ip(target) and typed.lower() != target else None
 
 
-def check_range(word: str) -> Range:
-    """A public IPv4 range of at most 256 addresses, or UsageError saying why not."""
+def check_range(word: str, widest: int = MIN_PREFIX) -> Range:
+    """A public IPv4 range no wider than /`widest`, or UsageError saying why not."""
     try:
-        return Range(str(parse_range(word)))
+        return Range(str(parse_range(word, widest)))
     except RangeError as exc:
         raise UsageError(str(exc)) from None
 
@@ -264,6 +300,34 @@ def check_domain(word: str) -> str:
     if name is None:
         raise UsageError(f"{_show(word)} is not a valid mail domain (e.g. example.com).")
     return name
+
+
+MAX_SELECTORS = 10
+_SELECTOR = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,62})$")
+
+
+def _auth_domain(verb: str, word: str) -> str:
+    """The mail domain of `dmarc`/`dkim`; an address or a mail address gets a suggestion."""
+    if _is_ip(word):
+        raise UsageError(
+            f"`{verb}` takes a domain first, then {'an address' if verb == 'dmarc' else 'selectors'}: `{verb} example.com ...`."
+        )
+    if "@" in word and _is_hostname(word.rsplit("@", 1)[1]):
+        domain = word.rsplit("@", 1)[1].lower().rstrip(".")
+        raise UsageError(f"The domain of {_show(word)} is {domain}: use `{verb} {domain}`.")
+    return check_domain(word)
+
+
+def _selectors(words: list[str]) -> list[str]:
+    """DKIM selectors as typed (`s1`, `s1._domainkey.example.com`), each checked for shape."""
+    out: list[str] = []
+    for word in words:
+        name = word.lower().rstrip(".").split("._domainkey.", 1)[0]
+        if not _SELECTOR.match(name) or ".." in name:
+            raise UsageError(f"{_show(word)} is not a DKIM selector (e.g. selector1, s1, google).")
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def _interval(words: list[str]) -> tuple[list[str], int]:
@@ -300,8 +364,11 @@ def _arity(verb: str, args: list[str], least: int, most: int) -> None:
         )
 
 
-def parse(text: str) -> Command:
+def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
     """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command.
+
+    `widest_range`: the shortest prefix a range may have here (/24 in Slack, /20 in the
+    terminal, where nobody else waits on the same channel).
 
     Words are read as people paste them (see `bot.paste`): brackets, quotes, trailing
     punctuation and zero-width characters dropped, a URL as its host, `::ffff:` as IPv4.
@@ -344,12 +411,19 @@ def parse(text: str) -> Command:
                     "`ptr` takes one address; a range is checked against blocklists: "
                     f"`bl {_show(args[0])}`."
                 )
-            return check_range(args[0])
+            return check_range(args[0], widest_range)
         target = check_target(args[0])
         scope: Scope = "bl" if verb == "bl" else "ptr"
         return Check(target, None, scope, display=shown(args[0], target), notes=tuple(notes))
     if verb == "spf":
         return _spf(args)
+    if verb == "dmarc":
+        _arity(verb, args, 1, 2)
+        ip = check_ip(args[1], public=False) if len(args) == 2 else None
+        return Dmarc(_auth_domain(verb, args[0]), ip)
+    if verb == "dkim":
+        _arity(verb, args, 1, 1 + MAX_SELECTORS)
+        return Dkim(_auth_domain(verb, args[0]), tuple(_selectors(args[1:])))
     if verb == "mx":
         _arity(verb, args, 1, 1)
         domain = check_domain(args[0])
@@ -380,7 +454,7 @@ def parse(text: str) -> Command:
                 "A range is checked against blocklists only; SPF and PTR need one address: "
                 f"drop {_show(' '.join(args))!r} or give a single address."
             )
-        return check_range(words[0])
+        return check_range(words[0], widest_range)
     _arity("check", args, 0, 1)
     target = check_target(words[0])
     if args and not _is_ip(target) and _looks_like_ip(args[0]):
@@ -392,7 +466,20 @@ def parse(text: str) -> Command:
 
 
 _VERBS = frozenset(
-    {"bl", "ptr", "spf", "smtp", "mx", "egress", "watch", "unwatch", "history", "check"}
+    {
+        "bl",
+        "ptr",
+        "spf",
+        "dmarc",
+        "dkim",
+        "smtp",
+        "mx",
+        "egress",
+        "watch",
+        "unwatch",
+        "history",
+        "check",
+    }
 )
 
 

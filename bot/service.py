@@ -16,10 +16,22 @@ import ipaddress
 import time
 
 from bot import tally
-from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, Spf, UsageError
+from bot.grammar import (
+    Bounce,
+    Check,
+    Command,
+    Dkim,
+    Dmarc,
+    Egress,
+    Mx,
+    Range,
+    Smtp,
+    Spf,
+    UsageError,
+)
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
-from handlers.ranges import Progress, check_range
+from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, check_range
 from handlers.report import Report
 from handlers.resolver_health import all_failed, check_resolver
 from handlers.results import CheckResult, worst
@@ -132,6 +144,41 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
     return [report]
 
 
+async def run_dmarc(command: Dmarc, resolver: Resolver, settings: Settings) -> list[Report]:
+    """DMARC of a domain; with an address, SPF for that sender too (the alignment needs it)."""
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    started = time.perf_counter()
+    checks: dict[str, CheckResult] = {}
+    if command.ip is not None:
+        spf = asyncio.ensure_future(
+            check_spf(
+                command.domain,
+                command.ip,
+                resolver,
+                settings,
+                sender=command.sender,
+                helo=command.helo,
+            )
+        )
+        dmarc = await check_dmarc(command.domain, command.ip, resolver, settings, spf=spf)
+        checks = {"dmarc": dmarc, "spf": await spf}
+    else:
+        checks = {"dmarc": await check_dmarc(command.domain, None, resolver, settings)}
+    report = _single(command.domain, "dmarc", checks["dmarc"], resolver, started)
+    report.checks = checks
+    return [report]
+
+
+async def run_dkim(command: Dkim, resolver: Resolver, settings: Settings) -> list[Report]:
+    from handlers.dkim import check_dkim
+
+    started = time.perf_counter()
+    result = await check_dkim(command.domain, list(command.selectors) or None, resolver)
+    return [_single(command.domain, "dkim", result, resolver, started)]
+
+
 async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> list[Report]:
     """Probe one SMTP server; the report's target is what the person typed."""
     from handlers.smtp import probe_smtp
@@ -172,8 +219,9 @@ async def run_egress(command: Egress, resolver: Resolver, settings: Settings) ->
 async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[Report]:
     """Explain a pasted bounce, then check what it names.
 
-    Every sending address gets the full check, with SPF for the mail domain the bounce
-    names; with no address, the domain's SPF record is reviewed. A list the bounce cites
+    Every sending address gets the full check, with SPF, DMARC and DKIM for the mail domain
+    the bounce names; with no address, the domain's records are reviewed (all three for an
+    authentication rejection, SPF otherwise). A list the bounce cites
     that is clean by the live check is said to be "listed then, clean now". Text with no
     address and no known rejection is bad input: one sentence, never a guess.
     """
@@ -185,15 +233,20 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     bounce = explain_bounce(text)
     if not bounce.found:
         raise UsageError(f"{bounce.summary}.")
+    domain = bounce.domain
+    selectors = bounce.selectors_for(domain) if domain else []
     if not bounce.ips:
-        checks: dict[str, CheckResult] = {"bounce": bounce}
-        if bounce.domain and bounce.kind != "recipient":
-            checks["spf"] = await check_spf(bounce.domain, None, resolver, settings)
-        report = _single(bounce.domain or "bounce", "bounce", bounce, resolver, started)
-        report.checks = checks
+        report = _single(domain or "bounce", "bounce", bounce, resolver, started)
+        if domain and bounce.kind in AUTHENTICATION_KINDS:
+            report.checks.update(await _domain_checks(domain, selectors, resolver, settings))
+        elif domain and bounce.kind != "recipient":
+            report.checks["spf"] = await check_spf(domain, None, resolver, settings)
         return [report]
     reports = await asyncio.gather(
-        *(full_check(ip, bounce.domain, resolver, settings) for ip in bounce.ips[:MAX_ADDRESSES])
+        *(
+            full_check(ip, domain, resolver, settings, selectors=selectors or None)
+            for ip in bounce.ips[:MAX_ADDRESSES]
+        )
     )
     for report in reports:
         said = bounce
@@ -206,12 +259,35 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
     return list(reports)
 
 
+#: Bounce kinds about the domain's authentication: with no address, its records are read.
+AUTHENTICATION_KINDS = frozenset({"spf", "dkim", "dmarc"})
+
+
+async def _domain_checks(
+    domain: str, selectors: list[str], resolver: Resolver, settings: Settings
+) -> dict[str, CheckResult]:
+    """SPF (record review), DMARC and DKIM of a bounce's domain, all at once."""
+    from handlers.dkim import check_dkim
+    from handlers.dmarc import check_dmarc
+    from handlers.spf import check_spf
+
+    spf, dmarc, dkim = await asyncio.gather(
+        check_spf(domain, None, resolver, settings),
+        check_dmarc(domain, None, resolver, settings),
+        check_dkim(domain, selectors or None, resolver),
+    )
+    return {"spf": spf, "dmarc": dmarc, "dkim": dkim}
+
+
 async def run_range(
     command: Range, resolver: Resolver, settings: Settings, progress: Progress | None = None
 ) -> list[Report]:
     """Blocklists for every address of a range: one report whose `range` check holds the table."""
     started = time.perf_counter()
-    result = await check_range(command.network, resolver, settings, progress)
+    # The front end's grammar already held the range to its own limit (/24 in Slack).
+    result = await check_range(
+        command.network, resolver, settings, progress, min_prefix=TERMINAL_MIN_PREFIX
+    )
     return [_single(command.network, "range", result, resolver, started)]
 
 
@@ -279,6 +355,10 @@ async def _dispatch(
         return await run_check(command, resolver, settings)
     if isinstance(command, Spf):
         return await run_spf(command, resolver, settings)
+    if isinstance(command, Dmarc):
+        return await run_dmarc(command, resolver, settings)
+    if isinstance(command, Dkim):
+        return await run_dkim(command, resolver, settings)
     if isinstance(command, Smtp):
         return await run_smtp(command, resolver, settings)
     if isinstance(command, Mx):

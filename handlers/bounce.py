@@ -22,7 +22,17 @@ from typing import Any, Literal
 from handlers.results import Advice, CheckResult, Status
 
 Kind = Literal[
-    "blocklist", "ptr", "spf", "reputation", "policy", "recipient", "receiver_fault", "unknown"
+    "blocklist",
+    "ptr",
+    "spf",
+    "dkim",
+    "dmarc",
+    "tls",
+    "reputation",
+    "policy",
+    "recipient",
+    "receiver_fault",
+    "unknown",
 ]
 IpSource = Literal["rejection", "received_headers"]
 
@@ -34,6 +44,25 @@ PHRASE_SCAN = 32_000
 MAX_IPS = 20
 #: At most this many address-shaped tokens are examined (a real bounce has a few dozen).
 MAX_CANDIDATES = 500
+GMAIL_GUIDELINES = "https://support.google.com/a/answer/81126"
+_DKIM_SIGNATURE = re.compile(r"^[ \t>|]{0,8}DKIM-Signature:", re.IGNORECASE)
+_FOLDED = re.compile(r"^[ \t>|]{0,8}[ \t]")
+_DKIM_TAG = re.compile(
+    r"(?:^|;)\s{0,20}([ds])\s{0,20}=\s{0,20}([A-Za-z0-9._-]{1,253})\s{0,20}(?=;|$)", re.I
+)
+MAX_SIGNATURES = 5
+#: Where a rejection names the sender's mail domain, most telling first; group 1 is the name.
+_NAMED_DOMAIN = tuple(
+    re.compile(p, re.IGNORECASE | re.ASCII)
+    for p in (
+        r"sending domain \[?([a-z0-9][a-z0-9.-]{0,252})\]?",
+        r"Unauthenticated email from ([a-z0-9][a-z0-9.-]{0,252}) is not accepted",
+        r"\bSPF \[([a-z0-9][a-z0-9.-]{0,252})\] with ip",
+        r"SPF check for \[?([a-z0-9][a-z0-9.-]{0,252})",
+        r"\bfrom=<[^<>@\s]{1,64}@([a-z0-9][a-z0-9.-]{0,252})>",
+    )
+)
+_DOMAIN_SHAPE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 #: The summary for text with no address and no known rejection (INTERFACE.md).
 NOT_FOUND = "I could not find an address or a known rejection in this"
 
@@ -41,6 +70,9 @@ _F = re.IGNORECASE | re.ASCII
 _KIND_ORDER: tuple[Kind, ...] = (
     "receiver_fault",
     "ptr",
+    "tls",
+    "dkim",
+    "dmarc",
     "spf",
     "policy",
     "blocklist",
@@ -64,12 +96,20 @@ class BounceResult(CheckResult):
     zones: list[str] = field(default_factory=list)
     #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
     ip_source: IpSource | None = None
-    #: The mail domain the bounce names (envelope sender, `from=<...>`, "SPF check for
-    #: [domain]"), lower case and in A-label form, or None.
-    domain: str | None = None
     #: Lists the bounce names that the live check finds clean now ("listed then, clean now").
     clean_now: list[str] = field(default_factory=list)
     found: bool = False
+    #: DKIM selectors (s=) of the DKIM-Signature headers pasted with the bounce, with the
+    #: signing domain (d=) of each: the DKIM check looks them up instead of guessing.
+    dkim_signatures: list[tuple[str, str]] = field(default_factory=list)
+    #: The mail domain the bounce names (envelope sender, `from=<...>`, "sending domain [x]",
+    #: "SPF check for [domain]", a returned message's Return-Path), lower case, or None.
+    domain: str | None = None
+
+    def selectors_for(self, domain: str) -> list[str]:
+        """The pasted signatures' selectors for `domain` (its own d=, or a parent's)."""
+        domain = domain.lower()
+        return [s for d, s in self.dkim_signatures if d == domain or domain.endswith("." + d)]
 
 
 # --- the pattern file ---------------------------------------------------------------
@@ -96,6 +136,8 @@ class _Patterns:
     receivers: tuple[_Receiver, ...]
     lists: tuple[_List, ...]
     kinds: dict[Kind, tuple[re.Pattern[str], ...]]
+    #: Enhanced status codes that decide the kind on their own.
+    kind_codes: dict[str, Kind]
     #: Where the mail domain is named, most telling first; group 1 is a domain or an address.
     sender_domain: tuple[re.Pattern[str], ...]
     #: Where a DSN or log names the host that refused the mail; group 1 is its name.
@@ -132,11 +174,17 @@ def _patterns() -> _Patterns:
         for b in data["blocklist"]
     )
     kinds = {k: _compile(data["kinds"][k]) for k in _KIND_ORDER}
+    kind_codes: dict[str, Kind] = {}
+    for code, kind in data.get("kind_codes", {}).items():
+        if kind not in _KIND_ORDER:
+            raise ValueError(f"bounce_patterns.toml: kind_codes {code!r}: unknown kind {kind!r}")
+        kind_codes[code] = kind
     domain = data["sender_domain"]
     return _Patterns(
         receivers,
         lists,
         kinds,
+        kind_codes,
         sender_domain=tuple(re.compile(p, _F | re.MULTILINE) for p in domain["patterns"]),
         remote_mta=tuple(re.compile(p, _F | re.MULTILINE) for p in data["remote_mta"]["patterns"]),
         not_senders=frozenset(x.lower() for x in domain["not_senders"]),
@@ -470,7 +518,8 @@ _RECIPIENT_CODES = re.compile(r"[45]\.[12]\.[0-9]{1,3}\Z")
 
 
 def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kind:
-    """Why the mail was refused. A recipient status code (X.1.x, X.2.x) is decisive."""
+    """A dead list first, then a recipient code (X.1.x, X.2.x: the address or mailbox), then
+    a code that says why on its own, then the phrases in order."""
     if (
         enhanced
         and _RECIPIENT_CODES.match(enhanced)
@@ -479,6 +528,11 @@ def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kin
     ):
         return "recipient"
     kinds = _patterns().kinds
+    if any(b.dead for b in named):
+        return "receiver_fault"
+    coded = _patterns().kind_codes.get(enhanced or "")
+    if coded is not None:
+        return coded
     for kind in _KIND_ORDER:
         if kind == "receiver_fault" and any(b.dead for b in named):
             return kind
@@ -544,7 +598,10 @@ def _summary(
     reasons: dict[Kind, str] = {
         "blocklist": f"listed on {_join(names)}" if names else "on the receiver's own block list",
         "ptr": "reverse DNS (PTR) problem",
-        "spf": "SPF or sender authentication failed",
+        "spf": "SPF did not pass",
+        "dkim": "DKIM did not pass",
+        "dmarc": "sender authentication (DMARC, SPF/DKIM alignment) failed",
+        "tls": "the receiver wants the mail sent over TLS",
         "reputation": "the receiver's own reputation data or rate limits",
         "policy": "the address may not send directly; send through the provider's relay",
         "recipient": "the recipient's address or mailbox; nothing is wrong with your server",
@@ -628,6 +685,29 @@ def _explanation(
             "record allows, or the message is unauthenticated. Add the address (ip4:/ip6:, or "
             "an include: for the relay) to the domain's SPF record, or send through a server "
             "the record already lists, and sign with DKIM where the receiver requires it."
+        )
+    elif kind == "dkim":
+        parts.append(
+            "The receiver wants the message signed with DKIM by the sender's domain, and no "
+            "valid signature passed: the key is missing from DNS at the selector the signature "
+            "names, revoked or too short, or the message was changed after signing (a footer "
+            "added by a relay). Check the key at the s= selector of the DKIM-Signature, and "
+            "make sure the mail platform signs every message with it."
+        )
+    elif kind == "dmarc":
+        parts.append(
+            "The receiver enforces sender authentication: Gmail, Yahoo and Microsoft require "
+            "SPF or DKIM to pass for the From domain, and from bulk senders a DMARC record "
+            "(at least p=none) with SPF or DKIM aligned to the From domain. The message did "
+            "not meet that: check the domain's DMARC record, that SPF passes for "
+            f"{addr} with an envelope domain under the From domain, and that DKIM signs with "
+            "the From domain (d=)."
+        )
+    elif kind == "tls":
+        parts.append(
+            "The receiver wants mail delivered over an encrypted (TLS) connection and this one "
+            "was not. Enable STARTTLS for outgoing mail on the sending server (Postfix: "
+            "smtp_tls_security_level = may), with a working TLS library and CA certificates."
         )
     elif kind == "policy":
         parts.append(
@@ -714,6 +794,16 @@ def _advice(
         out.append(Advice("Ask the address's network operator to set a PTR record"))
     if kind == "spf":
         out.append(Advice("Add the sending address to the domain's SPF record"))
+    if kind in ("dkim", "dmarc"):
+        out.append(
+            Advice(
+                "Meet the receivers' sender authentication rules: SPF and DKIM for the From "
+                "domain, and a DMARC record (at least p=none) with one of them aligned",
+                GMAIL_GUIDELINES,
+            )
+        )
+    if kind == "tls":
+        out.append(Advice("Turn on STARTTLS for outgoing mail on the sending server"))
     if kind == "policy":
         out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
     if kind == "receiver_fault":
@@ -721,6 +811,44 @@ def _advice(
     if kind == "recipient":
         out.append(Advice("Check the recipient's address with them: the sending side is fine"))
     return out
+
+
+# --- DKIM signatures -----------------------------------------------------------------
+
+
+def dkim_signatures(text: str) -> list[tuple[str, str]]:
+    """(d=, s=) of each DKIM-Signature header in the paste (the returned message included)."""
+    found: list[tuple[str, str]] = []
+    lines = text[:MAX_SCAN].splitlines()
+    for index, line in enumerate(lines):
+        if not _DKIM_SIGNATURE.match(line):
+            continue
+        parts = [line.split(":", 1)[1]]
+        for following in lines[index + 1 : index + 40]:
+            if not _FOLDED.match(following):
+                break
+            parts.append(following.lstrip(" \t>|"))
+        field_text = " ".join(p.strip() for p in parts)[:4000]
+        tags = {
+            m.group(1).lower(): m.group(2).lower().rstrip(".")
+            for m in _DKIM_TAG.finditer(field_text)
+        }
+        if "d" in tags and "s" in tags and (tags["d"], tags["s"]) not in found:
+            found.append((tags["d"], tags["s"]))
+        if len(found) >= MAX_SIGNATURES:
+            break
+    return found
+
+
+def named_domain(flat: str, signatures: Sequence[tuple[str, str]]) -> str | None:
+    """The sender's mail domain the rejection names, else the d= of a pasted signature."""
+    for pattern in _NAMED_DOMAIN:
+        match = pattern.search(flat)
+        if match:
+            name = match.group(1).lower().rstrip(".")
+            if _DOMAIN_SHAPE.match(name):
+                return name
+    return signatures[0][0] if signatures and _DOMAIN_SHAPE.match(signatures[0][0]) else None
 
 
 # --- the entry point ------------------------------------------------------------------
@@ -746,7 +874,6 @@ def explain_bounce(text: str) -> BounceResult:
     receiver = _receiver(flat, strong)
     named, names = _lists(flat, zones)
     kind = _kind(flat, named, enhanced)
-    domain = _mail_domain(head, text)
 
     ips, receiver_ips = _sending_ips(head)
     ip_source: IpSource | None = "rejection" if ips else None
@@ -775,6 +902,8 @@ def explain_bounce(text: str) -> BounceResult:
     status: Status = _status(reply, enhanced, flat) if kind != "unknown" else "warn"
     if kind == "recipient":
         status = "warn"  # the mail was not delivered, but the sending server is not at fault
+    signatures = dkim_signatures(text)
+    domain = named_domain(flat, ()) or _mail_domain(head, text) or named_domain("", signatures)
     return BounceResult(
         status=status,
         summary=_summary(status, who, ips, _codes_text(reply, enhanced), kind, names),
@@ -800,6 +929,7 @@ def explain_bounce(text: str) -> BounceResult:
         ip_source=ip_source,
         domain=domain,
         found=True,
+        dkim_signatures=signatures,
         advice=_advice(kind, ips, receiver, named),
     )
 

@@ -262,18 +262,24 @@ async def _ask_zone(
     resolver: Resolver,
     settings: Settings,
     cache: SelfTestCache,
-    primed: Mapping[str, SelfTest | None] | None = None,
+    primed: Primed | None = None,
+    reasons: bool = True,
 ) -> _ZoneOutcome:
     asked = _asked_zone(zone, settings)
     name = query_name(ip, asked)
 
     async def listing() -> tuple[_Reading, str | None]:
         reading = _read(zone, await resolver.lookup(name, "A", zone=zone))
-        if not reading.codes or reading.reason:
+        if not reading.codes or reading.reason or not reasons:
             return reading, None
         txt = await resolver.lookup(name, "TXT", zone=zone)
         return reading, (" | ".join(txt.records) or None) if txt.outcome == "answer" else None
 
+    if isinstance(primed, asyncio.Future):
+        # The self-tests are still in flight: ask about the address meanwhile.
+        reading, txt = await listing()
+        tests = await primed
+        return _ZoneOutcome(zone, reading, txt, tests.get(asked))
     if primed is not None and asked in primed:
         known: SelfTest | None = primed[asked]
     else:
@@ -287,14 +293,19 @@ async def _ask_zone(
     return _ZoneOutcome(zone, reading, txt, selftest)
 
 
+#: Self-test results by asked zone, or the task that will have them (see prime_selftests).
+Primed = Mapping[str, SelfTest | None] | asyncio.Future[dict[str, SelfTest | None]]
+
+
 async def prime_selftests(
     family: int, resolver: Resolver, settings: Settings, cache: SelfTestCache | None = None
 ) -> dict[str, SelfTest | None]:
     """Run every zone's RFC 5782 self-test once, for many checks to share (`primed=`).
 
-    A range check calls this first: one round trip up front instead of hundreds of checks
-    each joining the same self-test questions while they are in flight, or asking again
-    a list that refused the test points.
+    A range check starts this as a task and passes the task as `primed`: its addresses are
+    asked while the test points are in flight, and each judges its answers once the tests
+    are in, instead of hundreds of checks each joining the same self-test questions, or
+    asking again a list that refused the test points.
     """
     cache = cache if cache is not None else SELFTEST_CACHE
     zones = [z for z in settings.catalogue if (z.ipv4 if family == 4 else z.ipv6)]
@@ -367,10 +378,13 @@ async def check_dnsbl(
     settings: Settings,
     *,
     cache: SelfTestCache | None = None,
-    primed: Mapping[str, SelfTest | None] | None = None,
+    primed: Primed | None = None,
+    reasons: bool = True,
 ) -> DnsblResult:
     """Ask every catalogue zone about `ip` (IPv4 or IPv6) and judge the answers.
 
+    `reasons=False` skips the TXT question of each listing: a range's table shows which
+    lists name an address, not why, and those questions were a third of a listed range's.
     Raises ValueError when `ip` is not an IP address; callers refuse bad input first.
     """
     address = ipaddress.ip_address(ip)
@@ -384,7 +398,7 @@ async def check_dnsbl(
         if not (z.ipv4 if family == 4 else z.ipv6) and z.kind != "allow"
     ]
     outcomes = await asyncio.gather(
-        *(_ask_zone(ip, family, z, resolver, settings, cache, primed) for z in zones)
+        *(_ask_zone(ip, family, z, resolver, settings, cache, primed, reasons) for z in zones)
     )
     result = _judge(ip, outcomes, settings, resolver)
     if skipped:

@@ -1,14 +1,20 @@
 """Blocklists for every address of an IPv4 range: an egress pool is a range, not an address.
 
-Ranges go up to /24 (256 addresses): a /24 over ~30 lists is already ~8,000 questions,
-and bigger blocks are better split by whoever owns them. IPv6 ranges are refused, since
-an IPv6 /64 alone is 18 quintillion addresses. Every address of the range is checked,
+Ranges go up to /24 (256 addresses) in Slack, where a person waits in a channel, and up
+to /20 (4,096 addresses, ~127,000 questions) in the terminal; monitors take up to /22.
+IPv6 ranges are refused, since an IPv6 /64 alone is 18 quintillion addresses. Every address of the range is checked,
 the first and last included: a range an engineer types is usually a slice of a
 provider's pool, where those are ordinary hosts, and lists judge each address alone.
 
 All addresses share one resolver, so its global cap, the per-list rate, its cache and
 its de-duplication apply to the whole range, and the RFC 5782 self-test of each list is
-asked once, not once per address.
+asked once, not once per address, while the first addresses are already being asked.
+
+Memory stays flat whatever the size: a bounded window of addresses is in flight (enough
+to keep the resolver's cap full), and each finished address is folded into a small row
+and per-list tallies at once; no address's full result is kept. No TXT reason is asked
+(the table names lists, not reasons), so the time is predictable: the questions divided
+by the cap, times a round trip, and never less than the per-list politeness allows.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import inspect
 import io
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
 from handlers.results import Advice, CheckResult, Status, rank, worst
@@ -31,9 +39,14 @@ from handlers.targets import non_global_reason
 
 log = logging.getLogger(__name__)
 
-#: Smallest prefix length accepted: a /24, 256 addresses.
+#: Smallest prefix length accepted by default (Slack): a /24, 256 addresses.
 MIN_PREFIX = 24
 MAX_ADDRESSES = 2 ** (32 - MIN_PREFIX)
+#: The terminal's widest range: a /20, 4,096 addresses.
+TERMINAL_MIN_PREFIX = 20
+#: Addresses in flight per question the resolver's cap lets through, over the lists:
+#: twice what fills the cap, so a slow list's tail never leaves it idle.
+WINDOW_FILL = 2
 IPV6_REASON = "an IPv6 /64 has 18 quintillion addresses; check single addresses"
 
 #: Called as addresses finish: (done, total). May be a plain function or a coroutine function.
@@ -50,8 +63,8 @@ def looks_like_range(word: str) -> bool:
     return bool(slash and head and tail)
 
 
-def parse_range(text: str) -> ipaddress.IPv4Network:
-    """`text` (e.g. 51.158.10.0/26) as a network of public IPv4 addresses, /24 to /32.
+def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Network:
+    """`text` (e.g. 51.158.10.0/26) as a network of public IPv4 addresses, /`min_prefix` to /32.
 
     Host bits are allowed (51.158.10.22/26 means 51.158.10.0/26), as people paste an
     address with its prefix. Raises RangeError with the reason otherwise.
@@ -71,10 +84,10 @@ def parse_range(text: str) -> ipaddress.IPv4Network:
     if not prefix.isdigit() or int(prefix) > 32:
         raise RangeError(f"/{prefix} is not an IPv4 prefix length (0 to 32).")
     network = ipaddress.IPv4Network(f"{address}/{int(prefix)}", strict=False)
-    if network.prefixlen < MIN_PREFIX:
+    if network.prefixlen < min_prefix:
         raise RangeError(
             f"{network} has {network.num_addresses:,} addresses; ranges are checked up to "
-            f"/{MIN_PREFIX} ({MAX_ADDRESSES} addresses): split it into /{MIN_PREFIX}s."
+            f"/{min_prefix} ({2 ** (32 - min_prefix):,} addresses): split it into /{min_prefix}s."
         )
     reasons = {ip: non_global_reason(ip) for ip in network}
     kinds = {reason for reason in reasons.values() if reason}
@@ -257,11 +270,13 @@ def _row_listing(item: Listing) -> RowListing:
     return RowListing(item.list, item.zone, item.codes, labels, severity(item))
 
 
+def _listings(result: DnsblResult) -> list[RowListing]:
+    """The address's listings with their codes, in the order the check found them."""
+    return [_row_listing(item) for item in result.listed]
+
+
 def _row(ip: str, result: DnsblResult) -> RangeRow:
-    listings = sorted(
-        (_row_listing(item) for item in result.listed),
-        key=lambda r: _SEVERITY_ORDER[r.severity],
-    )
+    listings = sorted(_listings(result), key=lambda r: _SEVERITY_ORDER[r.severity])
     return RangeRow(
         address=ip,
         status=result.status,
@@ -271,74 +286,125 @@ def _row(ip: str, result: DnsblResult) -> RangeRow:
     )
 
 
-def _sample(addresses: Sequence[str], shown: int = 5) -> str:
-    if len(addresses) <= shown:
-        return ", ".join(addresses)
-    return f"{', '.join(addresses[:shown])} and {len(addresses) - shown} more"
-
-
-def _with_codes(items: Sequence[tuple[str, Listing]], shown: int = 5) -> str:
-    """`51.158.10.22: 127.0.0.2 SBL, 127.0.0.4 XBL; 51.158.10.25: 127.0.0.2 SBL`."""
-    parts = [f"{ip}: {', '.join(_row_listing(item).labels)}" for ip, item in items[:shown]]
-    more = len(items) - shown
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
+#: Addresses whose codes an advice shows; the rest are counted.
+SHOWN_IN_ADVICE = 5
 _TIER_ORDER = {"major": 0, "secondary": 1, "informational": 2}
 
 
-def _advice(network: str, results: Sequence[tuple[str, DnsblResult]]) -> list[Advice]:
-    """One piece of advice per list and kind of listing, worst first.
+@dataclass
+class _ZoneTally:
+    """What one list says about the range for one kind of listing (reputation, policy, ...)."""
+
+    first: Listing
+    severity: Severity
+    count: int = 0
+    #: The first addresses with their own codes (`127.0.0.2 SBL`), for the advice.
+    shown: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+
+class RangeTally:
+    """Per-address results folded in as they finish, so none has to be kept whole.
 
     Each address is classified by its own codes: on one list, an address with SBL or XBL
     is a reputation problem even when its neighbours are only on the PBL.
     """
-    groups: dict[tuple[str, Severity], list[tuple[str, Listing]]] = {}
-    for ip, result in results:
-        for item in result.listed:
-            groups.setdefault((item.zone, severity(item)), []).append((ip, item))
-    ordered = sorted(
-        groups.items(),
-        key=lambda kv: (
-            _SEVERITY_ORDER[kv[0][1]],
-            _TIER_ORDER.get(kv[1][0][1].tier, 3),
-            -len(kv[1]),
-            kv[1][0][1].list,
-        ),
-    )
-    advice: list[Advice] = []
-    for (_, kind), items in ordered:
-        first = items[0][1]
-        count = _plural(len(items), "address")
-        codes = _with_codes(items)
-        if kind == "reputation":
-            text = (
-                f"{first.list} lists {count} of {network} for bad reputation ({codes}). "
-                "Find and fix the cause on each (compromised account or machine, open relay, "
-                "unwanted bulk mail), then request removal on the list's page."
-            )
-            advice.append(Advice(text, first.removal_url))
-        elif kind == "policy":
-            text = (
-                f"{first.list} lists {count} of {network} by policy only ({codes}): expected "
-                "for a provider's egress pool, not a sign of bad reputation. Mail from these "
-                "addresses should go through the provider's smarthost with SMTP AUTH."
-            )
-            advice.append(Advice(text, first.lookup_url))
-        else:
-            text = (
-                f"{first.list} lists {count} of {network} ({codes}); few receivers block on "
-                "it, so it is worth knowing rather than a cause of bounces on its own."
-            )
-            advice.append(Advice(text, first.lookup_url))
-    # Advice that is about the resolver, not one address (e.g. "Spamhaus refused the resolver").
-    seen = set(advice)
-    for ip, result in results:
+
+    def __init__(self) -> None:
+        self.rows: list[RangeRow] = []
+        self.by_zone: dict[tuple[str, Severity], _ZoneTally] = {}
+        self.policy_only = 0
+        self.notes: list[str] = []
+        self._resolver_advice: list[Advice] = []
+
+    def add(self, ip: str, result: DnsblResult) -> RangeRow:
+        row = _row(ip, result)
+        self.rows.append(row)
+        for item, listing in zip(result.listed, _listings(result), strict=True):
+            key = (item.zone, listing.severity)
+            tally = self.by_zone.setdefault(key, _ZoneTally(item, listing.severity))
+            tally.count += 1
+            if len(tally.shown) < SHOWN_IN_ADVICE:
+                tally.shown.append((ip, listing.labels))
+        if row.kind == "policy":
+            self.policy_only += 1
+        self.notes.extend(note for note in result.notes if note not in self.notes)
+        # Advice about the resolver, not one address (e.g. "Spamhaus refused the resolver").
         for piece in result.advice:
-            if ip not in piece.text and piece not in seen:
-                seen.add(piece)
-                advice.append(piece)
-    return advice
+            if ip not in piece.text and piece not in self._resolver_advice:
+                self._resolver_advice.append(piece)
+        return row
+
+    def advice(self, network: str) -> list[Advice]:
+        """One piece of advice per list and kind of listing, worst first (not alphabetical)."""
+        advice: list[Advice] = []
+        ordered = sorted(
+            self.by_zone.values(),
+            key=lambda t: (
+                _SEVERITY_ORDER[t.severity],
+                _TIER_ORDER.get(t.first.tier, 3),
+                -t.count,
+                t.first.list,
+            ),
+        )
+        for tally in ordered:
+            first = tally.first
+            count = _plural(tally.count, "address")
+            shown = sorted(tally.shown, key=lambda x: ipaddress.IPv4Address(x[0]))
+            codes = "; ".join(f"{ip}: {', '.join(labels)}" for ip, labels in shown)
+            if tally.count > len(shown):
+                codes += f"; and {tally.count - len(shown)} more"
+            if tally.severity == "reputation":
+                text = (
+                    f"{first.list} lists {count} of {network} for bad reputation ({codes}). "
+                    "Find and fix the cause on each (compromised account or machine, open "
+                    "relay, unwanted bulk mail), then request removal on the list's page."
+                )
+                advice.append(Advice(text, first.removal_url))
+            elif tally.severity == "policy":
+                text = (
+                    f"{first.list} lists {count} of {network} by policy only ({codes}): "
+                    "expected for a provider's egress pool, not a sign of bad reputation. "
+                    "Mail from these addresses should go through the provider's smarthost "
+                    "with SMTP AUTH."
+                )
+                advice.append(Advice(text, first.lookup_url))
+            else:
+                text = (
+                    f"{first.list} lists {count} of {network} ({codes}); few receivers block "
+                    "on it, so it is worth knowing rather than a cause of bounces on its own."
+                )
+                advice.append(Advice(text, first.lookup_url))
+        seen = set(advice)
+        advice.extend(piece for piece in self._resolver_advice if piece not in seen)
+        return advice
+
+    def result(self, network: str, settings: Settings) -> RangeResult:
+        """The range's result: listed addresses first (worst first), then unchecked, then clean."""
+        rows = sorted(self.rows, key=lambda r: ipaddress.IPv4Address(r.address))
+        listed = [r for r in rows if r.listed]
+        unchecked = [r for r in rows if not r.listed and r.unavailable]
+        clean = [r for r in rows if not r.listed and not r.unavailable]
+        listed.sort(key=lambda r: -rank(r.status))  # stable: address order within a status
+        result = RangeResult(
+            status=worst(r.status for r in rows),
+            summary="",
+            network=network,
+            addresses=len(rows),
+            lists=list_count(settings),
+            listed=len(listed),
+            clean=len(clean),
+            unchecked=len(unchecked),
+            rows=[*listed, *unchecked, *clean],
+            notes=list(self.notes),
+        )
+        result.summary = _summary(result, self.policy_only)
+        result.advice = self.advice(network)
+        return result
+
+
+def list_count(settings: Settings) -> int:
+    """Blocklists asked about each IPv4 address (allow-lists are not blocklists)."""
+    return sum(1 for zone in settings.catalogue if zone.ipv4 and zone.kind != "allow")
 
 
 def summarise(
@@ -347,31 +413,61 @@ def summarise(
     settings: Settings,
 ) -> RangeResult:
     """Gather per-address blocklist results into the range's result."""
-    rows = [_row(ip, result) for ip, result in results]
-    listed = [r for r in rows if r.listed]
-    unchecked = [r for r in rows if not r.listed and r.unavailable]
-    clean = [r for r in rows if not r.listed and not r.unavailable]
-    listed.sort(key=lambda r: (-rank(r.status), ipaddress.ip_address(r.address)))
-    policy_only = sum(1 for r in listed if r.kind == "policy")
-    notes: list[str] = []
-    for _, res in results:
-        notes.extend(note for note in res.notes if note not in notes)
-    lists = sum(1 for zone in settings.catalogue if zone.ipv4 and zone.kind != "allow")
-    result = RangeResult(
-        status=worst(r.status for r in rows),
-        summary="",
-        network=str(network),
-        addresses=len(rows),
-        lists=lists,
-        listed=len(listed),
-        clean=len(clean),
-        unchecked=len(unchecked),
-        rows=[*listed, *unchecked, *clean],
-        notes=notes,
+    tally = RangeTally()
+    for ip, result in results:
+        tally.add(ip, result)
+    return tally.result(str(network), settings)
+
+
+# ---- pace -----------------------------------------------------------------------------------
+
+
+def window_size(settings: Settings) -> int:
+    """Addresses in flight at once: enough to keep the resolver's cap full, and no more."""
+    lists = max(1, sum(1 for zone in settings.catalogue if zone.ipv4))
+    return max(4, math.ceil(WINDOW_FILL * settings.max_in_flight / lists))
+
+
+def questions_for(addresses: int, settings: Settings) -> int:
+    """Questions a range asks: one A per list and address, and each list's two test points."""
+    zones = sum(1 for zone in settings.catalogue if zone.ipv4)
+    tests = sum(2 for zone in settings.catalogue if zone.ipv4 and zone.selftest)
+    return addresses * zones + tests
+
+
+def least_seconds(addresses: int, settings: Settings, round_trip: float = 0.0) -> float:
+    """The least time a range can take: the per-list rate, or the cap over `round_trip`.
+
+    Each list gets one question per address and at most `per_list_rate` a second (after a
+    short burst), so a range cannot be quicker than addresses / rate, however fast the
+    resolver; over a resolver `round_trip` seconds away, the cap bounds it instead.
+    """
+    by_rate = addresses / settings.per_list_rate if settings.per_list_rate > 0 else 0.0
+    by_cap = questions_for(addresses, settings) / settings.max_in_flight * round_trip
+    return max(by_rate, by_cap)
+
+
+def forecast(addresses: int, settings: Settings) -> str:
+    """One sentence, before a range starts, on how long it will take at least."""
+    questions = questions_for(addresses, settings)
+    seconds = least_seconds(addresses, settings)
+    lists = sum(1 for zone in settings.catalogue if zone.ipv4)
+    pace = (
+        f"at most {settings.per_list_rate:g} questions a second to each list"
+        if settings.per_list_rate > 0
+        else f"at most {settings.max_in_flight} questions in flight"
     )
-    result.summary = _summary(result, policy_only)
-    result.advice = _advice(str(network), results)
-    return result
+    return (
+        f"Checking {addresses:,} address{'' if addresses == 1 else 'es'} on {lists} lists: {questions:,} questions, "
+        f"{pace}, so {_duration(seconds)} at least (more over a slow resolver)."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 async def _report(progress: Progress | None, done: int, total: int) -> None:
@@ -386,6 +482,56 @@ async def _report(progress: Progress | None, done: int, total: int) -> None:
         log.warning("range progress callback failed at %d/%d", done, total, exc_info=True)
 
 
+RowSink = Callable[[RangeRow], object]
+
+
+async def check_addresses(
+    addresses: Iterable[str],
+    total: int,
+    resolver: Resolver,
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    cache: SelfTestCache | None = None,
+    on_row: RowSink | None = None,
+) -> RangeTally:
+    """Blocklists for each of `addresses` (IPv4, `total` of them), a bounded window at a time.
+
+    The self-tests start first and the addresses do not wait for them; `on_row` gets each
+    address's row as it finishes (in the order they finish), `progress(done, total)` is
+    called with 0 at the start and after each address.
+    """
+    tally = RangeTally()
+    done = 0
+    await _report(progress, 0, total)
+    selftests = asyncio.ensure_future(prime_selftests(4, resolver, settings, cache))
+    queue: Iterator[str] = iter(addresses)
+
+    async def worker() -> None:
+        nonlocal done
+        for ip in queue:  # one shared iterator: each address is taken by one worker
+            first_wave()  # a new address is new work, not a follow-up of the last one
+            result = await check_dnsbl(
+                ip, resolver, settings, cache=cache, primed=selftests, reasons=False
+            )
+            row = tally.add(ip, result)
+            del result
+            if on_row is not None:
+                on_row(row)
+            done += 1
+            await _report(progress, done, total)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(window_size(settings), max(total, 1))):
+                group.create_task(worker())
+        await selftests
+    finally:
+        if not selftests.done():
+            selftests.cancel()
+    return tally
+
+
 async def check_range(
     network: ipaddress.IPv4Network | str,
     resolver: Resolver,
@@ -393,28 +539,26 @@ async def check_range(
     progress: Progress | None = None,
     *,
     cache: SelfTestCache | None = None,
+    min_prefix: int = MIN_PREFIX,
+    on_row: RowSink | None = None,
 ) -> RangeResult:
     """Ask every blocklist about every address of `network`; listed addresses first.
 
-    `progress(done, total)` is called with 0 at the start and after each address. All
-    addresses start at once: the resolver's cap and per-list rate decide the pace.
-    Raises RangeError for a range parse_range refuses.
+    `progress(done, total)` is called with 0 at the start and after each address.
+    Raises RangeError for a range parse_range refuses (wider than /`min_prefix`).
     """
-    net = network if isinstance(network, ipaddress.IPv4Network) else parse_range(network)
+    net = (
+        network if isinstance(network, ipaddress.IPv4Network) else parse_range(network, min_prefix)
+    )
     if isinstance(network, ipaddress.IPv4Network):
-        parse_range(str(network))  # the same limits, whoever built the network
-    addresses = [str(ip) for ip in net]
-    total = len(addresses)
-    done = 0
-    results: dict[str, DnsblResult] = {}
-    await _report(progress, 0, total)
-    primed = await prime_selftests(4, resolver, settings, cache)
-
-    async def one(ip: str) -> None:
-        nonlocal done
-        results[ip] = await check_dnsbl(ip, resolver, settings, cache=cache, primed=primed)
-        done += 1
-        await _report(progress, done, total)
-
-    await asyncio.gather(*(one(ip) for ip in addresses))
-    return summarise(net, [(ip, results[ip]) for ip in addresses], settings)
+        parse_range(str(network), min_prefix)  # the same limits, whoever built the network
+    tally = await check_addresses(
+        (str(ip) for ip in net),
+        net.num_addresses,
+        resolver,
+        settings,
+        progress,
+        cache=cache,
+        on_row=on_row,
+    )
+    return tally.result(str(net), settings)

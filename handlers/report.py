@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers.requirements import Requirement, evaluate, has_domain
 from handlers.results import Advice, CheckResult, Status, rank, worst
 
 
@@ -28,6 +29,13 @@ class Report:
     @property
     def verdict(self) -> Status:
         return worst(c.status for c in self.checks.values())
+
+    @property
+    def requirements(self) -> list[Requirement] | None:
+        """The big receivers' sender rules, when a mail domain was checked; else None."""
+        if not has_domain(self.checks):
+            return None
+        return evaluate(self.checks)
 
     @property
     def advice(self) -> list[Advice]:
@@ -53,6 +61,9 @@ class Report:
             "duration_ms": round(self.duration_ms, 1),
             "resolver": self.resolver,
         }
+        requirements = self.requirements
+        if requirements is not None:
+            out["requirements"] = [r.to_json() for r in requirements]
         if self.hostname:
             out["hostname"] = self.hostname
         if self.notes:

@@ -94,9 +94,13 @@ def _dns_lookup(
         raise pyspf.TempError(
             "DNS: no smtpcheck resolver bound (the system resolver is never used)"
         )
+    # After the record itself, every question (an include, an a: or mx: mechanism) follows
+    # from an answer: it goes ahead of other checks' first questions.
+    follow_up = getattr(_local, "asked", 0) > 0
+    _local.asked = getattr(_local, "asked", 0) + 1
     try:
         future = asyncio.run_coroutine_threadsafe(
-            binding.resolver.lookup(name, qtype), binding.loop
+            binding.resolver.lookup(name, qtype, follow_up=follow_up), binding.loop
         )
         answer = future.result(timeout=binding.wait)
     except concurrent.futures.TimeoutError as exc:
@@ -138,6 +142,7 @@ class _Evaluation:
 def _evaluate(binding: _Binding, ip: str, sender: str, helo: str) -> _Evaluation:
     """Run pyspf in this (worker) thread with its DNS bound to `binding`."""
     _local.binding = binding
+    _local.asked = 0
     try:
         query = pyspf.query(i=ip, s=sender, h=helo, querytime=QUERY_TIME)
         result, _code, explanation = query.check()

@@ -26,7 +26,14 @@ from handlers.dnsbl import DnsblResult
 
 HAS_PYDNSBL = importlib.util.find_spec("pydnsbl") is not None
 ZONES = 4  # ZEN, SpamCop and Barracuda (the listings) and one clean list
-OURS = ("full_cold", "full_warm", "blocklists_cold", "blocklists_warm", "one_by_one")
+OURS = (
+    "full_cold",
+    "full_warm",
+    "address_only_warm",
+    "blocklists_cold",
+    "blocklists_warm",
+    "one_by_one",
+)
 
 
 def _well_formed(figures: Figures) -> None:
@@ -35,7 +42,10 @@ def _well_formed(figures: Figures) -> None:
     for key, item in figures.measures.items():
         assert len(item.samples_ms) == figures.repeat, key
         assert all(math.isfinite(ms) and ms > 0 for ms in item.samples_ms), key
-        assert item.round_trips == pytest.approx(item.median_ms / figures.round_trip_ms, rel=0.05)
+        # round_trips is rounded to 2 decimals: a tiny median needs the absolute tolerance.
+        assert item.round_trips == pytest.approx(
+            item.median_ms / figures.round_trip_ms, rel=0.05, abs=0.006
+        )
     for key in OURS:
         item = figures.measures[key]
         # Everything our resolver sent reached the test server, and nothing else did.
@@ -53,6 +63,10 @@ async def test_measure_runs_every_path_and_returns_figures() -> None:
     assert sent["blocklists_cold"] - sent["blocklists_warm"] == 2 * ZONES
     assert sent["one_by_one"] == ZONES + len(LISTINGS)
     assert sent["full_cold"] > sent["blocklists_cold"]
+    # The domain adds SPF, the DMARC walk and the common DKIM selectors to the same check.
+    assert sent["full_warm"] - sent["address_only_warm"] > 20
+    assert figures.domain_added_round_trips is not None
+    assert "added by the domain" in render_table(figures)
     if HAS_PYDNSBL:
         assert figures.measures["pydnsbl"].questions_logged == (ZONES,)
         assert set(figures.ratios) == {"cold", "warm"}
@@ -101,3 +115,39 @@ def test_startup_benchmark_times_each_command_against_an_empty_interpreter() -> 
         figures.median_ms["smtpcheck bl IP"] / figures.median_ms["python -c pass"], rel=0.01
     )
     assert "x python -c pass" in render_startup(figures)
+
+
+def test_scale_benchmark_runs_both_checkers_at_one_cap_and_a_wider_range() -> None:
+    from bench.bench_scale import measure as measure_scale
+    from bench.bench_scale import render as render_scale
+
+    figures = measure_scale(
+        1,
+        1,
+        HAS_PYDNSBL,
+        cap=50,
+        network="51.158.10.0/28",
+        wide_network="51.158.10.0/26",
+    )
+    ours = figures.range_ours
+    assert ours["cap"] == 50 and ours["addresses"] == 16 and ours["txt_questions"] == 0
+    if HAS_PYDNSBL:
+        assert figures.range_pydnsbl["cap"] == 50
+        assert figures.ratios["ours_vs_pydnsbl"] > 0
+    assert figures.range_wide["addresses"] == 64
+    assert figures.ratios["wide_vs_bound"] > 0 and figures.range_wide["peak_rss_mb"] > 0
+    text = render_scale(figures)
+    assert "caps: ours 50" in text and "51.158.10.0/26 (64 addresses" in text
+
+
+def test_burst_benchmark_times_each_report_in_both_modes() -> None:
+    from bench.bench_burst import MODES
+    from bench.bench_burst import measure as measure_burst
+    from bench.bench_burst import render as render_burst
+
+    figures = measure_burst(checks=6, delay_ms=1, repeat=1, zone_limit=3)
+    assert set(figures.modes) == set(MODES)
+    for mode in figures.modes.values():
+        assert 0 < mode["median_s"] <= mode["last_s"]
+        assert mode["questions"] > 6 * 3
+    assert "median/last" in render_burst(figures)

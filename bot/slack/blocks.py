@@ -34,7 +34,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.facts import LINES, TABLE_OVER, address_rows, shared_notes
+from bot.facts import (
+    LINES,
+    TABLE_OVER,
+    address_rows,
+    guideline_links,
+    requirement_lines,
+    shared_notes,
+)
 
 # Slack's limits (as enforced by slack_sdk.models).
 MAX_BLOCKS = 50
@@ -77,6 +84,8 @@ TITLES = {
     "dnsbl": "Blocklists",
     "ptr": "Reverse DNS (PTR)",
     "spf": "SPF",
+    "dmarc": "DMARC",
+    "dkim": "DKIM",
     "resolver": "DNS resolver",
     "smtp": "SMTP",
     "mx": "MX hosts",
@@ -407,6 +416,7 @@ def _links(report: JSON) -> list[tuple[str, str]]:
     spf = checks.get("spf")
     if isinstance(spf, Mapping) and spf.get("status") in ("warn", "fail"):
         links.append(("How to fix SPF", SPF_HOWTO))
+    links.extend(guideline_links(report))
     for advice in report.get("advice") or []:
         if isinstance(advice, Mapping) and advice.get("url"):
             links.append((page_label(str(advice["url"])), str(advice["url"])))
@@ -486,6 +496,9 @@ def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
     for name, check in (report.get("checks") or {}).items():
         if isinstance(check, Mapping) and check.get("status") != "skipped":
             blocks.append(_section(check_text(str(name), check, target)))
+    rules = requirements_text(report)
+    if rules:
+        blocks.append(_section(rules))
     advice = [a for a in report.get("advice") or [] if isinstance(a, Mapping) and a.get("text")]
     if advice:
         blocks.append(_section(fit(["*What to do*", *(f"• {esc(a['text'])}" for a in advice)])))
@@ -494,6 +507,14 @@ def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
         blocks.append(actions)
     blocks.append(_context(report))
     return blocks
+
+
+def requirements_text(report: JSON) -> str:
+    """The receivers' rules as ONE compact section: a line per receiver, what is missing."""
+    lines = requirement_lines(report)
+    if not lines:
+        return ""
+    return fit(["*Receivers' sender rules*", *(f"• {esc(line)}" for line in lines)])
 
 
 def _compact(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:

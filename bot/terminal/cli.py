@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from bot.facts import TABLE_OVER, address_rows
 from bot.grammar import (
     Check,
     Command,
+    Dmarc,
     Help,
     History,
     Range,
@@ -35,7 +37,7 @@ from bot.grammar import (
 from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
 from handlers.i18n import _, ngettext
-from handlers.ranges import Progress, RangeResult
+from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, RangeResult, forecast
 from handlers.report import Report
 from handlers.results import Status, worst
 
@@ -117,10 +119,14 @@ def _set(options: Options, name: str, value: str) -> None:
 def _with_flags(command: Command, options: Options) -> Command:
     if options.csv and not isinstance(command, Range):
         raise UsageError(_("--csv applies to ranges, e.g. `smtpcheck 51.158.10.0/26 --csv`."))
-    if isinstance(command, Spf):
+    if isinstance(command, Spf | Dmarc):
         return dataclasses.replace(command, sender=options.sender, helo=options.helo)
     if options.sender or options.helo:
-        raise UsageError(_("--sender and --helo only apply to `smtpcheck spf DOMAIN IP`."))
+        raise UsageError(
+            _(
+                "--sender and --helo only apply to `smtpcheck spf DOMAIN IP` and `smtpcheck dmarc DOMAIN IP`."
+            )
+        )
     return command
 
 
@@ -148,6 +154,9 @@ async def _run(command: Command, options: Options, err: TextIO | None = None) ->
         settings = dataclasses.replace(settings, smtp_ports=(*settings.smtp_ports, command.port))
     resolver = make_resolver(settings)
     progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
+    if progress is not None and isinstance(command, Range) and err is not None:
+        size = ipaddress.IPv4Network(command.network).num_addresses
+        print(forecast(size, settings), file=err)
     try:
         return await service.run(command, resolver, settings, progress)
     finally:
@@ -274,7 +283,9 @@ def _lang_flag(argv: Sequence[str]) -> str | None:
 def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         options = split_flags(argv)
-        command = _with_flags(parse(" ".join(options.words)), options)
+        command = _with_flags(
+            parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
+        )
     except UsageError as exc:
         print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.facts import LINES, address_rows, shared_notes
+from bot.facts import LINES, address_rows, guideline_links, requirement_lines, shared_notes
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -20,6 +20,8 @@ _TITLES = {
     "dnsbl": "Blocklists",
     "ptr": "Reverse DNS",
     "spf": "SPF",
+    "dmarc": "DMARC",
+    "dkim": "DKIM",
     "smtp": "SMTP",
     "mx": "MX hosts",
     "egress": "Egress",
@@ -162,6 +164,11 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
         )
         layout = _LAYOUTS.get(name, _generic_lines)
         out.extend(f"      {line}" for line in layout(check, style))
+    rules = requirement_lines(report)
+    if rules:
+        out.append(style.bold("Receivers' sender rules:"))
+        out.extend(f"  {clean(line)}" for line in rules)
+        out.extend(f"      {clean(label)}: {clean(url)}" for label, url in guideline_links(report))
     advice = report.get("advice") or []
     if advice:
         out.append(style.bold("What to do:"))

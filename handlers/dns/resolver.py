@@ -32,6 +32,7 @@ from handlers.dns.politeness import (
     QueryStats,
     QuestionOutcome,
 )
+from handlers.dns.priority import FIRST, PriorityCap, current_priority, mark_answered
 from handlers.dns.wire import RCODES, UdpClient
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ DEFAULT_NEGATIVE_TTL = 60
 #: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
 #: within five minutes even to a new command; re-checks and watches use a fresh cache).
 MAX_CACHE_TTL = 300
+EDNS_PAYLOAD = 1232
 
 
 class NameserverSpecError(ValueError):
@@ -162,11 +164,13 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
         per_list_rate: float = DEFAULT_PER_LIST_RATE,
         per_list_burst: int = DEFAULT_PER_LIST_BURST,
+        follow_ups_first: bool = True,
     ) -> None:
         self._nameservers = list(nameservers)
         self._full: dns.asyncresolver.Resolver | None = None
         self.timeout = timeout
-        self._cap = asyncio.Semaphore(max_in_flight)
+        #: The cap on questions in flight; follow-up questions are let in first.
+        self._cap = PriorityCap(max_in_flight, ordered=follow_ups_first)
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
@@ -193,6 +197,9 @@ class Resolver:
                 ]
             full.timeout = self.timeout
             full.lifetime = self.timeout
+            # EDNS0 with the 1232-byte payload of DNS Flag Day 2020: a 2048-bit DKIM key (and
+            # a CNAME before it) fits in one UDP answer instead of costing a TCP retry.
+            full.use_edns(0, 0, EDNS_PAYLOAD)
             self._full = full
         return self._full
 
@@ -235,12 +242,28 @@ class Resolver:
     def questions_sent(self) -> int:
         return sum(self.sent.values())
 
-    async def lookup(self, name: str, rdtype: str, *, zone: ListZone | None = None) -> Answer:
+    async def lookup(
+        self,
+        name: str,
+        rdtype: str,
+        *,
+        zone: ListZone | None = None,
+        follow_up: bool | None = None,
+    ) -> Answer:
         """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
 
         `zone`: the blocklist the question belongs to; its questions are spaced by the
-        per-list rate and counted in `stats` by outcome.
+        per-list rate and counted in `stats` by outcome. `follow_up`: the question
+        depends on an earlier answer, so it goes ahead of new checks' first questions
+        (None: the calling task has had an answer already; see handlers.dns.priority).
         """
+        priority = current_priority(follow_up)
+        try:
+            return await self._lookup(name, rdtype, zone, priority)
+        finally:
+            mark_answered()
+
+    async def _lookup(self, name: str, rdtype: str, zone: ListZone | None, priority: int) -> Answer:
         key = (name.lower().rstrip("."), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None:
@@ -253,7 +276,7 @@ class Resolver:
             pending = asyncio.get_running_loop().create_future()
             self._in_flight[key] = pending
             try:
-                answer = await self._ask(*key, zone)
+                answer = await self._ask(*key, zone, priority)
             except BaseException as exc:
                 pending.set_exception(exc)
                 pending.exception()  # mark retrieved: joiners get it, nobody else must
@@ -267,94 +290,104 @@ class Resolver:
             return answer
         return await asyncio.shield(pending)
 
-    async def _ask(self, name: str, rdtype: str, zone: ListZone | None = None) -> Answer:
+    async def _ask(
+        self, name: str, rdtype: str, zone: ListZone | None = None, priority: int = FIRST
+    ) -> Answer:
         if zone is None:
-            return await self._send(name, rdtype)
+            return await self._send(name, rdtype, priority)
         # The rate is waited for outside the cap: a list being spaced holds no slot
         # that another list's questions could use.
         await self.list_rate.acquire(zone.zone)
-        answer = await self._send_fast(name, rdtype)
+        answer = await self._send_fast(name, rdtype, priority)
         if answer is None:
-            answer = await self._send(name, rdtype)
+            answer = await self._send(name, rdtype, priority)
         self.stats.record(zone.zone, classify(zone, answer))
         return answer
 
-    async def _send_fast(self, name: str, rdtype: str) -> Answer | None:
+    async def _send_fast(self, name: str, rdtype: str, priority: int = FIRST) -> Answer | None:
         """A blocklist question over the lean UDP path; None to ask through dnspython instead."""
         if not self._wire.servers:
             return None
-        async with self._cap:
-            deadline = asyncio.get_running_loop().time() + self.timeout
-            failure: Answer | None = None
-            for server in self._wire.servers:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
-                self.sent[(name, rdtype)] += 1
-                try:
-                    reply = await self._wire.ask(server, name, rdtype, left)
-                except TimeoutError:
-                    return Answer(
-                        name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
-                    )
-                except OSError as exc:
-                    failure = Answer(name, rdtype, "error", detail=f"network error: {exc}")
-                    continue
-                if reply is None:
-                    self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
-                    return None
-                rcode = RCODES.get(reply.rcode)
-                if rcode == "nxdomain":
-                    return Answer(name, rdtype, "nxdomain", ttl=_neg(reply.negative_ttl))
-                if rcode == "noerror":
-                    if reply.records:
-                        return Answer(name, rdtype, "answer", records=reply.records, ttl=reply.ttl)
-                    return Answer(name, rdtype, "nodata", ttl=_neg(reply.negative_ttl))
-                if rcode == "refused":
-                    failure = Answer(
-                        name, rdtype, "refused", detail="the nameserver refused the question"
-                    )
-                elif rcode == "servfail":
-                    failure = Answer(
-                        name, rdtype, "servfail", detail="the nameserver answered SERVFAIL"
-                    )
-                else:
-                    failure = Answer(
-                        name, rdtype, "error", detail=f"the nameserver answered rcode {reply.rcode}"
-                    )
-            return failure or Answer(
-                name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
-            )
+        await self._cap.acquire(priority)
+        try:
+            return await self._send_fast_held(name, rdtype)
+        finally:
+            self._cap.release()
+
+    async def _send_fast_held(self, name: str, rdtype: str) -> Answer | None:
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        failure: Answer | None = None
+        for server in self._wire.servers:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            self.sent[(name, rdtype)] += 1
+            try:
+                reply = await self._wire.ask(server, name, rdtype, left)
+            except TimeoutError:
+                return Answer(
+                    name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+                )
+            except OSError as exc:
+                failure = Answer(name, rdtype, "error", detail=f"network error: {exc}")
+                continue
+            if reply is None:
+                self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
+                return None
+            rcode = RCODES.get(reply.rcode)
+            if rcode == "nxdomain":
+                return Answer(name, rdtype, "nxdomain", ttl=_neg(reply.negative_ttl))
+            if rcode == "noerror":
+                if reply.records:
+                    return Answer(name, rdtype, "answer", records=reply.records, ttl=reply.ttl)
+                return Answer(name, rdtype, "nodata", ttl=_neg(reply.negative_ttl))
+            if rcode == "refused":
+                failure = Answer(
+                    name, rdtype, "refused", detail="the nameserver refused the question"
+                )
+            elif rcode == "servfail":
+                failure = Answer(
+                    name, rdtype, "servfail", detail="the nameserver answered SERVFAIL"
+                )
+            else:
+                failure = Answer(
+                    name, rdtype, "error", detail=f"the nameserver answered rcode {reply.rcode}"
+                )
+        return failure or Answer(
+            name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
+        )
 
     def close(self) -> None:
         """Close the lean path's sockets (they also close with their event loop)."""
         if self._lean is not None:
             self._lean.close()
 
-    async def _send(self, name: str, rdtype: str) -> Answer:
+    async def _send(self, name: str, rdtype: str, priority: int = FIRST) -> Answer:
+        await self._cap.acquire(priority)
+        try:
+            return await self._send_held(name, rdtype)
+        finally:
+            self._cap.release()
+
+    async def _send_held(self, name: str, rdtype: str) -> Answer:
         import dns.exception
         import dns.name
         import dns.resolver
 
-        async with self._cap:
-            self.sent[(name, rdtype)] += 1
-            try:
-                result = await self._dns.resolve(
-                    name, rdtype, raise_on_no_answer=False, search=False
-                )
-            except dns.resolver.NXDOMAIN as exc:
-                response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
-                return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
-            except dns.resolver.LifetimeTimeout:
-                return Answer(
-                    name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s"
-                )
-            except dns.resolver.NoNameservers as exc:
-                return _failure(name, rdtype, exc)
-            except dns.exception.DNSException as exc:
-                return Answer(name, rdtype, "error", detail=str(exc) or type(exc).__name__)
-            except OSError as exc:
-                return Answer(name, rdtype, "error", detail=f"network error: {exc}")
+        self.sent[(name, rdtype)] += 1
+        try:
+            result = await self._dns.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN as exc:
+            response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
+            return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
+        except dns.resolver.LifetimeTimeout:
+            return Answer(name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s")
+        except dns.resolver.NoNameservers as exc:
+            return _failure(name, rdtype, exc)
+        except dns.exception.DNSException as exc:
+            return Answer(name, rdtype, "error", detail=str(exc) or type(exc).__name__)
+        except OSError as exc:
+            return Answer(name, rdtype, "error", detail=f"network error: {exc}")
         if result.rrset is None:
             return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
         rdatas = tuple(result.rrset)

@@ -316,3 +316,86 @@ async def test_each_address_is_classified_by_its_own_codes(
     line = next(x for x in table.splitlines() if x.startswith("51.158.10.2 "))
     assert "reputation" in line and "127.0.0.4 XBL" in line
     assert result.to_json()["rows"][0]["kind"] == "reputation"
+
+
+# ---- pace and memory ---------------------------------------------------------------------------
+
+
+async def test_a_range_asks_no_txt_reason_and_does_not_wait_for_the_self_test(
+    dns_server: DnsServer, resolver: Resolver
+) -> None:
+    healthy(dns_server, *(z.zone for z in ZONES))
+    dns_server.add(query_name("51.158.10.5", "bl.spamcop.net"), "A", "127.0.0.2")
+    dns_server.add(query_name("51.158.10.5", "bl.spamcop.net"), "TXT", "listed: see spamcop")
+    start = len(dns_server.log)
+    result = await check_range(NET, resolver, Settings(catalogue=ZONES), cache=SelfTestCache())
+    assert result.rows[0].lists == ("SpamCop",)
+    asked = dns_server.log[start:]
+    assert not [q for q in asked if q.rdtype == "TXT"]
+    # Addresses go out before every test point is in: the first address question comes
+    # before the last test-point question, not after all of them.
+    kinds = ["test" if q.name.startswith(("2.0.0.127.", "1.0.0.127.")) else "ip" for q in asked]
+    assert kinds.index("ip") < len(kinds) - 1 - kinds[::-1].index("test")
+
+
+async def test_a_window_of_addresses_in_flight_not_the_whole_range(
+    dns_server: DnsServer, resolver: Resolver
+) -> None:
+    """With a small cap, only a few addresses are started at a time, and rows stream out."""
+    from handlers.ranges import window_size
+
+    healthy(dns_server, *(z.zone for z in ZONES))
+    settings = Settings(catalogue=ZONES, max_in_flight=6)
+    window = window_size(settings)
+    assert window == 4
+    in_flight, most = 0, 0
+    original = resolver.lookup
+
+    async def counting(name: str, rdtype: str, **kw: object) -> object:
+        return await original(name, rdtype, **kw)  # type: ignore[arg-type]
+
+    started: set[str] = set()
+    finished: list[str] = []
+
+    async def watched_lookup(name: str, rdtype: str, **kw: object) -> object:
+        nonlocal in_flight, most
+        ip = ".".join(reversed(name.split(".")[:4]))
+        if ip.startswith("51.158.") and ip not in started:
+            started.add(ip)
+            in_flight = len(started) - len(finished)
+            most = max(most, in_flight)
+        return await counting(name, rdtype, **kw)
+
+    resolver.lookup = watched_lookup  # type: ignore[method-assign]
+    result = await check_range(
+        "51.158.10.0/28",
+        resolver,
+        settings,
+        cache=SelfTestCache(),
+        on_row=lambda r: finished.append(r.address),
+    )
+    assert result.addresses == 16 and sorted(finished) == sorted(r.address for r in result.rows)
+    assert most <= window
+
+
+def test_forecast_says_how_long_before_it_starts() -> None:
+    from handlers.ranges import forecast, least_seconds
+
+    settings = Settings(catalogue=ZONES, per_list_rate=100)
+    assert least_seconds(4096, settings) == pytest.approx(40.96)
+    # Over a slow resolver the cap bounds it instead: 4,096 x 3 questions + 6 test points.
+    assert least_seconds(4096, settings, round_trip=1.0) == pytest.approx((4096 * 3 + 6) / 256)
+    text = forecast(4096, settings)
+    assert "4,096 addresses on 3 lists" in text and "12,294 questions" in text
+    assert "41 s at least" in text
+
+
+def test_the_terminal_takes_a_slash_20_and_slack_a_slash_24() -> None:
+    from bot.grammar import Range, UsageError, parse
+
+    assert parse("51.158.0.0/20", widest_range=20) == Range("51.158.0.0/20")
+    with pytest.raises(UsageError) as info:
+        parse("51.158.0.0/20")
+    assert "4,096 addresses" in str(info.value) and "/24" in str(info.value)
+    with pytest.raises(UsageError):
+        parse("51.158.0.0/19", widest_range=20)

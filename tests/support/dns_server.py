@@ -239,7 +239,8 @@ class DnsServer:
                 if generation == self._generation:
                     self._answers[data[2:].lower()] = wire[2:]
             return wire
-        return response.to_wire()
+        # Over TCP the whole answer goes (dnspython would otherwise cap it at the EDNS payload).
+        return response.to_wire(max_size=65535)
 
     async def _serve(self, udp_sock: socket.socket, tcp_sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()

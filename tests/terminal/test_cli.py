@@ -14,6 +14,7 @@ import pytest
 from bot.grammar import UsageError
 from bot.terminal.cli import main, split_flags
 from tests.support.dns_server import DnsServer, reverse_name
+from tests.support.mail_auth import publish_authentication
 
 IP = "51.158.10.22"
 ZONES = """
@@ -62,6 +63,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 def test_clean_address_exits_0(env: DnsServer) -> None:
     good_ptr(env)
     env.add("example-mail.net", "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
+    publish_authentication(env, "example-mail.net")
     code, out, err = run(IP, "example-mail.net")
     assert code == 0, out + err
     assert out.startswith(f"{IP}  OK")

@@ -82,7 +82,7 @@ async def test_negative_ttl_from_the_soa(resolver: Resolver, dns_server: DnsServ
 
 
 async def test_long_txt_falls_back_to_tcp(resolver: Resolver, dns_server: DnsServer) -> None:
-    reason = "listed because " + "x" * 700
+    reason = "listed because " + "x" * 1500  # over the 1232-byte EDNS payload too
     dns_server.add(NAME, "TXT", reason)
     answer = await resolver.lookup(NAME, "TXT", zone=ZONE)
     assert answer.records == (reason,)

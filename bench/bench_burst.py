@@ -1,0 +1,187 @@
+"""A burst of full checks on one resolver: when does each report arrive?
+
+An incident brings many commands at once. Each full check is a few chains of questions
+(blocklists then a listing's TXT, PTR then the name's A, SPF then its include). When all
+of them share the resolver's cap, a check's follow-up questions either wait behind every
+other check's first questions (first come, first served) or go ahead of them (the
+resolver's default, handlers.dns.priority). This benchmark runs the same burst both ways
+in the same run and reports when each check's report was ready: median, 90th percentile
+and last, and median / last (the target is under 0.5: most people get their answer well
+before the burst is over).
+
+Every check has its own address, PTR name and SPF domain with an include, so nothing is
+shared but the blocklists' self-test, primed once beforehand as in a running bot. The
+test DNS server runs in its own process on 127.0.0.1 with `--delay-ms` on every answer.
+
+Run: `python -m bench.bench_burst [--checks 200] [--delay-ms 100] [--repeat 3] [--json]`.
+Nothing here leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.bench_scale import TIMEOUT, BenchmarkError, ServerProcess, ipv4_zones, records
+from handlers.catalogue import Zone
+from handlers.dnsbl import prime_selftests
+from handlers.ptr import reverse_name
+from handlers.settings import Settings
+
+MODES = {"first come, first served": False, "follow-ups first": True}
+
+
+def address(n: int) -> str:
+    return f"51.159.{n // 250}.{n % 250 + 1}"
+
+
+def burst_records(checks: int) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Per check: a PTR that confirms, an SPF record with an include that passes."""
+    out = []
+    for n in range(checks):
+        ip, name = address(n), f"mail-{n}.example-mail.net"
+        domain, include = f"d{n}.example-mail.net", f"_spf{n}.shop-example.de"
+        out += [
+            (reverse_name(ip), "PTR", (name + ".",)),
+            (name, "A", (ip,)),
+            (domain, "TXT", (f"v=spf1 include:{include} -all",)),
+            (include, "TXT", (f"v=spf1 ip4:{ip} -all",)),
+        ]
+    return out
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def one_burst(
+    server: tuple[str, int], zones: tuple[Zone, ...], checks: int, follow_ups_first: bool
+) -> dict[str, Any]:
+    from handlers.check import full_check
+    from handlers.dns.resolver import Resolver
+
+    settings = Settings(catalogue=zones, nameservers=(server,), timeout=TIMEOUT)
+    resolver = Resolver(
+        [server],
+        timeout=TIMEOUT,
+        max_in_flight=settings.max_in_flight,
+        per_list_rate=settings.per_list_rate,
+        follow_ups_first=follow_ups_first,
+    )
+    # The self-test, as a running bot has it: in the process cache, keyed to this resolver.
+    await prime_selftests(4, resolver, settings)
+    try:
+        start = time.perf_counter()
+        ready: list[float] = []
+
+        async def one(n: int) -> None:
+            report = await full_check(address(n), f"d{n}.example-mail.net", resolver, settings)
+            ready.append(time.perf_counter() - start)
+            spf, ptr = report.checks["spf"], report.checks["ptr"]
+            if spf.status != "ok" or ptr.status not in ("ok", "warn"):
+                raise BenchmarkError(f"check {n}: SPF {spf.status}, PTR {ptr.status}")
+
+        await asyncio.gather(*(one(n) for n in range(checks)))
+    finally:
+        resolver.close()
+    return {
+        "median_s": statistics.median(ready),
+        "p90_s": percentile(ready, 90),
+        "last_s": max(ready),
+        "questions": resolver.questions_sent,
+    }
+
+
+@dataclass
+class Figures:
+    checks: int
+    delay_ms: float
+    repeat: int
+    cap: int
+    modes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure(checks: int, delay_ms: float, repeat: int, zone_limit: int | None = None) -> Figures:
+    zones = ipv4_zones()[:zone_limit] if zone_limit else ipv4_zones()
+    server = ServerProcess(delay_ms / 1000)
+    try:
+        server.call("add", records(zones))
+        server.call("add", burst_records(checks))
+        runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+        for _ in range(repeat):  # alternated, so load hits both modes alike
+            for mode, first in MODES.items():
+                runs[mode].append(asyncio.run(one_burst(server.address, zones, checks, first)))
+    finally:
+        server.stop()
+    figures = Figures(
+        checks=checks,
+        delay_ms=delay_ms,
+        repeat=repeat,
+        cap=Settings().max_in_flight,
+        load_average=os.getloadavg(),
+    )
+    for mode, samples in runs.items():
+        samples.sort(key=lambda r: r["last_s"])
+        middle = samples[len(samples) // 2]
+        figures.modes[mode] = {
+            **middle,
+            "median_vs_last": middle["median_s"] / middle["last_s"],
+            "samples_median_s": [round(r["median_s"], 3) for r in samples],
+            "samples_last_s": [round(r["last_s"], 3) for r in samples],
+        }
+    return figures
+
+
+def render(f: Figures) -> str:
+    lines = [
+        f"{f.checks} full checks at once on one resolver (cap {f.cap}), {f.delay_ms:g} ms on "
+        f"every answer, the run with the median last report of {f.repeat}; load average "
+        f"{', '.join(f'{x:.1f}' for x in f.load_average)} on {os.cpu_count()} cores",
+        f"  {'mode':<26} {'median s':>9} {'p90 s':>7} {'last s':>7} {'median/last':>12} "
+        f"{'questions':>10}",
+    ]
+    for mode, m in f.modes.items():
+        lines.append(
+            f"  {mode:<26} {m['median_s']:9.2f} {m['p90_s']:7.2f} {m['last_s']:7.2f} "
+            f"{m['median_vs_last']:12.2f} {m['questions']:>10}"
+        )
+    ours = f.modes["follow-ups first"]["median_vs_last"]
+    lines.append(
+        f"target median under half the last: {'met' if ours < 0.5 else 'NOT met'} ({ours:.2f})"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_burst", description=__doc__)
+    parser.add_argument("--checks", type=int, default=200, help="full checks started at once")
+    parser.add_argument("--delay-ms", type=float, default=100.0, help="added to every answer")
+    parser.add_argument("--repeat", type=int, default=3, help="bursts per mode (median)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.checks < 1 or args.repeat < 1 or args.delay_ms < 0:
+        parser.error("--checks and --repeat must be at least 1, --delay-ms at least 0")
+    try:
+        figures = measure(args.checks, args.delay_ms, args.repeat)
+    except BenchmarkError as exc:
+        print(f"benchmark aborted: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
