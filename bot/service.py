@@ -253,7 +253,10 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
         dnsbl = report.checks.get("dnsbl")
         if isinstance(dnsbl, DnsblResult):
             listed = [item.zone for item in dnsbl.listed]
-            said = compare_with_live(bounce, report.target, listed, dnsbl.clean)
+            policy = any(item.kind == "policy" for item in dnsbl.listed)
+            said = compare_with_live(
+                bounce, report.target, listed, dnsbl.clean, policy_listed=policy
+            )
         report.checks = {"bounce": said, **report.checks}
         report.duration_ms = (time.perf_counter() - started) * 1000
     return list(reports)

@@ -805,7 +805,7 @@ def _advice(
     if kind == "tls":
         out.append(Advice("Turn on STARTTLS for outgoing mail on the sending server"))
     if kind == "policy":
-        out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
+        out.append(Advice(SMARTHOST_ADVICE))
     if kind == "receiver_fault":
         out.append(Advice("Send the bounce to the receiver's postmaster: the fault is theirs"))
     if kind == "recipient":
@@ -936,6 +936,8 @@ def explain_bounce(text: str) -> BounceResult:
 
 # --- the bounce against the live check ---------------------------------------------------
 
+SMARTHOST_ADVICE = "Send through the provider's smarthost with SMTP AUTH"
+
 
 def _zones_named(bounce: BounceResult, asked: Iterable[str]) -> dict[str, list[str]]:
     """Each list the bounce names -> the catalogue zones that are that list."""
@@ -954,7 +956,12 @@ def _zones_named(bounce: BounceResult, asked: Iterable[str]) -> dict[str, list[s
 
 
 def compare_with_live(
-    bounce: BounceResult, ip: str, listed: Iterable[str], clean: Iterable[str]
+    bounce: BounceResult,
+    ip: str,
+    listed: Iterable[str],
+    clean: Iterable[str],
+    *,
+    policy_listed: bool = False,
 ) -> BounceResult:
     """The bounce, saying which lists it names no longer list `ip` by the live check.
 
@@ -963,6 +970,9 @@ def compare_with_live(
     have to retry. `listed` and `clean` are the zones the live check found each way.
     """
     listed, clean = set(listed), set(clean)
+    if policy_listed:
+        # The live check's policy advice says the same thing for this very address: once.
+        bounce = replace(bounce, advice=[a for a in bounce.advice if a.text != SMARTHOST_ADVICE])
     named = _zones_named(bounce, listed | clean)
     now_clean = [name for name, zones in named.items() if all(z in clean for z in zones) and zones]
     if not now_clean:

@@ -552,6 +552,18 @@ def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None)
     return clip(esc("\n".join(lines)) or "smtpcheck report", MAX_FALLBACK)
 
 
+def _nothing_changed(reports: Sequence[JSON], requested_by: str | None) -> Rendered:
+    """A re-check that found nothing new: one short line, not the report again."""
+    who = f" (re-check asked by <@{esc(requested_by)}>)" if requested_by else ""
+    verdicts = ", ".join(
+        f"{esc(r.get('target', ''))} {esc(r.get('verdict', ''))}" for r in reports[:3]
+    )
+    when = str(reports[0].get("checked_at", "")) if reports else ""
+    at = f" at {esc(when)}" if when else ""
+    line = f"Nothing changed since the previous check{who}: {verdicts}, checked again{at}."
+    return Rendered([_section(line).to_dict()], clip(line, MAX_FALLBACK))
+
+
 def _changes_section(changes: Sequence[str], requested_by: str | None) -> SectionBlock:
     who = f" (re-check asked by <@{esc(requested_by)}>)" if requested_by else ""
     if not changes:
@@ -610,6 +622,8 @@ def render(
     (a re-check) adds what changed since the previous report, [] meaning nothing did.
     `requested_by` is a Slack user id, shown as a mention (ids are Slack's, not typed text).
     """
+    if changes is not None and not changes:
+        return _nothing_changed(reports, requested_by)
     host = _one_host(reports)
     if host is not None and changes is None:
         return host_table(host, reports)

@@ -198,6 +198,41 @@ def new_error_id() -> str:
     return secrets.token_hex(4)
 
 
+#: What Slack's refusals mean to the person who asked, and what they can do about it.
+_REFUSALS = {
+    "missing_scope": (
+        "Slack does not let me do that here: the app lacks the permission {needed}. Ask "
+        "whoever installed smtpcheck to reinstall it from its manifest, which asks for it."
+    ),
+    "not_in_channel": (
+        "I am not a member of this channel, so I cannot read or post in it: invite me with "
+        "`/invite @smtpcheck`, then mention me again."
+    ),
+    "channel_not_found": (
+        "I cannot see this conversation (a private channel or a direct message I am not part "
+        "of): invite me with `/invite @smtpcheck`, then mention me again."
+    ),
+    "thread_not_found": (
+        "I cannot find this thread's first message (it may have been deleted): paste what to "
+        "check after the mention instead."
+    ),
+    "is_archived": "This channel is archived, so I cannot post in it.",
+    "ratelimited": (
+        "Slack is limiting how fast I may read this conversation: try again in a minute."
+    ),
+}
+
+
+def slack_refusal(exc: SlackApiError) -> str | None:
+    """A sentence the person can act on for a Slack error they can fix, or None."""
+    code = _error(exc)
+    text = _REFUSALS.get(code)
+    if text is None:
+        return None
+    needed = str(exc.response.get("needed") or "") if exc.response is not None else ""
+    return text.format(needed=f"`{needed}`" if needed else "it needs")
+
+
 async def guarded(
     client: AsyncWebClient, conv: Conversation, work: Callable[[], Awaitable[None]]
 ) -> None:
@@ -207,6 +242,19 @@ async def guarded(
     except Exception as exc:
         if isinstance(exc, SlackApiError):
             metrics.record_slack_error(str(exc.response.api_url).rsplit("/", 1)[-1], _error(exc))
+            sentence = slack_refusal(exc)
+            if sentence is not None:
+                log.warning(
+                    "Slack refused while answering %s in %s: %s",
+                    conv.user,
+                    conv.channel,
+                    _error(exc),
+                )
+                try:
+                    await tell(client, conv, sentence)
+                except Exception:
+                    log.exception("could not tell %s why Slack refused either", conv.user)
+                return
         error_id = new_error_id()
         log.exception("error %s while answering %s in %s", error_id, conv.user, conv.channel)
         try:

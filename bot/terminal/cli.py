@@ -19,6 +19,8 @@ from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
 from bot.facts import TABLE_OVER, address_rows
 from bot.grammar import (
+    EXAMPLES,
+    USAGE,
     Check,
     Command,
     Dmarc,
@@ -32,7 +34,6 @@ from bot.grammar import (
     Watch,
     bad_input,
     parse,
-    usage,
 )
 from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
@@ -128,6 +129,39 @@ def _with_flags(command: Command, options: Options) -> Command:
             )
         )
     return command
+
+
+#: The flags, for `smtpcheck help` (INTERFACE.md: help lists them).
+FLAGS = """\
+Flags (anywhere on the line):
+  --json               the report as JSON on standard output
+  --csv                a range's table as CSV
+  --timeout SECONDS    how long one DNS question may take (default: SMTPCHECK_TIMEOUT, 2)
+  --lang en|fr         the language of the answer
+  --sender ADDRESS     spf/dmarc: the envelope sender (default postmaster@DOMAIN)
+  --helo NAME          spf/dmarc: the HELO name (default DOMAIN)
+  --no-color           no colours, even on a terminal
+Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input."""
+
+#: Words of the shared grammar that only the Slack bot can do (threads, schedules).
+_SLACK_ONLY = (
+    "/smtpcheck watch",
+    "/smtpcheck unwatch",
+    "/smtpcheck monitor",
+    "/smtpcheck unmonitor",
+)
+
+
+def terminal_help() -> str:
+    """The grammar as the terminal has it (no watches: they report in Slack threads), the
+    flags, and the exit codes."""
+    lines = [line for line in USAGE.splitlines() if not line.startswith(_SLACK_ONLY)]
+    grammar = "\n".join(lines).replace("/smtpcheck", "smtpcheck")
+    grammar = grammar.replace(", /24 to /32", ", /20 to /32")
+    examples = "\n".join(
+        e.replace("/smtpcheck", "smtpcheck") for e in EXAMPLES if " watch " not in e
+    )
+    return f"Usage:\n{grammar}\n\n{FLAGS}\n\nExamples:\n{examples}"
 
 
 def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
@@ -290,7 +324,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
     if isinstance(command, Help):
-        print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
+        print(terminal_help(), file=out)
         return 0
     if isinstance(command, History):
         return _history(command, options, out, err)

@@ -215,3 +215,19 @@ def test_a_host_name_with_many_addresses_is_one_compact_table() -> None:
     assert "(20 addresses)" in rendered.blocks[0]["text"]["text"]
     # three or fewer: a full report each
     assert len(blocks.render(reports[:3], values=[None] * 3).blocks) > 6
+
+
+def test_a_recheck_with_nothing_changed_is_one_line() -> None:
+    report = {
+        "target": "51.158.10.22",
+        "verdict": "fail",
+        "checked_at": "2026-12-01T21:00:00+00:00",
+        "checks": {"dnsbl": {"status": "fail", "summary": "Listed on 1 of 29 blocklists"}},
+    }
+    rendered = blocks.render([report], values=["v"], changes=[], requested_by="U1")
+    assert len(rendered.blocks) == 1
+    text = rendered.blocks[0]["text"]["text"]
+    assert text.startswith("Nothing changed since the previous check") and "\n" not in text
+    assert "Listed on 1 of 29" not in json.dumps(rendered.blocks)
+    changed = blocks.render([report], values=["v"], changes=["newly listed on SpamCop"])
+    assert len(changed.blocks) > 1 and "Listed on 1 of 29" in json.dumps(changed.blocks)

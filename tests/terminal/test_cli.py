@@ -190,6 +190,14 @@ def test_help_exits_0_and_shows_terminal_grammar() -> None:
     assert "smtpcheck spf DOMAIN [IP]" in out and "/smtpcheck" not in out
 
 
+def test_help_lists_the_flags_and_nothing_only_slack_does() -> None:
+    _, out, _ = run("--help")
+    for flag in ("--json", "--csv", "--timeout", "--lang", "--sender", "--helo", "--no-color"):
+        assert flag in out
+    assert "watch" not in out and "channel" not in out and "thread" not in out
+    assert "/20 to /32" in out and "Exit codes" in out
+
+
 def test_spf_sender_and_helo_flags(env: DnsServer) -> None:
     env.add("example-mail.net", "TXT", "v=spf1 exists:%{l}.allowed.example-mail.net -all")
     env.add("alice.allowed.example-mail.net", "A", "127.0.0.2")

@@ -96,6 +96,8 @@ def test_bounce_explained_and_its_address_checked(env: DnsServer) -> None:
     assert report["checks"]["bounce"]["reply_code"] == "554"
     assert report["checks"]["dnsbl"]["listed"][0]["codes"] == ["127.0.0.10"]
     assert code == 2  # the bounce itself is a 5xx rejection
+    smarthost = [a for a in report["advice"] if "smarthost" in a["text"]]
+    assert len(smarthost) == 1  # the PBL advice once, not once more from the bounce
 
 
 def test_unknown_bounce_is_bad_input(env: DnsServer) -> None:
