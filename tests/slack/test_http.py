@@ -186,7 +186,7 @@ def test_listed_address(bot: BotProcess, slack: FakeSlack, dns: DnsServer) -> No
     assert f"{ip}: problems found" in text
     assert "SpamCop" in text and "Blocked - see https://www.spamcop.net" in text
     assert "XBL" in text
-    assert "No PTR record" in text
+    assert "has no PTR (reverse DNS) record" in text and "No PTR record" not in text
     urls = [e.get("url") for b in report.blocks() if b["type"] == "actions" for e in b["elements"]]
     assert f"https://www.spamcop.net/bl.shtml?{ip}" in urls
 
