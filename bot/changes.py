@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from handlers.i18n import _
+
 #: Checks compared field by field; any other check is compared by its status.
-_KNOWN_CHECKS = ("dnsbl", "ptr", "spf")
+_KNOWN_CHECKS = ("dnsbl", "ptr", "spf", "dmarc", "dkim")
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,26 @@ def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
     out += _dnsbl(old_checks.get("dnsbl"), new_checks.get("dnsbl"))
     out += _ptr(old_checks.get("ptr"), new_checks.get("ptr"))
     out += _spf(old_checks.get("spf"), new_checks.get("spf"))
+    out += _dmarc(old_checks.get("dmarc"), new_checks.get("dmarc"))
+    out += _dkim(old_checks.get("dkim"), new_checks.get("dkim"))
     for name in sorted(set(old_checks) & set(new_checks)):
         if name in _KNOWN_CHECKS:
             continue
         before, after = _status(old_checks[name]), _status(new_checks[name])
         if before != after and "skipped" not in (before, after):
-            out.append(Change(f"{name.upper()} check {before} → {after}"))
+            out.append(
+                Change(
+                    _("{check} check {before} → {after}").format(
+                        check=name.upper(), before=before, after=after
+                    )
+                )
+            )
     was, now = old.get("verdict"), new.get("verdict")
     if was and now and was != now:
         # Explained by the changes above when there are any; news on its own otherwise.
-        out.insert(0, Change(f"verdict {was} → {now}", material=not out))
+        out.insert(
+            0, Change(_("verdict {before} → {after}").format(before=was, after=now), not out)
+        )
     return out
 
 
@@ -137,25 +149,43 @@ def _dnsbl(old: Any, new: Any) -> list[Change]:
         if zone in old_listed:
             before = _meanings(old_listed[zone])
             if what != before and what and before:
-                out.append(Change(f"{name} listing changed from {before} to {what}"))
+                out.append(
+                    Change(
+                        _("{list} listing changed from {before} to {after}").format(
+                            list=name, before=before, after=what
+                        )
+                    )
+                )
         elif zone in old_gone:
-            out.append(Change(f"listed on {name}{_paren(what)} (it could not be checked before)"))
+            out.append(
+                Change(
+                    _("listed on {list} (it could not be checked before)").format(
+                        list=name + _paren(what)
+                    )
+                )
+            )
         else:
-            out.append(Change(f"newly listed on {name}{_paren(what)}"))
+            out.append(Change(_("newly listed on {list}").format(list=name + _paren(what))))
     for zone, entry in old_listed.items():
         if zone in new_listed:
             continue
         name = names(zone)
         if zone in new_clean:
-            out.append(Change(f"delisted from {name}{_paren(_meanings(entry))}"))
+            out.append(
+                Change(_("delisted from {list}").format(list=name + _paren(_meanings(entry))))
+            )
         elif zone in new_gone:
-            out.append(Change(f"{name} could not be checked ({_reason(new_gone[zone])})", False))
+            out.append(_unchecked(name, new_gone[zone]))
     for zone, entry in new_gone.items():
         if zone in old_clean:
-            out.append(Change(f"{names(zone)} could not be checked ({_reason(entry)})", False))
+            out.append(_unchecked(names(zone), entry))
     for zone in old_gone:
         if zone in new_clean:
-            out.append(Change(f"{names(zone)} could be checked again: not listed", False))
+            out.append(
+                Change(
+                    _("{list} could be checked again: not listed").format(list=names(zone)), False
+                )
+            )
     return out
 
 
@@ -170,8 +200,11 @@ def _meanings(entry: Mapping[str, Any]) -> str:
     return ""
 
 
-def _reason(entry: Mapping[str, Any]) -> str:
-    return str(entry.get("reason") or "no answer")
+def _unchecked(name: str, entry: Mapping[str, Any]) -> Change:
+    reason = str(entry.get("reason") or _("no answer"))
+    return Change(
+        _("{list} could not be checked ({reason})").format(list=name, reason=reason), False
+    )
 
 
 def _paren(text: str) -> str:
@@ -211,29 +244,53 @@ def _ptr(old: Any, new: Any) -> list[Change]:
     if not _comparable(old, new):
         return []
     if _status(new) == "error" and _status(old) != "error":
-        return [Change("PTR could not be checked", False)]
+        return [Change(_("PTR could not be checked"), False)]
     if _status(old) == "error" and _status(new) != "error":
-        return [Change(f"PTR could be checked again: {_ptr_state(new)}", False)]
+        return [
+            Change(_("PTR could be checked again: {state}").format(state=_ptr_state(new)), False)
+        ]
     if _status(old) == "error":
         return []
     old_names, new_names = _names_of(old), _names_of(new)
     old_ok, new_ok = bool(old.get("forward_confirmed")), bool(new.get("forward_confirmed"))
     shown = ", ".join(new_names)
     out: list[Change] = []
+    was = ", ".join(old_names)
     if old_names and not new_names:
-        out.append(Change(f"PTR lost (was {', '.join(old_names)})"))
+        out.append(Change(_("PTR lost (was {before})").format(before=was)))
     elif new_names and new_ok and (not old_ok or not old_names):
-        was = f" (was {', '.join(old_names)})" if old_names and old_names != new_names else ""
-        out.append(Change(f"PTR fixed: {shown} now confirms{was}"))
+        said = (
+            _("PTR fixed: {names} now confirms (was {before})")
+            if old_names and old_names != new_names
+            else _("PTR fixed: {names} now confirms")
+        )
+        out.append(Change(said.format(names=shown, before=was)))
     elif new_names and not old_names:
-        out.append(Change(f"PTR added: {shown}, but it does not resolve back to the address"))
+        out.append(
+            Change(
+                _("PTR added: {names}, but it does not resolve back to the address").format(
+                    names=shown
+                )
+            )
+        )
     elif old_ok and not new_ok:
-        out.append(Change(f"PTR broken: {shown} no longer resolves back to the address"))
+        out.append(
+            Change(
+                _("PTR broken: {names} no longer resolves back to the address").format(names=shown)
+            )
+        )
     elif old_names != new_names:
-        out.append(Change(f"PTR changed from {', '.join(old_names)} to {shown}"))
+        out.append(
+            Change(_("PTR changed from {before} to {after}").format(before=was, after=shown))
+        )
     if new_names and old_names and bool(old.get("generic")) != bool(new.get("generic")):
-        looks = "now looks generic" if new.get("generic") else "no longer looks generic"
-        out.append(Change(f"PTR {looks}"))
+        out.append(
+            Change(
+                _("PTR now looks generic")
+                if new.get("generic")
+                else _("PTR no longer looks generic")
+            )
+        )
     return out
 
 
@@ -244,10 +301,10 @@ def _names_of(check: Mapping[str, Any]) -> list[str]:
 def _ptr_state(check: Mapping[str, Any]) -> str:
     names = _names_of(check)
     if not names:
-        return "no PTR"
+        return _("no PTR")
     if check.get("forward_confirmed"):
-        return f"{', '.join(names)} confirms"
-    return f"{', '.join(names)} does not confirm"
+        return _("{names} confirms").format(names=", ".join(names))
+    return _("{names} does not confirm").format(names=", ".join(names))
 
 
 # ---- SPF -----------------------------------------------------------------------------
@@ -262,17 +319,88 @@ def _spf(old: Any, new: Any) -> list[Change]:
     before, after = old.get("result"), new.get("result")
     if before != after:
         if after == "temperror":
-            out.append(Change("SPF could not be checked (temperror)", False))
+            out.append(Change(_("SPF could not be checked (temperror)"), False))
         elif before == "temperror":
-            out.append(Change(f"SPF could be checked again: {after or 'none'}", False))
+            out.append(
+                Change(
+                    _("SPF could be checked again: {result}").format(result=after or "none"), False
+                )
+            )
         else:
-            out.append(Change(f"SPF result changed from {before or 'none'} to {after or 'none'}"))
+            out.append(
+                Change(
+                    _("SPF result changed from {before} to {after}").format(
+                        before=before or "none", after=after or "none"
+                    )
+                )
+            )
     if _record(old) != _record(new) and None not in (_record(old), _record(new)):
-        out.append(Change("SPF record changed"))
+        out.append(Change(_("SPF record changed")))
     elif _record(old) is None and _record(new) is not None and before != "temperror":
-        out.append(Change("SPF record published"))
+        out.append(Change(_("SPF record published")))
     elif _record(old) is not None and _record(new) is None and after != "temperror":
-        out.append(Change("SPF record removed"))
+        out.append(Change(_("SPF record removed")))
+    return out
+
+
+def _dmarc(old: Any, new: Any) -> list[Change]:
+    """The policy that applies, where its record is, and SPF alignment."""
+    if not _comparable(old, new) or old.get("domain") != new.get("domain"):
+        return []
+    if "error" in (_status(old), _status(new)):
+        if _status(old) != _status(new):
+            state = "could not be read" if _status(new) == "error" else "could be read again"
+            return [Change(f"DMARC {state}", False)]
+        return []
+    out: list[Change] = []
+    before, after = old.get("policy"), new.get("policy")
+    if old.get("found_at") is None and new.get("found_at") is not None:
+        out.append(Change(f"DMARC record published at _dmarc.{new['found_at']}: p={after or '?'}"))
+    elif old.get("found_at") is not None and new.get("found_at") is None:
+        out.append(Change("DMARC record removed"))
+    elif before != after:
+        out.append(Change(f"DMARC policy {before or 'none applies'} → {after or 'none applies'}"))
+    elif _record(old) != _record(new):
+        out.append(Change("DMARC record changed"))
+    aligned_before, aligned_after = old.get("spf_aligned"), new.get("spf_aligned")
+    if None not in (aligned_before, aligned_after) and aligned_before != aligned_after:
+        out.append(Change("SPF now passes aligned" if aligned_after else "SPF no longer aligned"))
+    return out
+
+
+def _dkim(old: Any, new: Any) -> list[Change]:
+    """Keys found, gone or changed at each selector."""
+    if not _comparable(old, new) or old.get("domain") != new.get("domain"):
+        return []
+    if "error" in (_status(old), _status(new)):
+        return []
+    keys_before, keys_after = _keys(old), _keys(new)
+    out: list[Change] = []
+    for selector in sorted(set(keys_before) | set(keys_after)):
+        was, now = keys_before.get(selector), keys_after.get(selector)
+        if was == now:
+            continue
+        if now and not was:
+            out.append(Change(f"DKIM key published at selector {selector} ({now})"))
+        elif was and not now:
+            out.append(Change(f"DKIM key at selector {selector} is gone"))
+        else:
+            out.append(Change(f"DKIM key at selector {selector}: {was} → {now}"))
+    return out
+
+
+def _keys(check: Mapping[str, Any]) -> dict[str, str]:
+    """Selector -> a short description of its key, for the selectors whose key was found."""
+    out = {}
+    for key in _entries(check, "selectors"):
+        if not key.get("found"):
+            continue
+        if key.get("revoked"):
+            out[str(key.get("selector"))] = "revoked"
+            continue
+        size = f" {key['key_bits']} bits" if key.get("key_bits") else ""
+        testing = ", testing" if key.get("testing") else ""
+        out[str(key.get("selector"))] = f"{str(key.get('key_type', '')).upper()}{size}{testing}"
     return out
 
 

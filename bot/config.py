@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from handlers.catalogue import CatalogueError, load
 from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
 from handlers.i18n import DEFAULT as DEFAULT_LANGUAGE
-from handlers.i18n import LANGUAGES, Language
+from handlers.i18n import LANGUAGES, Language, _
 from handlers.pools import PoolsError, load_pools
 from handlers.settings import Settings
 
@@ -29,9 +29,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+        raise ConfigError(
+            _("{name} must be a number of seconds, not {raw!r}.").format(name=name, raw=raw)
+        ) from None
     if not 0 < value <= 300:
-        raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, not {raw!r}.")
+        raise ConfigError(
+            _("{name} must be more than 0 and at most 300 seconds, not {raw!r}.").format(
+                name=name, raw=raw
+            )
+        )
     return value
 
 
@@ -50,17 +56,17 @@ def settings_from_env(
         try:
             nameservers = tuple(parse_nameservers(spec))
         except NameserverSpecError as exc:
-            raise ConfigError(f"SMTPCHECK_NAMESERVERS: {exc}.") from None
+            raise ConfigError(_("SMTPCHECK_NAMESERVERS: {exc}.").format(exc=exc)) from None
     zones_file = env.get("SMTPCHECK_ZONES", "").strip() or None
     try:
         catalogue = load(zones_file)
     except CatalogueError as exc:
-        raise ConfigError(f"SMTPCHECK_ZONES: {exc}.") from None
+        raise ConfigError(_("SMTPCHECK_ZONES: {exc}.").format(exc=exc)) from None
     pools_file = env.get("SMTPCHECK_POOLS", "").strip()
     try:
         pools = load_pools(pools_file) if pools_file else ()
     except PoolsError as exc:
-        raise ConfigError(f"SMTPCHECK_POOLS: {exc}.") from None
+        raise ConfigError(_("SMTPCHECK_POOLS: {exc}.").format(exc=exc)) from None
     return Settings(
         catalogue=catalogue,
         pools=pools,
@@ -102,9 +108,11 @@ def _reference(env: Mapping[str, str]) -> tuple[str, int] | None:
         return _DEFAULT_REFERENCE
     if raw.lower() in ("off", "none", "0"):
         return None
-    host, _, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "25")
+    host, _sep, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "25")
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"SMTPCHECK_EGRESS_REFERENCE must be host[:port], not {raw!r}.")
+        raise ConfigError(
+            _("SMTPCHECK_EGRESS_REFERENCE must be host[:port], not {raw!r}.").format(raw=raw)
+        )
     return (host or raw), int(port)
 
 
@@ -150,7 +158,7 @@ def default_language(env: Mapping[str, str]) -> Language:
         return DEFAULT_LANGUAGE
     base = raw.replace("_", "-").split("-")[0].lower()
     if base not in LANGUAGES:
-        raise ConfigError(f"SMTPCHECK_LANGUAGE must be en or fr, not {raw!r}.")
+        raise ConfigError(_("SMTPCHECK_LANGUAGE must be en or fr, not {raw!r}.").format(raw=raw))
     return "fr" if base == "fr" else "en"
 
 
@@ -160,23 +168,29 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
     token = env.get("SLACK_BOT_TOKEN", "").strip()
     if not token:
         raise ConfigError(
-            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) "
-            "from your Slack app's OAuth & Permissions page."
+            _(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page."
+            )
         )
     app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
     secret = env.get("SLACK_SIGNING_SECRET", "").strip()
     if not secret and not app_token:
         raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your "
-            "Slack app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)."
+            _(
+                "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your Slack app's Basic Information page (or set SLACK_APP_TOKEN for Socket Mode)."
+            )
         )
     port_text = env.get("PORT", "3000").strip() or "3000"
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"PORT must be a port number, not {port_text!r}.")
+        raise ConfigError(
+            _("PORT must be a port number, not {port_text!r}.").format(port_text=port_text)
+        )
     rate_text = env.get("SMTPCHECK_USER_RATE", "10").strip() or "10"
     if not rate_text.isdigit():
         raise ConfigError(
-            f"SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
+            _(
+                "SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
+            ).format(rate_text=rate_text)
         )
     return SlackConfig(
         language=default_language(env),

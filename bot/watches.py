@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from bot.changes import carry_forward, changes, is_clean, material
 from bot.store import Store, Watch, WatchState
+from handlers import i18n
+from handlers.i18n import Language, _
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 CheckFn = Callable[[str, str | None], Awaitable[dict[str, Any]]]
 #: Says `text` in the watch's thread; the report and the change sentences are there to render.
 PostFn = Callable[[Watch, str, Mapping[str, Any] | None, Sequence[str]], Awaitable[None]]
+#: The language a watch speaks (its starter's); None: the process default.
+LanguageFn = Callable[[Watch], Awaitable[Language]]
 
 Outcome = Literal["unchanged", "changed", "clean", "expired", "failed", "gone"]
 
@@ -54,6 +58,7 @@ class WatchRunner:
         batch: int = 20,
         lease_seconds: int = 300,
         concurrency: int = 4,
+        language: LanguageFn | None = None,
     ) -> None:
         self.store = store
         self.check = check
@@ -62,6 +67,7 @@ class WatchRunner:
         self.batch = batch
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
+        self.language = language
 
     async def run_due(self, now: datetime | None = None) -> list[RunResult]:
         """Run every watch due at `now` that this replica can claim; return what each did."""
@@ -85,7 +91,10 @@ class WatchRunner:
 
     async def _guarded(self, cap: asyncio.Semaphore, watch: Watch, now: datetime) -> RunResult:
         async with cap:
-            return await self._run(watch, now)
+            if self.language is None:
+                return await self._run(watch, now)
+            with i18n.use(await self.language(watch)):
+                return await self._run(watch, now)
 
     async def _run(self, watch: Watch, now: datetime) -> RunResult:
         if now >= watch.expires_at:
@@ -100,7 +109,7 @@ class WatchRunner:
         if is_clean(report):
             return await self._finish(watch, report, "clean", now, _clean_text(watch, found), found)
         if material(watch.last_report, report):
-            text = f"{watch.target}: " + "; ".join(found) + "."
+            text = _("{target}: {changes}.").format(target=watch.target, changes="; ".join(found))
             return await self._finish(watch, report, "changed", now, text, found)
         return await self._finish(watch, report, "unchanged", now, None, found)
 
@@ -144,14 +153,18 @@ class WatchRunner:
 
 
 def _clean_text(watch: Watch, found: Sequence[str]) -> str:
-    what = ("; ".join(found) + ". ") if found else ""
-    return f"{watch.target} is clean now: {what}I stopped watching it."
+    if found:
+        return _("{target} is clean now: {changes}. I stopped watching it.").format(
+            target=watch.target, changes="; ".join(found)
+        )
+    return _("{target} is clean now: I stopped watching it.").format(target=watch.target)
 
 
 def _expired_text(watch: Watch) -> str:
     verdict = (watch.last_report or {}).get("verdict", "unknown")
-    return (
-        f"I stopped watching {watch.target}: a watch lasts 7 days, and this one started "
-        f"{watch.created_at:%Y-%m-%d %H:%M} UTC. Last verdict: {verdict}. "
-        "Start a new watch if it is still needed."
+    return _(
+        "I stopped watching {target}: a watch lasts 7 days, and this one started {started}. "
+        "Last verdict: {verdict}. Start a new watch if it is still needed."
+    ).format(
+        target=watch.target, started=i18n.moment(watch.created_at, seconds=False), verdict=verdict
     )

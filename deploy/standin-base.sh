@@ -70,7 +70,9 @@ else
   say "importing the stand-in from $tarball (Debian $suite packages, built earlier)"
 fi
 
-"$engine" import \
+quiet=()
+[[ $engine == podman ]] && quiet=(--quiet)
+"$engine" import "${quiet[@]}" \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
   --change 'CMD ["python3"]' \

@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from handlers.i18n import _
+
 #: reputation: the address behaved badly; policy: it should not send directly; allow: an
 #: allow-list (DNSWL), where a hit is a good sign and never a listing.
 Kind = Literal["reputation", "policy", "allow"]
@@ -103,9 +105,17 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
         kind = entry.get("kind", "reputation")
         tier = entry.get("tier", "secondary")
         if kind not in _KINDS:
-            raise CatalogueError(f"{where}: kind must be one of {', '.join(_KINDS)}")
+            raise CatalogueError(
+                _("{where}: kind must be one of {_KINDS}").format(
+                    where=where, _KINDS=", ".join(_KINDS)
+                )
+            )
         if tier not in _TIERS:
-            raise CatalogueError(f"{where}: tier must be one of {', '.join(_TIERS)}")
+            raise CatalogueError(
+                _("{where}: tier must be one of {_TIERS}").format(
+                    where=where, _TIERS=", ".join(_TIERS)
+                )
+            )
         codes = {}
         for code, spec in dict(entry.get("codes", {})).items():
             if isinstance(spec, str):
@@ -114,7 +124,9 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
                 code_kind = spec.get("kind", kind)
                 if code_kind not in _KINDS:
                     raise CatalogueError(
-                        f"{where}: code {code} kind must be one of {', '.join(_KINDS)}"
+                        _("{where}: code {code} kind must be one of {_KINDS}").format(
+                            where=where, code=code, _KINDS=", ".join(_KINDS)
+                        )
                     )
                 advice = spec.get("advice")
                 codes[code] = Code(
@@ -124,7 +136,9 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
         for code, reason in errors.items():
             if reason not in _ERROR_REASONS:
                 raise CatalogueError(
-                    f"{where}: error code {code} must map to one of {', '.join(_ERROR_REASONS)}"
+                    _("{where}: error code {code} must map to one of {_ERROR_REASONS}").format(
+                        where=where, code=code, _ERROR_REASONS=", ".join(_ERROR_REASONS)
+                    )
                 )
         return Zone(
             zone=zone,
@@ -145,18 +159,22 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
             strict_codes=bool(entry.get("strict_codes", False)),
         )
     except KeyError as exc:
-        raise CatalogueError(f"{where}: missing field {exc.args[0]!r}") from exc
+        raise CatalogueError(
+            _("{where}: missing field {args!r}").format(where=where, args=exc.args[0])
+        ) from exc
     except (TypeError, AttributeError) as exc:
-        raise CatalogueError(f"{where}: {exc}") from exc
+        raise CatalogueError(_("{where}: {exc}").format(where=where, exc=exc)) from exc
 
 
 def _entries(data: Mapping[str, Any], source: str) -> list[tuple[Mapping[str, Any], str]]:
     lists = data.get("list", [])
     if not isinstance(lists, list):
-        raise CatalogueError(f"{source}: expected [[list]] tables")
+        raise CatalogueError(_("{source}: expected [[list]] tables").format(source=source))
     for n, entry in enumerate(lists):
         if not isinstance(entry, dict):
-            raise CatalogueError(f"{source} [[list]] #{n + 1}: expected a table")
+            raise CatalogueError(
+                _("{source} [[list]] #{value}: expected a table").format(source=source, value=n + 1)
+            )
     return [
         (entry, f"{source} [[list]] #{n + 1} ({entry.get('zone', '?')})")
         for n, entry in enumerate(lists)
@@ -182,15 +200,19 @@ def load(user_file: Path | str | None = None) -> tuple[Zone, ...]:
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
-        raise CatalogueError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise CatalogueError(
+            _("{path}: cannot read ({strerror})").format(path=path, strerror=exc.strerror)
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{path}: not valid TOML ({exc})") from exc
+        raise CatalogueError(
+            _("{path}: not valid TOML ({exc})").format(path=path, exc=exc)
+        ) from exc
     if data.get("replace_builtin"):
         zones = {}
     for entry, where in _entries(data, str(path)):
         name = str(entry.get("zone", "")).lower().rstrip(".")
         if not name:
-            raise CatalogueError(f"{where}: missing field 'zone'")
+            raise CatalogueError(_("{where}: missing field 'zone'").format(where=where))
         if entry.get("disabled"):
             zones.pop(name, None)
             continue

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from handlers.dns.resolver import Answer, Resolver
+from handlers.i18n import _, ngettext
 from handlers.results import Advice, CheckResult, Status, worst
 from handlers.spf import normalise_domain
 from handlers.taglist import parse_tags
@@ -39,17 +40,13 @@ SELECTOR_HELP_URL = "https://support.google.com/a/answer/174124"
 class CommonSelector:
     name: str
     platform: str
-    cname: bool = False
 
 
 @lru_cache(maxsize=1)
 def common_selectors() -> tuple[CommonSelector, ...]:
     """The selectors asked when none is given (from `dkim_selectors.toml`)."""
     text = resources.files("handlers").joinpath("dkim_selectors.toml").read_text("utf-8")
-    return tuple(
-        CommonSelector(s["name"], s["platform"], bool(s.get("cname", False)))
-        for s in tomllib.loads(text)["selector"]
-    )
+    return tuple(CommonSelector(s["name"], s["platform"]) for s in tomllib.loads(text)["selector"])
 
 
 @dataclass
@@ -93,44 +90,54 @@ def read_key(selector: str, text: str) -> DkimKey:
 
     tags = parse_tags(text)
     for words in tags.problems:
-        problem("fail", f"syntax error: {words}")
+        problem("fail", _("syntax error: {problem}").format(problem=words))
     for name in tags.duplicates:
-        problem("fail", f"the tag '{name}' appears twice, which makes the whole record invalid")
+        problem(
+            "fail",
+            _("the tag '{tag}' appears twice, which makes the whole record invalid").format(
+                tag=name
+            ),
+        )
     values = tags.tags
     if "v" in values and (values["v"] != "DKIM1" or tags.order[0] != "v"):
-        problem("fail", "v= must be exactly 'v=DKIM1' and come first (or be left out)")
+        problem("fail", _("v= must be exactly 'v=DKIM1' and come first (or be left out)"))
     key.key_type = values.get("k", "rsa").lower()
     key.hashes = [h.strip().lower() for h in values.get("h", "").split(":") if h.strip()]
     flags = [f.strip() for f in values.get("t", "").split(":") if f.strip()]
     key.testing = "y" in flags
     if key.testing:
         problem(
-            "warn", "t=y: the domain says it is testing DKIM, so receivers may ignore signatures"
+            "warn", _("t=y: the domain says it is testing DKIM, so receivers may ignore signatures")
         )
     services = [s.strip() for s in values.get("s", "*").split(":")]
     if "*" not in services and "email" not in services:
         problem(
-            "fail", f"s={values.get('s')} says the key is not for email; write s=email or drop s="
+            "fail",
+            _("s={value} says the key is not for email; write s=email or drop s=").format(
+                value=values.get("s")
+            ),
         )
     if key.hashes and "sha256" not in key.hashes:
         problem(
             "warn",
-            f"h={values.get('h')} allows only SHA-1, which RFC 8301 forbids; write h=sha256 or drop h=",
+            _(
+                "h={value} allows only SHA-1, which RFC 8301 forbids; write h=sha256 or drop h="
+            ).format(value=values.get("h")),
         )
     if "p" not in values:
-        problem("fail", "no p= tag: this is not a DKIM key record")
+        problem("fail", _("no p= tag: this is not a DKIM key record"))
         key.status = worst(statuses)
         return key
     data = "".join(values["p"].split())
     if not data:
         key.revoked = True
-        problem("fail", "the key is revoked (p= is empty): signatures made with it fail")
+        problem("fail", _("the key is revoked (p= is empty): signatures made with it fail"))
         key.status = worst(statuses)
         return key
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        problem("fail", "p= is not valid base64, so no receiver can read the key")
+        problem("fail", _("p= is not valid base64, so no receiver can read the key"))
         key.status = worst(statuses)
         return key
     if key.key_type == "rsa":
@@ -140,9 +147,12 @@ def read_key(selector: str, text: str) -> DkimKey:
             ed25519.Ed25519PublicKey.from_public_bytes(raw)
             key.key_bits = 256
         except ValueError:
-            problem("fail", "p= is not a 32-byte Ed25519 key (RFC 8463)")
+            problem("fail", _("p= is not a 32-byte Ed25519 key (RFC 8463)"))
     else:
-        problem("fail", f"k={key.key_type} is not a DKIM key type (rsa or ed25519)")
+        problem(
+            "fail",
+            _("k={value} is not a DKIM key type (rsa or ed25519)").format(value=key.key_type),
+        )
     key.status = worst(statuses)
     return key
 
@@ -151,23 +161,29 @@ def _rsa(key: DkimKey, raw: bytes, report: Callable[[Status, str], None]) -> Non
     try:
         public = load_der_public_key(raw)
     except ValueError:
-        report("fail", "p= does not hold an RSA public key that parses (DER SubjectPublicKeyInfo)")
+        report(
+            "fail", _("p= does not hold an RSA public key that parses (DER SubjectPublicKeyInfo)")
+        )
         return
     if not isinstance(public, rsa.RSAPublicKey):
-        report("fail", "k=rsa but p= holds another kind of key")
+        report("fail", _("k=rsa but p= holds another kind of key"))
         return
     key.key_bits = public.key_size
     if public.key_size < MIN_RSA_BITS:
         report(
             "fail",
-            f"RSA {public.key_size} bits: receivers treat keys under {MIN_RSA_BITS} bits as no "
-            f"key (RFC 8301); publish a {GOOD_RSA_BITS}-bit key",
+            _(
+                "RSA {bits} bits: receivers treat keys under {min} bits as no key (RFC 8301); "
+                "publish a {good}-bit key"
+            ).format(bits=public.key_size, min=MIN_RSA_BITS, good=GOOD_RSA_BITS),
         )
     elif public.key_size < GOOD_RSA_BITS:
         report(
             "warn",
-            f"RSA {public.key_size} bits: still accepted, but Gmail asks for "
-            f"{GOOD_RSA_BITS}-bit keys; rotate to {GOOD_RSA_BITS} bits at a new selector",
+            _(
+                "RSA {bits} bits: still accepted, but Gmail asks for {good}-bit keys; rotate to "
+                "{good} bits at a new selector"
+            ).format(bits=public.key_size, good=GOOD_RSA_BITS),
         )
 
 
@@ -190,10 +206,12 @@ async def check_dkim(
 ) -> DkimResult:
     """DKIM keys of `domain` at `selectors`, or at the common selectors when none is given."""
     if not domain:
-        return DkimResult("skipped", "DKIM not checked: no mail domain given")
+        return DkimResult("skipped", _("DKIM not checked: no mail domain given"))
     name = normalise_domain(domain)
     if name is None:
-        return DkimResult("warn", f"'{domain}' is not a valid domain name", domain=domain)
+        return DkimResult(
+            "warn", _("'{domain}' is not a valid domain name").format(domain=domain), domain=domain
+        )
     guessed = not selectors
     platforms = {s.name: s for s in common_selectors()}
     wanted = [s.name for s in common_selectors()] if guessed else list(selectors or [])
@@ -214,21 +232,21 @@ async def check_dkim(
         key.platform = platforms[selector].platform if selector in platforms else None
         result.selectors.append(key)
     # A CNAME whose target has no key: the platform hosts the key but never published it.
-    probe = [s for s in absent if not guessed or platforms[s].cname]
-    cnames = await asyncio.gather(
-        *(resolver.lookup(f"{s}._domainkey.{name}", "CNAME") for s in probe)
-    )
-    targets = {s: a.records[0] for s, a in zip(probe, cnames, strict=True) if a.outcome == "answer"}
+    # The TXT answer itself says where the CNAME led, so this costs no further question.
+    answered = dict(zip(wanted, answers, strict=True))
+    targets = {s: answered[s].canonical for s in absent if answered[s].canonical}
     for selector in absent:
         target = targets.get(selector)
         if guessed and target is None:
             continue
         key = DkimKey(selector, False, cname=target, status="warn" if guessed else "fail")
         key.platform = platforms[selector].platform if selector in platforms else None
-        key.problems.append(
-            f"no key at {selector}._domainkey.{name}"
-            + (f" (it is a CNAME to {target}, which has no key)" if target else "")
+        said = (
+            _("no key at {name} (it is a CNAME to {target}, which has no key)")
+            if target
+            else _("no key at {name}")
         )
+        key.problems.append(said.format(name=f"{selector}._domainkey.{name}", target=target))
         result.selectors.append(key)
     _finish(result, name, failures)
     return result
@@ -249,7 +267,9 @@ def _key(selector: str, answer: Answer) -> DkimKey | None:
     key.cname = answer.canonical
     if len(candidates) > 1:
         key.problems.append(
-            f"{len(candidates)} key records at one selector: receivers may pick any of them"
+            _("{n} key records at one selector: receivers may pick any of them").format(
+                n=len(candidates)
+            )
         )
         key.status = worst([key.status, "warn"])
     return key
@@ -261,24 +281,25 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
     if failures and not found:
         selector, answer = failures[0]
         result.status = "error"
-        result.summary = (
-            f"Could not read DKIM keys of {domain} ({selector}._domainkey: "
-            f"{answer.detail or answer.outcome})"
+        result.summary = _("Could not read DKIM keys of {domain} ({name}: {error})").format(
+            domain=domain, name=f"{selector}._domainkey", error=answer.detail or answer.outcome
         )
         return
     if not result.selectors:
         count = len(result.tried)
         result.status = "warn"
-        result.summary = (
-            f"No DKIM key at the {count} common selectors of {domain}. Selectors cannot be "
+        result.summary = _(
+            "No DKIM key at the {n} common selectors of {domain}. Selectors cannot be "
             "listed from DNS: give the selector from a DKIM-Signature's s= tag"
-        )
+        ).format(n=count, domain=domain)
         result.advice.append(
             Advice(
-                f"Find the selector in the s= tag of the DKIM-Signature header of a message sent "
-                f"from {domain}, or ask the mail platform which selector it signs with, then run "
-                f"'dkim {domain} SELECTOR'. If nothing signs the domain's mail, switch DKIM "
-                "signing on at the mail platform and publish the key it gives.",
+                _(
+                    "Find the selector in the s= tag of the DKIM-Signature header of a message "
+                    "sent from {domain}, or ask the mail platform which selector it signs with, "
+                    "then run 'dkim {domain} SELECTOR'. If nothing signs the domain's mail, switch "
+                    "DKIM signing on at the mail platform and publish the key it gives."
+                ).format(domain=domain),
                 SELECTOR_HELP_URL,
             )
         )
@@ -289,17 +310,20 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
     for key in result.selectors:
         result.advice.extend(_advice(key, domain))
     if failures:
-        result.summary += f" ({len(failures)} selector(s) did not answer)"
+        result.summary += " " + ngettext(
+            "({n} selector did not answer)", "({n} selectors did not answer)", len(failures)
+        ).format(n=len(failures))
 
 
 def _describe(key: DkimKey, domain: str) -> str:
     if not key.found:
         return key.problems[0]
     kind = (key.key_type or "?").upper() if key.key_type != "ed25519" else "Ed25519"
-    size = f" {key.key_bits} bits" if key.key_bits else ""
-    text = f"key at {key.selector}._domainkey.{domain} ({kind}{size})"
+    if key.key_bits:
+        kind = _("{kind} {bits} bits").format(kind=kind, bits=key.key_bits)
+    text = _("key at {name} ({kind})").format(name=f"{key.selector}._domainkey.{domain}", kind=kind)
     if key.problems:
-        text += f": {key.problems[0]}"
+        text += ": " + key.problems[0]
     return text
 
 
@@ -308,26 +332,32 @@ def _advice(key: DkimKey, domain: str) -> list[Advice]:
     if not key.found and key.cname:
         return [
             Advice(
-                f"{name} points to {key.cname}, where the mail platform has not published a key: "
-                "switch DKIM signing on for the domain there (Microsoft 365: Defender portal, "
-                "Email authentication settings, DKIM).",
+                _(
+                    "{name} points to {target}, where the mail platform has not published a key: "
+                    "switch DKIM signing on for the domain there (Microsoft 365: Defender portal, "
+                    "Email authentication settings, DKIM)."
+                ).format(name=name, target=key.cname),
                 "https://learn.microsoft.com/en-us/defender-office-365/email-authentication-dkim-configure",
             )
         ]
     if not key.found:
         return [
             Advice(
-                f"Publish the public key for selector '{key.selector}' as a TXT record at {name} "
-                "(the mail platform gives the value: 'v=DKIM1; k=rsa; p=…'), or give the selector "
-                "the platform really signs with.",
+                _(
+                    "Publish the public key for selector '{selector}' as a TXT record at {name} "
+                    "(the mail platform gives the value: 'v=DKIM1; k=rsa; p=…'), or give the "
+                    "selector the platform really signs with."
+                ).format(selector=key.selector, name=name),
                 KEY_URL,
             )
         ]
     if key.revoked:
         return [
             Advice(
-                f"The key at {name} is revoked: if mail is still signed with selector "
-                f"'{key.selector}', switch signing to a selector that has a key.",
+                _(
+                    "The key at {name} is revoked: if mail is still signed with selector "
+                    "'{selector}', switch signing to a selector that has a key."
+                ).format(name=name, selector=key.selector),
                 KEY_URL,
             )
         ]
@@ -337,16 +367,22 @@ def _advice(key: DkimKey, domain: str) -> list[Advice]:
     if key.key_bits and key.key_type == "rsa" and key.key_bits < GOOD_RSA_BITS:
         out.append(
             Advice(
-                f"Rotate the DKIM key at {name} ({key.key_bits} bits) to {GOOD_RSA_BITS} bits: "
-                "publish a new key at a new selector, switch signing to it, then empty p= of "
-                "the old one.",
+                _(
+                    "Rotate the DKIM key at {name} ({bits} bits) to {good} bits: publish a new "
+                    "key at a new selector, switch signing to it, then empty p= of the old one."
+                ).format(name=name, bits=key.key_bits, good=GOOD_RSA_BITS),
                 "https://www.rfc-editor.org/rfc/rfc8301",
             )
         )
     if key.testing:
-        out.append(Advice(f"Remove t=y from {name} once signatures verify (test mode).", KEY_URL))
+        out.append(
+            Advice(
+                _("Remove t=y from {name} once signatures verify (test mode).").format(name=name),
+                KEY_URL,
+            )
+        )
     out.extend(
-        Advice(f"{name}: {p}", KEY_URL)
+        Advice(_("{name}: {problem}").format(name=name, problem=p), KEY_URL)
         for p in key.problems
         if "bits" not in p and not p.startswith("t=y")
     )

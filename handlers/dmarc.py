@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from handlers.dmarc_record import RFC, DmarcRecord, DmarcWarning, is_dmarc, parse_record
 from handlers.dns.resolver import Answer, Resolver
+from handlers.i18n import _
 from handlers.results import Advice, CheckResult, worst
 from handlers.settings import Settings
 from handlers.spf import SpfResult, check_spf, normalise_domain
@@ -152,13 +153,15 @@ async def check_dmarc(
     if not domain:
         return DmarcResult(
             "skipped",
-            "DMARC not checked: no mail domain given. Give it: /smtpcheck IP example.com",
+            _("DMARC not checked: no mail domain given. Give it: /smtpcheck IP example.com"),
         )
     name = normalise_domain(domain)
     if name is None:
         return DmarcResult(
             "warn",
-            f"'{domain}' is not a valid domain name, so it can have no DMARC record",
+            _("'{domain}' is not a valid domain name, so it can have no DMARC record").format(
+                domain=domain
+            ),
             domain=domain,
         )
     if ip is not None and spf is None:
@@ -187,9 +190,11 @@ def _result(domain: str, discovery: Discovery, exists: Answer) -> DmarcResult:
         out.warnings.append(
             DmarcWarning(
                 "multiple_records",
-                f"_dmarc.{name} publishes more than one DMARC record",
-                "Receivers discard all of them (RFC 9989 section 4.10), as if there were none.",
-                "Keep exactly one TXT record starting with v=DMARC1 at that name; merge the others into it.",
+                _("_dmarc.{name} publishes more than one DMARC record").format(name=name),
+                _("Receivers discard all of them (RFC 9989 section 4.10), as if there were none."),
+                _(
+                    "Keep exactly one TXT record starting with v=DMARC1 at that name; merge the others into it."
+                ),
                 f"{RFC}#section-4.10",
                 severity="fail",
             )
@@ -199,8 +204,8 @@ def _result(domain: str, discovery: Discovery, exists: Answer) -> DmarcResult:
     if discovery.failure is not None:
         name, answer = discovery.failure
         out.status = "error"
-        out.summary = (
-            f"Could not read the DMARC record at _dmarc.{name}: {answer.detail or answer.outcome}"
+        out.summary = _("Could not read the DMARC record at _dmarc.{name}: {error}").format(
+            name=name, error=answer.detail or answer.outcome
         )
         return out
     own = discovery.found[0][1] if discovery.found and discovery.found[0][0] == domain else None
@@ -243,6 +248,8 @@ async def _alignment(
 ) -> None:
     spf_domain = (spf.domain or result.domain or "").lower()
     result.spf_domain, result.spf_result = spf_domain, spf.result
+    if spf.result in (None, "temperror"):
+        return  # SPF could not be evaluated: alignment is unknown, not failed
     if spf.result != "pass":
         result.spf_aligned = False
         return
@@ -261,66 +268,90 @@ def _finish(out: DmarcResult, discovery: Discovery) -> None:
         return
     domain = out.domain or ""
     org = discovery.org_domain
-    publish = Advice(
-        f"Publish a DMARC record: TXT at _dmarc.{org} with "
-        f"'v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}' (start at p=none, read the "
-        "reports, then move to quarantine and reject)"
-        + (
-            "; a record at the registered domain covers its subdomains too."
-            if out.found_at is None and "." in org.split(".", 1)[1]
-            else "."
-        ),
-        SETUP_URL,
+    publish_text = (
+        _(
+            "Publish a DMARC record: TXT at _dmarc.{org} with "
+            "'v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}' (start at p=none, read the "
+            "reports, then move to quarantine and reject); a record at the registered domain "
+            "covers its subdomains too."
+        )
+        if out.found_at is None and "." in org.split(".", 1)[1]
+        else _(
+            "Publish a DMARC record: TXT at _dmarc.{org} with "
+            "'v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}' (start at p=none, read the "
+            "reports, then move to quarantine and reject)."
+        )
     )
+    publish = Advice(publish_text.format(org=org), SETUP_URL)
     if out.found_at is None:
         out.status = worst([w.severity for w in out.warnings] + ["warn"])
-        where = "or any parent domain" if len(discovery.walked) > 1 else ""
-        out.summary = (
-            f"No DMARC record for {domain} {where}".rstrip()
-            + ": Gmail, Yahoo and Microsoft require at least p=none from bulk senders"
+        said = (
+            _(
+                "No DMARC record for {domain} or any parent domain: Gmail, Yahoo and Microsoft "
+                "require at least p=none from bulk senders"
+            )
+            if len(discovery.walked) > 1
+            else _(
+                "No DMARC record for {domain}: Gmail, Yahoo and Microsoft require at least "
+                "p=none from bulk senders"
+            )
         )
+        out.summary = said.format(domain=domain)
         out.advice = [*_warning_advice(out.warnings), publish]
         return
     if out.policy is None:
         out.status = "fail"
-        out.summary = f"The DMARC record at _dmarc.{out.found_at} is ignored by receivers: " + (
-            _worst_text(out.warnings) or "it is invalid"
+        out.summary = _("The DMARC record at _dmarc.{name} is ignored by receivers: {why}").format(
+            name=out.found_at, why=_worst_text(out.warnings) or _("it is invalid")
         )
         out.advice = [*_warning_advice(out.warnings), publish]
         return
     out.status = worst([w.severity for w in out.warnings])
     if out.policy_tag == "np":
-        inherited = f" (np of {out.found_at}: {domain} does not exist)"
+        said = _("DMARC policy of {domain}: {policy} (np of {found_at}: {domain} does not exist)")
     elif out.found_at != domain:
-        inherited = f" (inherited from {out.found_at})"
+        said = _("DMARC policy of {domain}: {policy} (inherited from {found_at})")
     else:
-        inherited = ""
-    out.summary = f"DMARC policy of {domain}: {out.policy}{inherited}"
+        said = _("DMARC policy of {domain}: {policy}")
+    out.summary = said.format(domain=domain, policy=out.policy, found_at=out.found_at)
     if out.spf_aligned is True:
-        out.summary += "; SPF passes aligned"
+        out.summary += "; " + _("SPF passes aligned")
     elif out.spf_aligned is False:
-        why = (
-            f"SPF {out.spf_result} for {out.spf_domain}"
-            if out.spf_result != "pass"
-            else f"SPF passes for {out.spf_domain}, which is not aligned"
-            + (" (aspf=s)" if out.aspf == "s" else "")
-        )
-        out.summary += f"; {why}"
+        if out.spf_result != "pass":
+            why = _("SPF {result} for {domain}").format(
+                result=out.spf_result, domain=out.spf_domain
+            )
+        elif out.aspf == "s":
+            why = _("SPF passes for {domain}, which is not aligned (aspf=s)").format(
+                domain=out.spf_domain
+            )
+        else:
+            why = _("SPF passes for {domain}, which is not aligned").format(domain=out.spf_domain)
+        out.summary += "; " + why
         if out.policy in ("quarantine", "reject"):
             out.status = worst([out.status, "warn"])
             out.advice.append(
                 Advice(
-                    f"With p={out.policy}, mail from this server passes DMARC only with an aligned "
-                    f"DKIM signature (d={org} or a subdomain"
-                    + (f", exactly d={domain}" if out.aspf == "s" else "")
-                    + "). Sign its mail with DKIM, or make SPF pass for an envelope domain "
-                    + (f"equal to {domain}." if out.aspf == "s" else f"under {org}."),
+                    (
+                        _(
+                            "With p={policy}, mail from this server passes DMARC only with an "
+                            "aligned DKIM signature (d={org} or a subdomain, exactly d={domain}). "
+                            "Sign its mail with DKIM, or make SPF pass for an envelope domain "
+                            "equal to {domain}."
+                        )
+                        if out.aspf == "s"
+                        else _(
+                            "With p={policy}, mail from this server passes DMARC only with an "
+                            "aligned DKIM signature (d={org} or a subdomain). Sign its mail with "
+                            "DKIM, or make SPF pass for an envelope domain under {org}."
+                        )
+                    ).format(policy=out.policy, org=org, domain=domain),
                     f"{RFC}#section-4.4",
                 )
             )
     problems = [w for w in out.warnings if w.severity != "ok"]
     if problems:
-        out.summary += f"; {_worst_text(out.warnings)}"
+        out.summary += "; " + _worst_text(out.warnings)
     out.advice = [*out.advice, *_warning_advice(out.warnings)]
 
 
@@ -332,4 +363,8 @@ def _worst_text(warnings: list[DmarcWarning]) -> str:
 
 
 def _warning_advice(warnings: list[DmarcWarning]) -> list[Advice]:
-    return [Advice(f"{w.text}: {w.fix}", w.url) for w in warnings if w.severity != "ok"]
+    return [
+        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
+        for w in warnings
+        if w.severity != "ok"
+    ]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from handlers.i18n import N_, _
 from handlers.taglist import parse_tags
 
 RFC = "https://www.rfc-editor.org/rfc/rfc9989"
@@ -19,9 +20,9 @@ TAGS_URL = f"{RFC}#section-4.7"
 POLICIES = ("none", "quarantine", "reject")
 #: Tags RFC 7489 had and RFC 9989 removed: harmless, ignored by receivers.
 OBSOLETE = {
-    "pct": "receivers apply the policy to all failing mail; use t=y to test a policy instead",
-    "rf": "failure reports have one format",
-    "ri": "receivers choose the report interval (usually daily)",
+    "pct": N_("receivers apply the policy to all failing mail; use t=y to test a policy instead"),
+    "rf": N_("failure reports have one format"),
+    "ri": N_("receivers choose the report interval (usually daily)"),
 }
 KNOWN = frozenset({"v", "p", "sp", "np", "adkim", "aspf", "fo", "psd", "rua", "ruf", "t"})
 
@@ -83,9 +84,13 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "version",
-                f"The record at _dmarc.{where} does not start with exactly 'v=DMARC1;'",
-                "Receivers ignore a record whose first tag is not v=DMARC1, so no policy applies.",
-                "Start the record with 'v=DMARC1; ' followed by the other tags.",
+                _("The record at _dmarc.{where} does not start with exactly 'v=DMARC1;'").format(
+                    where=where
+                ),
+                _(
+                    "Receivers ignore a record whose first tag is not v=DMARC1, so no policy applies."
+                ),
+                _("Start the record with 'v=DMARC1; ' followed by the other tags."),
                 severity="fail",
             )
         )
@@ -93,9 +98,15 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "syntax",
-                f"Syntax error in the DMARC record of {where}: {problem}",
-                "Receivers skip what they cannot parse, so that part of the record has no effect.",
-                "Write tags as name=value separated by '; ', e.g. 'v=DMARC1; p=none; rua=mailto:…'.",
+                _("Syntax error in the DMARC record of {where}: {problem}").format(
+                    where=where, problem=problem
+                ),
+                _(
+                    "Receivers skip what they cannot parse, so that part of the record has no effect."
+                ),
+                _(
+                    "Write tags as name=value separated by '; ', e.g. 'v=DMARC1; p=none; rua=mailto:…'."
+                ),
                 severity="fail",
             )
         )
@@ -103,9 +114,13 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "duplicate_tag",
-                f"The tag '{name}' appears twice in the DMARC record of {where}",
-                "Receivers may read either value, so the record means different things to different receivers.",
-                f"Keep one '{name}=' tag.",
+                _("The tag '{name}' appears twice in the DMARC record of {where}").format(
+                    name=name, where=where
+                ),
+                _(
+                    "Receivers may read either value, so the record means different things to different receivers."
+                ),
+                _("Keep one '{name}=' tag.").format(name=name),
                 severity="fail",
             )
         )
@@ -126,18 +141,26 @@ def parse_record(text: str, where: str) -> DmarcRecord:
             warn(
                 DmarcWarning(
                     "no_policy",
-                    f"The DMARC record of {where} has no p= tag",
-                    "Receivers treat it as p=none (monitoring only) because it has a rua address.",
-                    "Add the policy right after the version: 'v=DMARC1; p=none; …'.",
+                    _("The DMARC record of {where} has no p= tag").format(where=where),
+                    _(
+                        "Receivers treat it as p=none (monitoring only) because it has a rua address."
+                    ),
+                    _("Add the policy right after the version: 'v=DMARC1; p=none; …'."),
                 )
             )
         else:
             warn(
                 DmarcWarning(
                     "no_policy",
-                    f"The DMARC record of {where} has no p= tag and no usable rua address",
-                    "Receivers ignore such a record entirely (RFC 9989 section 4.7): the domain has no DMARC policy.",
-                    f"Publish 'v=DMARC1; p=none; rua=mailto:dmarc-reports@{where}'.",
+                    _("The DMARC record of {where} has no p= tag and no usable rua address").format(
+                        where=where
+                    ),
+                    _(
+                        "Receivers ignore such a record entirely (RFC 9989 section 4.7): the domain has no DMARC policy."
+                    ),
+                    _("Publish 'v=DMARC1; p=none; rua=mailto:dmarc-reports@{where}'.").format(
+                        where=where
+                    ),
                     severity="fail",
                 )
             )
@@ -145,9 +168,15 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "no_rua",
-                f"The DMARC record of {where} asks for no aggregate reports (no rua=)",
-                "Without reports nobody sees which servers send mail as the domain, or which of them fail SPF and DKIM.",
-                f"Add 'rua=mailto:dmarc-reports@{where}' (a mailbox someone reads, or a report service).",
+                _("The DMARC record of {where} asks for no aggregate reports (no rua=)").format(
+                    where=where
+                ),
+                _(
+                    "Without reports nobody sees which servers send mail as the domain, or which of them fail SPF and DKIM."
+                ),
+                _(
+                    "Add 'rua=mailto:dmarc-reports@{where}' (a mailbox someone reads, or a report service)."
+                ).format(where=where),
                 severity="ok",
             )
         )
@@ -155,9 +184,9 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "testing",
-                f"The DMARC record of {where} is in test mode (t=y)",
-                "Receivers are asked not to apply the policy yet.",
-                "Remove t=y once the reports show all legitimate mail passing.",
+                _("The DMARC record of {where} is in test mode (t=y)").format(where=where),
+                _("Receivers are asked not to apply the policy yet."),
+                _("Remove t=y once the reports show all legitimate mail passing."),
                 severity="ok",
             )
         )
@@ -165,9 +194,13 @@ def parse_record(text: str, where: str) -> DmarcRecord:
         warn(
             DmarcWarning(
                 "monitoring",
-                f"The DMARC policy of {where} is p=none (monitoring only)",
-                "That meets the big receivers' minimum, but mail failing DMARC is still delivered, spoofed mail included.",
-                "Once the aggregate reports show all legitimate mail passing, move to p=quarantine, then p=reject.",
+                _("The DMARC policy of {where} is p=none (monitoring only)").format(where=where),
+                _(
+                    "That meets the big receivers' minimum, but mail failing DMARC is still delivered, spoofed mail included."
+                ),
+                _(
+                    "Once the aggregate reports show all legitimate mail passing, move to p=quarantine, then p=reject."
+                ),
                 severity="ok",
             )
         )
@@ -176,9 +209,11 @@ def parse_record(text: str, where: str) -> DmarcRecord:
             warn(
                 DmarcWarning(
                     "obsolete_tag",
-                    f"The tag '{name}' in the DMARC record of {where} was removed by RFC 9989",
-                    f"Receivers ignore it: {OBSOLETE[name]}.",
-                    f"Remove '{name}={_short(values[name])}'.",
+                    _(
+                        "The tag '{name}' in the DMARC record of {where} was removed by RFC 9989"
+                    ).format(name=name, where=where),
+                    _("Receivers ignore it: {why}.").format(why=_(OBSOLETE[name])),
+                    _("Remove '{name}={value}'.").format(name=name, value=_short(values[name])),
                     severity="ok",
                 )
             )
@@ -186,9 +221,15 @@ def parse_record(text: str, where: str) -> DmarcRecord:
             warn(
                 DmarcWarning(
                     "unknown_tag",
-                    f"'{name}' is not a DMARC tag (in the record of {where})",
-                    "Receivers ignore unknown tags; a misspelt tag (e.g. 'rue' for 'rua') does nothing.",
-                    f"Remove '{name}=' or correct its name (tags: {', '.join(sorted(KNOWN))}).",
+                    _("'{name}' is not a DMARC tag (in the record of {where})").format(
+                        name=name, where=where
+                    ),
+                    _(
+                        "Receivers ignore unknown tags; a misspelt tag (e.g. 'rue' for 'rua') does nothing."
+                    ),
+                    _("Remove '{name}=' or correct its name (tags: {items}).").format(
+                        name=name, items=", ".join(sorted(KNOWN))
+                    ),
                     severity="ok",
                 )
             )
@@ -208,15 +249,15 @@ def _policy(record: DmarcRecord, values: dict[str, str], tag: str, where: str) -
     record.warnings.append(
         DmarcWarning(
             f"invalid_{tag}",
-            f"'{tag}={_short(value)}' in the DMARC record of {where} is not a policy",
-            "Receivers then act as if the record said p=none"
-            + (
-                " (it has a rua address)"
-                if usable
-                else "; with no usable rua they ignore the record"
-            )
-            + ".",
-            f"Write {tag}=none, {tag}=quarantine or {tag}=reject.",
+            _("'{tag}={value}' in the DMARC record of {where} is not a policy").format(
+                tag=tag, value=_short(value), where=where
+            ),
+            _("Receivers then act as if the record said p=none (it has a rua address).")
+            if usable
+            else _(
+                "Receivers then act as if the record said p=none; with no usable rua they ignore the record."
+            ),
+            _("Write {tag}=none, {tag}=quarantine or {tag}=reject.").format(tag=tag),
             severity="fail",
         )
     )
@@ -239,9 +280,13 @@ def _choice(
     record.warnings.append(
         DmarcWarning(
             f"invalid_{tag}",
-            f"'{tag}={_short(value)}' in the DMARC record of {where} is not valid",
-            f"Receivers use the default ({tag}={default}) instead.",
-            f"Write {' or '.join(f'{tag}={a}' for a in allowed)}.",
+            _("'{tag}={value}' in the DMARC record of {where} is not valid").format(
+                tag=tag, value=_short(value), where=where
+            ),
+            _("Receivers use the default ({tag}={default}) instead.").format(
+                tag=tag, default=default
+            ),
+            _("Write {choices}.").format(choices=_(" or ").join(f"{tag}={a}" for a in allowed)),
             severity="fail",
         )
     )
@@ -258,9 +303,11 @@ def _fo(record: DmarcRecord, values: dict[str, str], where: str) -> None:
     record.warnings.append(
         DmarcWarning(
             "invalid_fo",
-            f"'fo={_short(value)}' in the DMARC record of {where} is not valid",
-            "Receivers use the default (fo=0) instead.",
-            "Write fo=0, fo=1, fo=d, fo=s or a colon list such as fo=d:s.",
+            _("'fo={value}' in the DMARC record of {where} is not valid").format(
+                value=_short(value), where=where
+            ),
+            _("Receivers use the default (fo=0) instead."),
+            _("Write fo=0, fo=1, fo=d, fo=s or a colon list such as fo=d:s."),
             severity="fail",
         )
     )
@@ -277,18 +324,24 @@ def _uris(record: DmarcRecord, values: dict[str, str], tag: str, where: str) -> 
             record.warnings.append(
                 DmarcWarning(
                     f"invalid_{tag}",
-                    f"'{_short(uri)}' in {tag}= of the DMARC record of {where} is not a URI",
-                    "Receivers ignore it, so no reports reach that address.",
-                    f"Write a mailto: URI: '{tag}={example}'.",
+                    _("'{uri}' in {tag}= of the DMARC record of {where} is not a URI").format(
+                        uri=_short(uri), tag=tag, where=where
+                    ),
+                    _("Receivers ignore it, so no reports reach that address."),
+                    _("Write a mailto: URI: '{tag}={example}'.").format(tag=tag, example=example),
                 )
             )
         elif uri.lower().startswith("mailto:") and not _MAILTO.match(uri):
             record.warnings.append(
                 DmarcWarning(
                     f"invalid_{tag}",
-                    f"'{_short(uri)}' in {tag}= of the DMARC record of {where} is not a valid mail address",
-                    "Receivers cannot send reports to it.",
-                    f"Write '{tag}=mailto:dmarc-reports@{where}' with a real mailbox.",
+                    _(
+                        "'{uri}' in {tag}= of the DMARC record of {where} is not a valid mail address"
+                    ).format(uri=_short(uri), tag=tag, where=where),
+                    _("Receivers cannot send reports to it."),
+                    _("Write '{tag}=mailto:dmarc-reports@{where}' with a real mailbox.").format(
+                        tag=tag, where=where
+                    ),
                 )
             )
     return uris

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from handlers.catalogue import Zone
 from handlers.dns.resolver import Answer, Resolver
+from handlers.i18n import N_, _, ngettext, translated
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 
@@ -30,7 +31,7 @@ UnavailableReason = Literal["timeout", "error", "resolver_blocked", "bad_key", "
 DQS_URL = "https://www.spamhaus.com/product/data-query-service/"
 
 #: The operator's guide on policy listings (Spamhaus PBL and its kind).
-POLICY_ADVICE = (
+POLICY_ADVICE = N_(
     "{list} lists {ip} by policy ({meaning}). That is expected for addresses of a "
     "provider's egress pool and says nothing bad about their reputation: receivers expect "
     "mail from such addresses to be submitted with authentication (SMTP AUTH) through the "
@@ -194,7 +195,7 @@ def _read(zone: Zone, answer: Answer) -> _Reading:
     if answer.outcome in ("nxdomain", "nodata"):
         return _Reading()
     if answer.outcome == "timeout":
-        return _Reading(reason="timeout", detail=answer.detail or "no answer")
+        return _Reading(reason="timeout", detail=answer.detail or _("no answer"))
     if answer.outcome != "answer":
         detail = {"servfail": "SERVFAIL", "refused": "REFUSED"}.get(answer.outcome, "")
         return _Reading(reason="error", detail=answer.detail or detail or answer.outcome)
@@ -203,7 +204,9 @@ def _read(zone: Zone, answer: Answer) -> _Reading:
         if not _in_loopback(code):
             return _Reading(
                 reason="unreliable",
-                detail=f"answered {code}, outside 127.0.0.0/8: not a blocklist answer",
+                detail=_("answered {code}, outside 127.0.0.0/8: not a blocklist answer").format(
+                    code=code
+                ),
             )
     for code in codes:
         reason = zone.error_codes.get(code)
@@ -214,7 +217,9 @@ def _read(zone: Zone, answer: Answer) -> _Reading:
             if zone.code(code) is None:
                 return _Reading(
                     reason="unreliable",
-                    detail=f"answered {code}, which is not one of the list's documented codes",
+                    detail=_(
+                        "answered {code}, which is not one of the list's documented codes"
+                    ).format(code=code),
                 )
     return _Reading(codes=tuple(codes))
 
@@ -235,13 +240,13 @@ def _sort_key(code: str) -> tuple[int, ...]:
 
 def _error_detail(code: str, reason: str) -> str:
     if reason == "resolver_blocked":
-        return (
-            f"answered {code}: the list refuses this resolver "
+        return _(
+            "answered {code}: the list refuses this resolver "
             "(a public resolver, or over the free query limit)"
-        )
+        ).format(code=code)
     if reason == "bad_key":
-        return f"answered {code}: the Data Query Service key is not valid"
-    return f"answered {code}, an error code of the list"
+        return _("answered {code}: the Data Query Service key is not valid").format(code=code)
+    return _("answered {code}, an error code of the list").format(code=code)
 
 
 # ---- asking ------------------------------------------------------------------------------
@@ -403,14 +408,16 @@ async def check_dnsbl(
     result = _judge(ip, outcomes, settings, resolver)
     if skipped:
         other, this = ("IPv4", "IPv6") if family == 6 else ("IPv6", "IPv4")
-        count = f"{len(skipped)} blocklist{'s' if len(skipped) != 1 else ''}"
         result.notes.append(
-            f"{count} {'answer' if len(skipped) != 1 else 'answers'} only for {other}: "
-            f"not asked about this {this} address."
+            ngettext(
+                "{n} blocklist answers only for {other}: not asked about this {this} address.",
+                "{n} blocklists answer only for {other}: not asked about this {this} address.",
+                len(skipped),
+            ).format(n=len(skipped), other=other, this=this)
         )
     if settings.dqs_key and any(z.dqs_zone for z in zones):
         result.notes.append(
-            "Spamhaus was asked through its Data Query Service (DQS); the key is not shown."
+            _("Spamhaus was asked through its Data Query Service (DQS); the key is not shown.")
         )
     return _sanitized(result, settings.dqs_key)
 
@@ -432,20 +439,24 @@ def _judge(
                 Unavailable(
                     zone.zone,
                     "unreliable",
-                    "the zone lists the RFC 5782 negative test point 127.0.0.1 "
-                    "(it answers everything); its answers are ignored",
+                    _(
+                        "the zone lists the RFC 5782 negative test point 127.0.0.1 "
+                        "(it answers everything); its answers are ignored"
+                    ),
                 )
             )
             continue
         if test is not None and test.positive is False and zone.kind != "allow":
             dormant.append(zone.zone)
-        meanings = tuple(zone.meaning(c) for c in reading.codes)
+        meanings = tuple(_(zone.meaning(c)) for c in reading.codes)
         if zone.kind == "allow":
             if reading.codes:
                 result.allowed.append(AllowHit(zone.zone, zone.name, reading.codes, meanings))
                 result.notes.append(
-                    f"{zone.name} lists the address as a known legitimate sender "
-                    f"({'; '.join(meanings)}): a good sign, not a listing."
+                    _(
+                        "{list} lists the address as a known legitimate sender "
+                        "({meanings}): a good sign, not a listing."
+                    ).format(list=zone.name, meanings="; ".join(meanings))
                 )
             continue
         if not reading.codes:
@@ -475,9 +486,11 @@ def _judge(
     for item in reputation:
         advice.append(
             Advice(
-                f"{item.list} lists {ip} ({'; '.join(item.meanings)}). Find and fix the cause "
-                "(compromised account or machine, open relay, unwanted bulk mail), then "
-                "request removal on the list's page.",
+                _(
+                    "{list} lists {ip} ({meanings}). Find and fix the cause "
+                    "(compromised account or machine, open relay, unwanted bulk mail), then "
+                    "request removal on the list's page."
+                ).format(list=item.list, ip=ip, meanings="; ".join(item.meanings)),
                 item.removal_url,
             )
         )
@@ -488,22 +501,29 @@ def _judge(
         # and 127.0.0.11 mean the same thing to the sender); a code's own advice wins.
         zone = by_zone[item.zone]
         own = [zone.code(code) for code in item.codes]
-        texts = [c.advice for c in own if c is not None and c.advice]
+        texts = [_(c.advice) for c in own if c is not None and c.advice]
         meaning = "; ".join(dict.fromkeys(item.meanings))
-        text = texts[0] if texts else POLICY_ADVICE.format(list=item.list, ip=ip, meaning=meaning)
+        text = (
+            texts[0] if texts else _(POLICY_ADVICE).format(list=item.list, ip=ip, meaning=meaning)
+        )
         advice.append(Advice(text, item.lookup_url))
     if dormant:
-        several = len(dormant) > 1
         result.notes.append(
-            f"{', '.join(dormant)} {'do' if several else 'does'} not list the RFC 5782 test "
-            f"point 127.0.0.2: possibly dormant ({'their answers are' if several else 'its answer is'} "
-            "still used)."
+            ngettext(
+                "{zones} does not list the RFC 5782 test point 127.0.0.2: possibly dormant "
+                "(its answer is still used).",
+                "{zones} do not list the RFC 5782 test point 127.0.0.2: possibly dormant "
+                "(their answers are still used).",
+                len(dormant),
+            ).format(zones=", ".join(dormant))
         )
     if informational:
         names = ", ".join(item.list for item in informational)
         result.notes.append(
-            f"Listed on informational lists only few receivers block on ({names}); "
-            "worth knowing, not a cause of bounces on its own."
+            _(
+                "Listed on informational lists only few receivers block on ({names}); "
+                "worth knowing, not a cause of bounces on its own."
+            ).format(names=names)
         )
 
     major_down = [u for u in down if by_zone[u.zone].tier == "major"]
@@ -517,7 +537,9 @@ def _judge(
     elif major_down:
         status = "warn"
         names = ", ".join(by_zone[u.zone].name for u in major_down)
-        result.notes.append(f"Could not vouch for the address: {names} could not be checked.")
+        result.notes.append(
+            _("Could not vouch for the address: {names} could not be checked.").format(names=names)
+        )
     else:
         status = "ok"
     result.status = status
@@ -533,45 +555,70 @@ def _summary(
     blocking: list[Listing],
     reputation: list[Listing],
 ) -> str:
-    unchecked = f" ({down} could not be checked)" if down else ""
     if not total:
-        return "No blocklist in the catalogue answers for this kind of address"
-    if result.listed:
-        qualifier = ""
-        if blocking and not reputation:
-            qualifier = ", policy listings only"
-        elif not blocking:
-            qualifier = ", informational lists only"
-        return f"Listed on {len(result.listed)} of {total} blocklists{qualifier}{unchecked}"
-    if down == total:
-        return f"No blocklist could be checked ({down} of {total} unavailable)"
-    return f"Clean on {len(result.clean)} of {total} blocklists{unchecked}"
+        return _("No blocklist in the catalogue answers for this kind of address")
+    if down == total and not result.listed:
+        return _("No blocklist could be checked ({down} of {total} unavailable)").format(
+            down=down, total=total
+        )
+    if not result.listed:
+        said = ngettext(
+            "Clean on {n} of {total} blocklists",
+            "Clean on {n} of {total} blocklists",
+            len(result.clean),
+        ).format(n=len(result.clean), total=total)
+    elif blocking and not reputation:
+        said = ngettext(
+            "Listed on {n} of {total} blocklists, policy listings only",
+            "Listed on {n} of {total} blocklists, policy listings only",
+            len(result.listed),
+        ).format(n=len(result.listed), total=total)
+    elif not blocking:
+        said = ngettext(
+            "Listed on {n} of {total} blocklists, informational lists only",
+            "Listed on {n} of {total} blocklists, informational lists only",
+            len(result.listed),
+        ).format(n=len(result.listed), total=total)
+    else:
+        said = ngettext(
+            "Listed on {n} of {total} blocklists",
+            "Listed on {n} of {total} blocklists",
+            len(result.listed),
+        ).format(n=len(result.listed), total=total)
+    if down:
+        said += " " + _("({n} could not be checked)").format(n=down)
+    return said
 
 
 def _refusal_advice(zone: Zone, reason: str, resolver: Resolver) -> list[Advice]:
     if reason == "resolver_blocked" and zone.dqs_zone:
         return [
             Advice(
-                f"{zone.name} refused the resolver ({resolver.description}): Spamhaus does not "
-                "answer public resolvers or those over the free limit. Use a private "
-                "(non-public) resolver of your own, or set SPAMHAUS_DQS_KEY to a free Data "
-                "Query Service key.",
+                _(
+                    "{list} refused the resolver ({resolver}): Spamhaus does not answer public "
+                    "resolvers or those over the free limit. Use a private (non-public) resolver "
+                    "of your own, or set SPAMHAUS_DQS_KEY to a free Data Query Service key."
+                ).format(list=zone.name, resolver=resolver.description),
                 DQS_URL,
             )
         ]
     if reason == "resolver_blocked":
         return [
             Advice(
-                f"{zone.name} refused the resolver ({resolver.description}) as public or over "
-                "its query limit: use a private (non-public) resolver of your own.",
+                _(
+                    "{list} refused the resolver ({resolver}) as public or over its query "
+                    "limit: use a private (non-public) resolver of your own."
+                ).format(list=zone.name, resolver=resolver.description),
                 None,
             )
         ]
     if reason == "bad_key":
         return [
             Advice(
-                f"{zone.name} rejected the Data Query Service key: check SPAMHAUS_DQS_KEY "
-                "against the key in your Spamhaus account.",
+                _(
+                    "{list} rejected the Data Query Service key: check SPAMHAUS_DQS_KEY "
+                    "against the key in your Spamhaus account."
+                ).format(list=zone.name),
                 DQS_URL,
             )
         ]

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from handlers.dns.resolver import Resolver
+from handlers.i18n import N_, _
 from handlers.pools import Pool, pool_for
 from handlers.results import Advice, CheckResult
 from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp
 
-NOTE = (
+NOTE = N_(
     "This shows the address SMTP leaves from where the bot runs; it says something about "
     "the mail server only when the bot sits in the same network, behind the same firewall "
     "and egress rules."
@@ -42,7 +43,7 @@ class EgressResult(CheckResult):
     expected: str | None = None
     matches: bool | None = None
     pool: Pool | None = None
-    note: str = NOTE
+    note: str = field(default_factory=lambda: _(NOTE))
     probed_from: str = ""
     probe: SmtpResult | None = None
 
@@ -83,7 +84,7 @@ async def check_egress(
         try:
             result.expected = str(ipaddress.ip_address(expected_ip.strip()))
         except ValueError:
-            result.summary = f"{expected_ip!r} is not an IP address"
+            result.summary = _("{value!r} is not an IP address").format(value=expected_ip)
             return result
 
     probe = await probe_smtp(host, port, resolver, settings)
@@ -99,40 +100,52 @@ async def check_egress(
     if result.seen_ip is None:
         if probe.failure is not None and not any(s.name == "ehlo" for s in probe.steps):
             result.status = "fail" if probe.status == "fail" else "error"
-            result.summary = f"Could not reach the reference MX {result.reference}: {probe.summary}"
+            result.summary = _("Could not reach the reference MX {reference}: {error}").format(
+                reference=result.reference, error=probe.summary
+            )
             result.advice = list(probe.advice)
         else:
-            result.summary = (
-                f"The reference MX {result.reference} does not say which address it sees"
-            )
+            result.summary = _(
+                "The reference MX {reference} does not say which address it sees"
+            ).format(reference=result.reference)
             result.advice = [
                 Advice(
-                    "Configure an egress reference server that echoes the client address in "
-                    "its EHLO reply (large providers' MX hosts do)."
+                    _(
+                        "Configure an egress reference server that echoes the client address in "
+                        "its EHLO reply (large providers' MX hosts do)."
+                    )
                 )
             ]
         return result
 
     result.pool = pool_for(result.seen_ip, settings.pools)
-    where = f" (pool “{result.pool.name}”)" if result.pool else ""
+    seen = result.seen_ip
+    if result.pool:
+        seen = _("{address} (pool “{pool}”)").format(address=seen, pool=result.pool.name)
     if result.expected is None:
         result.status = "ok"
-        result.summary = f"SMTP leaves from {result.seen_ip}{where}, as {result.reference} sees it"
+        result.summary = _("SMTP leaves from {address}, as {reference} sees it").format(
+            address=seen, reference=result.reference
+        )
     elif result.seen_ip == result.expected:
         result.matches = True
         result.status = "ok"
-        result.summary = f"SMTP leaves from {result.seen_ip}{where}, the expected egress address"
+        result.summary = _("SMTP leaves from {address}, the expected egress address").format(
+            address=seen
+        )
     else:
         result.matches = False
         result.status = "fail"
-        result.summary = (
-            f"SMTP leaves from {result.seen_ip}{where}, not the expected {result.expected}"
+        result.summary = _("SMTP leaves from {address}, not the expected {expected}").format(
+            address=seen, expected=result.expected
         )
         result.advice = [
             Advice(
-                f"SMTP does not leave through the dedicated address {result.expected}: the far "
-                f"side sees {result.seen_ip}. Add or fix the egress rule for SMTP so it uses the "
-                "dedicated address (guide step 2)."
+                _(
+                    "SMTP does not leave through the dedicated address {expected}: the far "
+                    "side sees {seen}. Add or fix the egress rule for SMTP so it uses the "
+                    "dedicated address (guide step 2)."
+                ).format(expected=result.expected, seen=result.seen_ip)
             )
         ]
     if result.pool is not None:

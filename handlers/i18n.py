@@ -140,6 +140,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 #: CLDR patterns shared by every language; English is formatted without Babel to the same result.
 DATETIME_PATTERN = "d MMM y, HH:mm:ss"
+MINUTE_PATTERN = "d MMM y, HH:mm"
 DATE_PATTERN = "d MMM y"
 
 
@@ -162,15 +163,17 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def moment(value: datetime) -> str:
+def moment(value: datetime, *, seconds: bool = True) -> str:
     """A date and time in UTC: `1 Dec 2026, 20:48:19 UTC` / `1 déc. 2026, 20:48:19 UTC`."""
     value = _utc(value)
     language = _current.get()
     if language == "en":
-        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}, {value:%H:%M:%S} UTC"
+        clock = f"{value:%H:%M:%S}" if seconds else f"{value:%H:%M}"
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}, {clock} UTC"
     from babel.dates import format_datetime
 
-    shown = format_datetime(value, DATETIME_PATTERN, tzinfo=UTC, locale=_babel_locale(language))
+    pattern = DATETIME_PATTERN if seconds else MINUTE_PATTERN
+    shown = format_datetime(value, pattern, tzinfo=UTC, locale=_babel_locale(language))
     return f"{shown} UTC"
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.dns.resolver import Resolver
+from handlers.i18n import _, ngettext
 from handlers.results import Advice, CheckResult, Status, worst
 from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp
@@ -74,14 +75,28 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
     answer = await resolver.lookup(domain, "MX")
     if answer.outcome == "nxdomain":
         result.status = "fail"
-        result.summary = f"{domain} does not exist (NXDOMAIN): no mail can be delivered to it"
+        result.summary = _(
+            "{domain} does not exist (NXDOMAIN): no mail can be delivered to it"
+        ).format(domain=domain)
         result.advice = [
-            Advice(f"The domain {domain} does not exist: check the recipient address.")
+            Advice(
+                _("The domain {domain} does not exist: check the recipient address.").format(
+                    domain=domain
+                )
+            )
         ]
         return result
     if answer.outcome not in ("answer", "nodata"):
-        result.summary = f"The MX lookup for {domain} failed ({answer.outcome})"
-        result.advice = [Advice(f"The DNS did not answer for {domain}'s MX: try again later.")]
+        result.summary = _("The MX lookup for {domain} failed ({outcome})").format(
+            domain=domain, outcome=answer.outcome
+        )
+        result.advice = [
+            Advice(
+                _("The DNS did not answer for {domain}'s MX: try again later.").format(
+                    domain=domain
+                )
+            )
+        ]
         return result
 
     records = _parse(answer.records) if answer.outcome == "answer" else []
@@ -90,11 +105,15 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
     if null and not records:
         result.null_mx = True
         result.status = "fail"
-        result.summary = f"{domain} publishes a null MX (RFC 7505): it accepts no mail"
+        result.summary = _("{domain} publishes a null MX (RFC 7505): it accepts no mail").format(
+            domain=domain
+        )
         result.advice = [
             Advice(
-                f"{domain} says it receives no mail at all (null MX, RFC 7505), so every "
-                "message to it bounces by design: check the recipient's address or domain."
+                _(
+                    "{domain} says it receives no mail at all (null MX, RFC 7505), so every "
+                    "message to it bounces by design: check the recipient's address or domain."
+                ).format(domain=domain)
             )
         ]
         return result
@@ -106,7 +125,9 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
     result.not_probed = [f"{p} {h}" for p, h in records[limit:]]
     records = records[:limit]
 
-    probes = await asyncio.gather(*(probe_smtp(h, port, resolver, settings) for _, h in records))
+    probes = await asyncio.gather(
+        *(probe_smtp(h, port, resolver, settings) for _pref, h in records)
+    )
     result.hosts = [
         _row(pref, host, _dangling(domain, host, probe))
         for (pref, host), probe in zip(records, probes, strict=True)
@@ -118,7 +139,7 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
 def _parse(records: tuple[str, ...]) -> list[tuple[int, str]]:
     parsed: list[tuple[int, str]] = []
     for record in records:
-        preference, _, host = record.partition(" ")
+        preference, _sep, host = record.partition(" ")
         if preference.isdigit() and host:
             parsed.append((int(preference), host.lower().rstrip(".") or "."))
     return parsed
@@ -173,28 +194,60 @@ def _judge(result: MxResult, mixed_null: bool) -> None:
             if item not in seen:
                 seen.add(item)
                 result.advice.append(item)
-    kind = "implicit MX (no MX records; the domain's own address)" if result.implicit else "MX"
     if not working:
         result.status = worst(h.status for h in hosts)
-        result.summary = (
-            f"{result.domain}: no {kind} host answers SMTP on port {result.port} "
-            f"({len(hosts)} tried): mail to it cannot be delivered"
+        said = (
+            _(
+                "{domain}: no implicit MX host (no MX records; the domain's own address) "
+                "answers SMTP on port {port} ({tried} tried): mail to it cannot be delivered"
+            )
+            if result.implicit
+            else _(
+                "{domain}: no MX host answers SMTP on port {port} ({tried} tried): "
+                "mail to it cannot be delivered"
+            )
         )
+        result.summary = said.format(domain=result.domain, port=result.port, tried=len(hosts))
     else:
         down = len(hosts) - len(working)
         result.status = "warn" if down else worst(h.status for h in hosts)
-        result.summary = (
-            f"{result.domain}: {len(working)} of {len(hosts)} {kind} host(s) answer SMTP"
+        said = (
+            ngettext(
+                "{domain}: {n} of {total} implicit MX hosts (no MX records; the domain's own "
+                "address) answers SMTP",
+                "{domain}: {n} of {total} implicit MX hosts (no MX records; the domain's own "
+                "address) answer SMTP",
+                len(working),
+            )
+            if result.implicit
+            else ngettext(
+                "{domain}: {n} of {total} MX hosts answers SMTP",
+                "{domain}: {n} of {total} MX hosts answer SMTP",
+                len(working),
+            )
         )
+        result.summary = said.format(domain=result.domain, n=len(working), total=len(hosts))
         if down:
-            result.summary += f"; {down} do not (senders retry the others, with delay)"
+            result.summary += "; " + ngettext(
+                "{n} does not (senders retry the others, with delay)",
+                "{n} do not (senders retry the others, with delay)",
+                down,
+            ).format(n=down)
     if mixed_null:
         result.status = worst([result.status, "warn"])
-        result.summary += "; a null MX is mixed with real MX records (RFC 7505 forbids that)"
+        result.summary += "; " + _(
+            "a null MX is mixed with real MX records (RFC 7505 forbids that)"
+        )
         result.advice.append(
             Advice(
-                f"{result.domain} publishes the null MX '0 .' next to real MX records: remove it."
+                _(
+                    "{domain} publishes the null MX '0 .' next to real MX records: remove it."
+                ).format(domain=result.domain)
             )
         )
     if result.not_probed:
-        result.summary += f"; {len(result.not_probed)} more MX record(s) not probed"
+        result.summary += "; " + ngettext(
+            "{n} more MX record not probed",
+            "{n} more MX records not probed",
+            len(result.not_probed),
+        ).format(n=len(result.not_probed))

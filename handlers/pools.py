@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handlers.i18n import _
 from handlers.results import Advice
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -57,27 +58,36 @@ class Pool:
 
     def note(self) -> str:
         """One line a report can show next to the address."""
-        parts = [f"In the operator's egress pool “{self.name}”."]
+        parts = [_("In the operator's egress pool “{pool}”.").format(pool=self.name)]
         if self.pbl:
-            parts.append(f"PBL: {self.pbl}")
+            parts.append(_("PBL: {policy}").format(policy=self.pbl))
         if not self.ptr_available:
-            parts.append("PTR records are not available for this pool.")
+            parts.append(_("PTR records are not available for this pool."))
         if self.contact:
-            parts.append(f"Contact: {self.contact}.")
+            parts.append(_("Contact: {contact}.").format(contact=self.contact))
         return " ".join(parts)
 
     def ptr_advice(self) -> Advice:
         """What to do about a missing or wrong PTR for an address in this pool."""
         if not self.ptr_available:
-            text = (
-                f"PTR records cannot be set for addresses in “{self.name}”"
-                + (f" ({self.ptr_howto})" if self.ptr_howto else "")
-                + ": send through an authenticated smarthost instead of delivering directly."
+            said = (
+                _(
+                    "PTR records cannot be set for addresses in “{pool}” ({howto}): send "
+                    "through an authenticated smarthost instead of delivering directly."
+                )
+                if self.ptr_howto
+                else _(
+                    "PTR records cannot be set for addresses in “{pool}”: send through an "
+                    "authenticated smarthost instead of delivering directly."
+                )
             )
+            text = said.format(pool=self.name, howto=self.ptr_howto)
         else:
-            text = self.ptr_howto or f"Ask the operator to set a PTR record (pool “{self.name}”)."
+            text = self.ptr_howto or _(
+                "Ask the operator to set a PTR record (pool “{pool}”)."
+            ).format(pool=self.name)
             if self.contact:
-                text += f" Contact: {self.contact}."
+                text += " " + _("Contact: {contact}.").format(contact=self.contact)
         return Advice(text, self.ptr_url)
 
     def pbl_advice(self) -> Advice | None:
@@ -102,59 +112,95 @@ def load_pools(path: str | Path) -> tuple[Pool, ...]:
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise PoolsError(f"{source}: no such file (SMTPCHECK_POOLS)") from exc
+        raise PoolsError(
+            _("{source}: no such file (SMTPCHECK_POOLS)").format(source=source)
+        ) from exc
     except OSError as exc:
-        raise PoolsError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+        raise PoolsError(
+            _("{source}: cannot read: {value}").format(source=source, value=exc.strerror or exc)
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise PoolsError(f"{source}: not valid TOML: {exc}") from exc
+        raise PoolsError(
+            _("{source}: not valid TOML: {exc}").format(source=source, exc=exc)
+        ) from exc
     entries = data.get("pool", [])
     unknown_top = set(data) - {"pool"}
     if unknown_top:
-        raise PoolsError(f"{source}: unknown table(s) {sorted(unknown_top)}; expected [[pool]]")
+        raise PoolsError(
+            _("{source}: unknown table(s) {unknown_top}; expected [[pool]]").format(
+                source=source, unknown_top=sorted(unknown_top)
+            )
+        )
     if not isinstance(entries, list):
-        raise PoolsError(f"{source}: 'pool' must be an array of tables ([[pool]])")
+        raise PoolsError(
+            _("{source}: 'pool' must be an array of tables ([[pool]])").format(source=source)
+        )
     pools = tuple(_pool(source, i, entry) for i, entry in enumerate(entries, start=1))
     names = [p.name for p in pools]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise PoolsError(f"{source}: pool name(s) used twice: {', '.join(duplicates)}")
+        raise PoolsError(
+            _("{source}: pool name(s) used twice: {duplicates}").format(
+                source=source, duplicates=", ".join(duplicates)
+            )
+        )
     return pools
 
 
 def _pool(source: Path, index: int, entry: Any) -> Pool:
     where = f"{source}: pool #{index}"
     if not isinstance(entry, dict):
-        raise PoolsError(f"{where}: must be a table")
+        raise PoolsError(_("{where}: must be a table").format(where=where))
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise PoolsError(f"{where}: 'name' (text) is required")
+        raise PoolsError(_("{where}: 'name' (text) is required").format(where=where))
     where = f"{source}: pool “{name}”"
     unknown = set(entry) - _KEYS
     if unknown:
-        raise PoolsError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+        raise PoolsError(
+            _("{where}: unknown key(s) {unknown}; known: {_KEYS}").format(
+                where=where, unknown=sorted(unknown), _KEYS=sorted(_KEYS)
+            )
+        )
     ranges = entry.get("ranges")
     if not isinstance(ranges, list) or not ranges:
-        raise PoolsError(f"{where}: 'ranges' must be a non-empty list of CIDR ranges")
+        raise PoolsError(
+            _("{where}: 'ranges' must be a non-empty list of CIDR ranges").format(where=where)
+        )
     networks: list[Network] = []
     for item in ranges:
         if not isinstance(item, str):
-            raise PoolsError(f"{where}: range {item!r} is not text")
+            raise PoolsError(
+                _("{where}: range {item!r} is not text").format(where=where, item=item)
+            )
         try:
             networks.append(ipaddress.ip_network(item.strip(), strict=True))
         except ValueError as exc:
-            raise PoolsError(f"{where}: range {item!r} is not a valid network: {exc}") from exc
+            raise PoolsError(
+                _("{where}: range {item!r} is not a valid network: {exc}").format(
+                    where=where, item=item, exc=exc
+                )
+            ) from exc
     ptr = entry.get("ptr", "available")
     if ptr not in ("available", "unavailable"):
-        raise PoolsError(f'{where}: \'ptr\' must be "available" or "unavailable", not {ptr!r}')
+        raise PoolsError(
+            _('{where}: \'ptr\' must be "available" or "unavailable", not {ptr!r}').format(
+                where=where, ptr=ptr
+            )
+        )
     texts: dict[str, str | None] = {}
     for key in ("pbl", "ptr_howto", "ptr_url", "contact"):
         value = entry.get(key)
         if value is not None and not isinstance(value, str):
-            raise PoolsError(f"{where}: '{key}' must be text")
+            raise PoolsError(_("{where}: '{key}' must be text").format(where=where, key=key))
         texts[key] = value.strip() if value else None
     url = texts["ptr_url"]
     if url and not url.startswith(("https://", "http://")):
-        raise PoolsError(f"{where}: 'ptr_url' must be an http(s) link, not {url!r}")
+        raise PoolsError(
+            _("{where}: 'ptr_url' must be an http(s) link, not {url!r}").format(
+                where=where, url=url
+            )
+        )
     return Pool(
         name=name.strip(),
         ranges=tuple(networks),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import dns.reversename
 
 from handlers.dns.resolver import Answer, Resolver
+from handlers.i18n import N_, _
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 
@@ -88,14 +89,16 @@ async def check_ptr(ip: str, resolver: Resolver, settings: Settings) -> PtrResul
     ):
         return PtrResult(
             "fail",
-            f"{ip} has no PTR (reverse DNS) record",
+            _("{ip} has no PTR (reverse DNS) record").format(ip=ip),
             ip=ip,
             advice=_advice_missing(ip),
         )
     if answer.outcome != "answer":
         return PtrResult(
             "error",
-            f"Could not look up the PTR of {ip}: {answer.detail or answer.outcome}",
+            _("Could not look up the PTR of {ip}: {error}").format(
+                ip=ip, error=answer.detail or answer.outcome
+            ),
             ip=ip,
         )
 
@@ -134,22 +137,31 @@ async def check_ptr(ip: str, resolver: Resolver, settings: Settings) -> PtrResul
     status: Status
     if unconfirmed:
         status = "fail"
-        result.summary = f"PTR {shown} does not resolve back to {ip} (no forward confirmation)"
+        result.summary = _(
+            "PTR {names} does not resolve back to {ip} (no forward confirmation)"
+        ).format(names=shown, ip=ip)
         result.advice = _advice_unconfirmed(ip, unconfirmed)
     elif undecided:
         status = "error"
         failed = undecided[0]
-        result.summary = (
-            f"PTR {shown}; could not confirm it resolves back to {ip}: "
-            f"{failed.name} {failed.rdtype} gave {failed.detail or failed.outcome}"
+        result.summary = _(
+            "PTR {names}; could not confirm it resolves back to {ip}: {name} {rdtype} gave {error}"
+        ).format(
+            names=shown,
+            ip=ip,
+            name=failed.name,
+            rdtype=failed.rdtype,
+            error=failed.detail or failed.outcome,
         )
     elif reasons:
         status = "warn"
-        result.summary = f"PTR {shown} resolves back to {ip} but looks generic: {reasons[0]}"
+        result.summary = _("PTR {names} resolves back to {ip} but looks generic: {reason}").format(
+            names=shown, ip=ip, reason=reasons[0]
+        )
         result.advice = _advice_generic(ip)
     else:
         status = "ok"
-        result.summary = f"PTR {shown} resolves back to {ip}"
+        result.summary = _("PTR {names} resolves back to {ip}").format(names=shown, ip=ip)
     result.status = status
     return result
 
@@ -163,10 +175,12 @@ def generic_reasons(name: str, ip: str) -> list[str]:
     reasons: list[str] = []
     digits = _address_in_name(name, ipaddress.ip_address(ip))
     if digits:
-        reasons.append(f"{name} contains the address ({digits})")
+        reasons.append(_("{name} contains the address ({digits})").format(name=name, digits=digits))
     for suffix, provider in CLOUD_SUFFIXES.items():
         if name == suffix or name.endswith("." + suffix):
-            reasons.append(f"{name} is a default {provider} name")
+            reasons.append(
+                _("{name} is a default {provider} name").format(name=name, provider=provider)
+            )
             break
     labels = name.split(".")
     host_labels = labels[:-2] if len(labels) > 2 else labels[:1]
@@ -175,10 +189,14 @@ def generic_reasons(name: str, ip: str) -> list[str]:
     )
     if words:
         reasons.append(
-            f"{name} contains {', '.join(repr(w) for w in words)}, typical of pool addresses"
+            _("{name} contains {words}, typical of pool addresses").format(
+                name=name, words=", ".join(repr(w) for w in words)
+            )
         )
     elif any(_NUMBERED_PREFIX.match(label) for label in host_labels):
-        reasons.append(f"{name} is a numbered host name, typical of pool addresses")
+        reasons.append(
+            _("{name} is a numbered host name, typical of pool addresses").format(name=name)
+        )
     return reasons
 
 
@@ -240,7 +258,7 @@ def _ipv6_in_name(name: str, address: ipaddress.IPv6Address) -> str:
 # ---- advice -------------------------------------------------------------------------------
 
 #: Said when a PTR is missing, unless the operator's pool file knows better.
-REGIONS = (
+REGIONS = N_(
     "In some regions (for example some operators' points of presence in China) PTR records "
     "cannot be had for assigned addresses at all; send through a relay whose address has one."
 )
@@ -249,12 +267,14 @@ REGIONS = (
 def _advice_missing(ip: str) -> list[Advice]:
     return [
         Advice(
-            f"Ask the provider of {ip} (or the network operator's support, if it is their "
-            f"address) to set a PTR record such as mail.yourdomain.com, and publish an A/AAAA "
-            f"record for that name pointing back to {ip}.",
+            _(
+                "Ask the provider of {ip} (or the network operator's support, if it is their "
+                "address) to set a PTR record such as mail.yourdomain.com, and publish an A/AAAA "
+                "record for that name pointing back to {ip}."
+            ).format(ip=ip),
             FCRDNS_URL,
         ),
-        Advice(REGIONS),
+        Advice(_(REGIONS)),
     ]
 
 
@@ -262,9 +282,11 @@ def _advice_unconfirmed(ip: str, names: list[str]) -> list[Advice]:
     listed = ", ".join(names)
     return [
         Advice(
-            f"Publish an A/AAAA record for {listed} pointing to {ip}, or ask the provider of "
-            f"{ip} to change the PTR to a name that does (e.g. mail.yourdomain.com): receivers "
-            "require the PTR name to resolve back to the sending address.",
+            _(
+                "Publish an A/AAAA record for {names} pointing to {ip}, or ask the provider of "
+                "{ip} to change the PTR to a name that does (e.g. mail.yourdomain.com): receivers "
+                "require the PTR name to resolve back to the sending address."
+            ).format(names=listed, ip=ip),
             FCRDNS_URL,
         )
     ]
@@ -273,9 +295,11 @@ def _advice_unconfirmed(ip: str, names: list[str]) -> list[Advice]:
 def _advice_generic(ip: str) -> list[Advice]:
     return [
         Advice(
-            f"Ask the provider of {ip} (or the network operator's support) for a PTR naming "
-            "your mail server, such as mail.yourdomain.com, that resolves back to the address: "
-            "receivers treat generic provider names as end-user connections.",
+            _(
+                "Ask the provider of {ip} (or the network operator's support) for a PTR naming "
+                "your mail server, such as mail.yourdomain.com, that resolves back to the "
+                "address: receivers treat generic provider names as end-user connections."
+            ).format(ip=ip),
             FCRDNS_URL,
         )
     ]

@@ -34,9 +34,10 @@ import dns.reversename
 from cryptography import x509
 
 from handlers.dns.resolver import Resolver
+from handlers.i18n import N_, _
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
-from handlers.targets import METADATA, non_global_reason
+from handlers.targets import METADATA, non_global_reason, reason_phrase
 
 Failure = Literal[
     "refused", "timeout", "unreachable", "tls", "rejected", "protocol", "forbidden", "dns"
@@ -57,7 +58,7 @@ ALWAYS_REFUSED = METADATA | {
 }
 
 _MAX_REPLY_LINES = 100
-_GUIDE_FIREWALL = "Guide step 1: the internet firewall must allow outbound SMTP."
+_GUIDE_FIREWALL = N_("Guide step 1: the internet firewall must allow outbound SMTP.")
 _SSL_PROTOCOL_REASONS = frozenset(
     {
         "UNSUPPORTED_PROTOCOL",
@@ -149,7 +150,9 @@ def address_refusal(address: str, settings: Settings) -> str | None:
     embedded = _embedded_v4(ip)
     for candidate in (ip, embedded):
         if candidate is not None and candidate in ALWAYS_REFUSED:
-            return f"{address} is a cloud metadata address"
+            return _("{address} is {kind}").format(
+                address=address, kind=reason_phrase("cloud metadata")
+            )
     if settings.allow_private_targets:
         return None
     for candidate in (ip, embedded):
@@ -157,7 +160,7 @@ def address_refusal(address: str, settings: Settings) -> str | None:
             continue
         reason = non_global_reason(candidate)
         if reason is not None:
-            return f"{address} is a {reason} address"
+            return _("{address} is {kind}").format(address=address, kind=reason_phrase(reason))
     return None
 
 
@@ -519,16 +522,18 @@ def _closed_detail(step: str, lines: list[str]) -> str:
 def _not_smtp_detail(text: str, lines: list[str]) -> str:
     shown = text[:120]
     if lines:
-        return f"a reply line that breaks SMTP's format: {shown!r}"
-    return f"the service does not speak SMTP; it said: {shown!r}"
+        return _("a reply line that breaks SMTP's format: {reply!r}").format(reply=shown)
+    return _("the service does not speak SMTP; it said: {reply!r}").format(reply=shown)
 
 
 def _handshake_detail(problem: TlsProblem, reason: str, implicit: bool) -> str:
     if problem == "protocol":
-        return f"no TLS version in common: the server offers none of TLS 1.2/1.3 ({reason})"
+        return _(
+            "no TLS version in common: the server offers none of TLS 1.2/1.3 ({reason})"
+        ).format(reason=reason)
     if reason == "WRONG_VERSION_NUMBER" and implicit:
-        return "the server does not speak TLS on this port (plain SMTP on an implicit-TLS port?)"
-    return f"the TLS handshake failed ({reason})"
+        return _("the server does not speak TLS on this port (plain SMTP on an implicit-TLS port?)")
+    return _("the TLS handshake failed ({reason})").format(reason=reason)
 
 
 def _tls_context(settings: Settings, verify: bool) -> ssl.SSLContext:
@@ -619,15 +624,19 @@ def _certificate_detail(info: TlsInfo, error: ssl.SSLCertVerificationError | Non
     parts = []
     for problem in info.problems:
         if problem == "expired":
-            parts.append(f"the certificate expired on {info.not_after}")
+            parts.append(_("the certificate expired on {date}").format(date=info.not_after))
         elif problem == "not_yet_valid":
-            parts.append("the certificate is not valid yet")
+            parts.append(_("the certificate is not valid yet"))
         elif problem == "chain":
-            why = error.verify_message if error is not None else "untrusted"
-            parts.append(f"the certificate chain is not trusted ({why})")
+            why = error.verify_message if error is not None else _("untrusted")
+            parts.append(_("the certificate chain is not trusted ({why})").format(why=why))
         elif problem == "name":
-            shown = ", ".join(info.names[:5]) or "no names"
-            parts.append(f"the certificate is for {shown}, not {info.name_checked}")
+            shown = ", ".join(info.names[:5]) or _("no names")
+            parts.append(
+                _("the certificate is for {names}, not {name}").format(
+                    names=shown, name=info.name_checked
+                )
+            )
     return "; ".join(parts)
 
 
@@ -653,16 +662,22 @@ async def probe_smtp(host: str, port: int, resolver: Resolver, settings: Setting
     base.addresses = addresses
     if dns_problem is not None:
         base.failure = "dns"
-        base.summary = f"{host}: {dns_problem}"
+        base.summary = _("{host}: {problem}").format(host=host, problem=dns_problem)
         base.advice = [
-            Advice(f"The name {host} does not give an address to probe ({dns_problem}).")
+            Advice(
+                _("The name {host} does not give an address to probe ({problem}).").format(
+                    host=host, problem=dns_problem
+                )
+            )
         ]
         return base
     for address in addresses:
         refusal = address_refusal(address, settings)
         if refusal is not None:
             if address != host:
-                refusal = f"{host} resolves to {refusal.removeprefix(address + ' is ')} ({address})"
+                refusal = _("{host} resolves to {address}: {refusal}").format(
+                    host=host, address=address, refusal=refusal
+                )
             return _forbidden(base, refusal)
     address = addresses[0]
     base.address = address
@@ -676,11 +691,13 @@ async def probe_smtp(host: str, port: int, resolver: Resolver, settings: Setting
         second = await _Dialogue(address, port, settings, tls_name, verify=False).run()
         info = second.tls or TlsInfo()
         _judge(info, session.verify_failed)
-        info.detail = (info.detail or "") + " (certificate read on a second, unverified connection)"
+        info.detail = (
+            (info.detail or "") + " " + _("(certificate read on a second, unverified connection)")
+        )
         session.tls = info
         session.abort = _Abort("tls", info.detail, "tls")
     elif session.tls is not None and session.tls.problems and session.abort is None:
-        session.abort = _Abort("tls", session.tls.detail or "certificate problem", "tls")
+        session.abort = _Abort("tls", session.tls.detail or _("certificate problem"), "tls")
 
     return _finish(base, session, ptr_names)
 
@@ -699,13 +716,13 @@ async def resolve_addresses(host: str, resolver: Resolver) -> tuple[list[str], s
     if outcomes <= {"nxdomain", "nodata"}:
         return (
             [],
-            "the name does not exist" if "nxdomain" in outcomes else "the name has no address",
+            _("the name does not exist")
+            if "nxdomain" in outcomes
+            else _("the name has no address"),
         )
     failed = next(a for a in answers if a.outcome not in ("nxdomain", "nodata", "answer"))
-    return (
-        [],
-        f"the address lookup failed ({failed.outcome}{': ' + failed.detail if failed.detail else ''})",
-    )
+    error = f"{failed.outcome}: {failed.detail}" if failed.detail else failed.outcome
+    return [], _("the address lookup failed ({error})").format(error=error)
 
 
 async def _ptr_names(address: str, resolver: Resolver) -> list[str]:
@@ -718,11 +735,13 @@ async def _ptr_names(address: str, resolver: Resolver) -> list[str]:
 def _forbidden(result: SmtpResult, reason: str) -> SmtpResult:
     result.failure = "forbidden"
     result.status = "error"
-    result.summary = f"Not probed: {reason}"
+    result.summary = _("Not probed: {reason}").format(reason=reason)
     result.advice = [
         Advice(
-            "The SMTP probe only connects to public addresses on ports 25, 465, 587 and 2525, "
-            f"so it cannot be used to reach inside a network: {reason}."
+            _(
+                "The SMTP probe only connects to public addresses on ports 25, 465, 587 and 2525, "
+                "so it cannot be used to reach inside a network: {reason}."
+            ).format(reason=reason)
         )
     ]
     return result
@@ -751,43 +770,56 @@ def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> Smtp
         result.ptr = result.banner_host if result.banner_host in lowered else ptr_names[0]
         if result.banner_host:
             result.banner_matches_ptr = result.banner_host in lowered
-    where = f"{result.host} ({result.address}) port {result.port}"
+    where = _("{host} ({address}) port {port}").format(
+        host=result.host, address=result.address, port=result.port
+    )
     if result.host == result.address:
-        where = f"{result.address} port {result.port}"
+        where = _("{address} port {port}").format(address=result.address, port=result.port)
     abort = session.abort
     if abort is not None:
         result.failure = abort.failure
         result.status = _failure_status(abort.failure, result)
-        result.summary = f"{where}: {_failure_summary(abort, result)}"
+        result.summary = _("{where}: {failure}").format(
+            where=where, failure=_failure_summary(abort, result)
+        )
         result.advice = _failure_advice(abort, result)
         return result
     result.failure = None
-    notes = [f"connected in {result.connect_ms:g} ms"]
+    notes = [_("connected in {ms} ms").format(ms=f"{result.connect_ms:g}")]
     if result.tls is not None:
-        kind = "implicit TLS" if result.implicit_tls else "STARTTLS"
         if result.tls.name_checked:
-            notes.append(
-                f"{kind} {result.tls.version}, certificate valid for {result.tls.name_checked}"
+            said = (
+                _("implicit TLS {version}, certificate valid")
+                if result.implicit_tls
+                else _("STARTTLS {version}, certificate valid")
             )
+            notes.append(said.format(version=result.tls.version))
         else:
+            kind = "implicit TLS" if result.implicit_tls else "STARTTLS"
             notes.append(
                 f"{kind} {result.tls.version}, certificate chain and dates valid but not "
                 "checked against a name (probed by address, and the address has no PTR)"
             )
         result.status = "ok"
     else:
-        notes.append("no STARTTLS offered")
+        notes.append(_("no STARTTLS offered"))
         result.status = "warn"
         result.advice = [
             Advice(
-                "The server does not offer STARTTLS, so mail to and from it travels unencrypted "
-                "and receivers with MTA-STS or DANE policies will not deliver. Enable STARTTLS "
-                "with a valid certificate."
+                _(
+                    "The server does not offer STARTTLS, so mail to and from it travels "
+                    "unencrypted and receivers with MTA-STS or DANE policies will not deliver. "
+                    "Enable STARTTLS with a valid certificate."
+                )
             )
         ]
     if result.banner_matches_ptr is False:
-        notes.append(f"banner name {result.banner_host} differs from PTR {result.ptr}")
-    result.summary = f"{where}: SMTP ok, " + ", ".join(notes)
+        notes.append(
+            _("banner name {banner} differs from PTR {ptr}").format(
+                banner=result.banner_host, ptr=result.ptr
+            )
+        )
+    result.summary = _("{where}: SMTP ok, {notes}").format(where=where, notes=", ".join(notes))
     return result
 
 
@@ -807,57 +839,70 @@ def _failure_status(failure: Failure, result: SmtpResult) -> Status:
 
 def _failure_summary(abort: _Abort, result: SmtpResult) -> str:
     if abort.failure == "refused":
-        return "connection refused (nothing listens)"
+        return _("connection refused (nothing listens)")
     if abort.failure == "timeout":
         if abort.step == "connect":
-            return f"no answer to the connection (timeout, probed from {result.probed_from})"
+            return _("no answer to the connection (timeout, probed from {source})").format(
+                source=result.probed_from
+            )
         if abort.step == "banner":
-            return "connected, but the server never sent its greeting"
-        return f"the server stopped answering at {abort.step} ({abort.detail})"
+            return _("connected, but the server never sent its greeting")
+        return _("the server stopped answering at {step} ({detail})").format(
+            step=abort.step, detail=abort.detail
+        )
     if abort.failure == "unreachable":
-        return f"unreachable ({abort.detail})"
+        return _("unreachable ({detail})").format(detail=abort.detail)
     if abort.failure == "rejected" and not _has_reply(abort):
         return f"{abort.detail}: a silent refusal or a firewall, not an SMTP reply"
     if abort.failure == "rejected":
-        where = "its greeting" if abort.step == "banner" else abort.step.upper()
-        return f"the server refuses us at {where}: {_oneline(abort.detail)}"
+        said = (
+            _("the server refuses us at its greeting: {reply}")
+            if abort.step == "banner"
+            else _("the server refuses us at {step}: {reply}")
+        )
+        return said.format(step=abort.step.upper(), reply=_oneline(abort.detail))
     if abort.failure == "tls":
-        return f"TLS problem: {abort.detail}"
-    return f"not SMTP: {abort.detail}"
+        return _("TLS problem: {detail}").format(detail=abort.detail)
+    return _("not SMTP: {detail}").format(detail=abort.detail)
 
 
 def _failure_advice(abort: _Abort, result: SmtpResult) -> list[Advice]:
-    target = f"{result.address} port {result.port}"
+    target = _("{address} port {port}").format(address=result.address, port=result.port)
     if abort.failure == "refused":
         return [
             Advice(
-                f"Nothing accepts connections on {target}: the connection was actively refused. "
-                "Check that the mail server runs and listens on that address and port, and that "
-                "no firewall in front of it rejects the port."
+                _(
+                    "Nothing accepts connections on {target}: the connection was actively refused. Check that the mail server runs and listens on that address and port, and that no firewall in front of it rejects the port."
+                ).format(target=target)
             )
         ]
     if abort.failure == "timeout" and abort.step == "connect":
         return [
             Advice(
-                f"No answer from {target} within {_timeout_text(result)}: a firewall on the path "
-                "drops the traffic. Many cloud providers block outbound port 25 from their "
-                f"servers, and this probe ran from {result.probed_from}, so the block may be on "
-                "the bot's side; check from the mail server's own network too. " + _GUIDE_FIREWALL
+                _(
+                    "No answer from {target} within {timeout}: a firewall on the path drops the "
+                    "traffic. Many cloud providers block outbound port 25 from their servers, and "
+                    "this probe ran from {source}, so the block may be on the bot's side; check "
+                    "from the mail server's own network too."
+                ).format(target=target, timeout=_timeout_text(result), source=result.probed_from)
+                + " "
+                + _(_GUIDE_FIREWALL)
             )
         ]
     if abort.failure == "timeout":
         return [
             Advice(
-                f"{target} accepted the connection but then fell silent ({abort.step}). A firewall "
-                "or IPS that inspects SMTP, a tarpitting server, or an overloaded one does this; "
-                "check the server's logs and any SMTP inspection on the path."
+                _(
+                    "{target} accepted the connection but then fell silent ({step}). A firewall or IPS that inspects SMTP, a tarpitting server, or an overloaded one does this; check the server's logs and any SMTP inspection on the path."
+                ).format(target=target, step=abort.step)
             )
         ]
     if abort.failure == "unreachable":
         return [
             Advice(
-                f"There is no route to {target} from {result.probed_from} ({abort.detail}). "
-                "Check the address and the routing or firewall between them."
+                _(
+                    "There is no route to {target} from {probed_from} ({detail}). Check the address and the routing or firewall between them."
+                ).format(target=target, probed_from=result.probed_from, detail=abort.detail)
             )
         ]
     if abort.failure == "rejected" and not _has_reply(abort):
@@ -875,23 +920,25 @@ def _failure_advice(abort: _Abort, result: SmtpResult) -> list[Advice]:
         if code == "4":
             return [
                 Advice(
-                    f"The server refused us for now (“{words}”): a temporary refusal, often rate "
-                    "limiting or greylisting. Try again later; if it persists, its words say why."
+                    _(
+                        "The server refused us for now (“{words}”): a temporary refusal, often rate limiting or greylisting. Try again later; if it persists, its words say why."
+                    ).format(words=words)
                 )
             ]
         return [
             Advice(
-                f"The server refuses connections from this probe's address (“{words}”). Its words "
-                "usually name the reason (a blocklist, a policy, an unknown client); fix that, "
-                "or ask the server's postmaster."
+                _(
+                    "The server refuses connections from this probe's address (“{words}”). Its words usually name the reason (a blocklist, a policy, an unknown client); fix that, or ask the server's postmaster."
+                ).format(words=words)
             )
         ]
     if abort.failure == "tls":
         return [_tls_advice(result)]
     return [
         Advice(
-            f"Whatever listens on {target} does not speak SMTP ({abort.detail}). Check that the "
-            "port points at the mail server and not another service."
+            _(
+                "Whatever listens on {target} does not speak SMTP ({detail}). Check that the port points at the mail server and not another service."
+            ).format(target=target, detail=abort.detail)
         )
     ]
 
@@ -900,22 +947,38 @@ def _tls_advice(result: SmtpResult) -> Advice:
     info = result.tls or TlsInfo()
     first = info.problems[0] if info.problems else "handshake"
     texts = {
-        "expired": f"The server's certificate expired ({info.not_after}): renew it and "
-        "reload the mail server.",
-        "not_yet_valid": "The server's certificate is not valid yet: check the server's clock "
-        "and the certificate's dates.",
-        "chain": "The server's certificate is not trusted: it is self-signed or the server does "
-        "not send the intermediate certificates. Install the full chain from a public CA.",
-        "name": f"The server's certificate does not name {info.name_checked} (it names "
-        f"{', '.join(info.names[:5]) or 'nothing'}): get a certificate for the name clients use.",
-        "protocol": "The server offers only old TLS versions: enable TLS 1.2 and 1.3.",
-        "handshake": f"TLS fails ({info.detail}): check the server's TLS configuration.",
-        "starttls_refused": "The server advertises STARTTLS but refuses it: fix its TLS "
-        "configuration (certificate files, permissions) or stop advertising STARTTLS.",
+        "expired": _(
+            "The server's certificate expired ({date}): renew it and reload the mail server."
+        ),
+        "not_yet_valid": _(
+            "The server's certificate is not valid yet: check the server's clock and the "
+            "certificate's dates."
+        ),
+        "chain": _(
+            "The server's certificate is not trusted: it is self-signed or the server does not "
+            "send the intermediate certificates. Install the full chain from a public CA."
+        ),
+        "name": _(
+            "The server's certificate does not name {name} (it names {names}): get a certificate "
+            "for the name clients use."
+        ),
+        "protocol": _("The server offers only old TLS versions: enable TLS 1.2 and 1.3."),
+        "handshake": _("TLS fails ({detail}): check the server's TLS configuration."),
+        "starttls_refused": _(
+            "The server advertises STARTTLS but refuses it: fix its TLS configuration "
+            "(certificate files, permissions) or stop advertising STARTTLS."
+        ),
     }
-    text = texts.get(first, f"TLS problem: {info.detail}")
+    text = texts.get(first, _("TLS problem: {detail}")).format(
+        date=info.not_after,
+        name=info.name_checked,
+        names=", ".join(info.names[:5]) or _("nothing"),
+        detail=info.detail,
+    )
     if result.port == 25 and first in _CERTIFICATE_PROBLEMS:
-        text += " Most senders still deliver over port 25, but those enforcing MTA-STS or DANE will not."
+        text += " " + _(
+            "Most senders still deliver over port 25, but those enforcing MTA-STS or DANE will not."
+        )
     return Advice(text)
 
 
@@ -928,7 +991,7 @@ def _timeout_text(result: SmtpResult) -> str:
     for step in result.steps:
         if step.name == "connect":
             return step.reply.removeprefix("no answer within ")
-    return "the timeout"
+    return _("the timeout")
 
 
 def _oneline(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import spf as pyspf
 
 from handlers.dns.resolver import Resolver
+from handlers.i18n import _, ngettext
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
 from handlers.spf_review import MAX_LOOKUPS, RFC, SpfReview, SpfWarning, parse, review_spf
@@ -204,8 +205,10 @@ async def check_spf(
     if name is None:
         return SpfResult(
             "warn",
-            f"SPF none: '{domain}' is not a valid domain name, so it can have no SPF record "
-            "(RFC 7208 section 4.3)",
+            _(
+                "SPF none: '{domain}' is not a valid domain name, so it can have no SPF record "
+                "(RFC 7208 section 4.3)"
+            ).format(domain=domain),
             domain=domain,
             result="none",
             ip=ip,
@@ -240,7 +243,9 @@ def _from_review(review: SpfReview) -> SpfResult:
     )
     if review.error:
         out.status, out.result = "error", "temperror"
-        out.summary = f"Could not read the SPF record of {domain}: {review.error}"
+        out.summary = _("Could not read the SPF record of {domain}: {error}").format(
+            domain=domain, error=review.error
+        )
         out.advice = [_temperror_advice(domain)]
         return out
     if not review.exists:
@@ -250,7 +255,7 @@ def _from_review(review: SpfReview) -> SpfResult:
         return out
     if not review.records:
         out.status, out.result = "warn", "none"
-        out.summary = f"{domain} publishes no SPF record"
+        out.summary = _("{domain} publishes no SPF record").format(domain=domain)
         out.advice = [_publish_advice(domain, None)]
         return out
     if len(review.records) > 1:
@@ -261,11 +266,17 @@ def _from_review(review: SpfReview) -> SpfResult:
     if len(review.records) > 1:
         out.result = "permerror"
     out.status = worst([w.severity for w in review.warnings])
-    counted = f"{review.lookups} of {MAX_LOOKUPS} DNS lookups"
+    counted = ngettext("{n} of {max} DNS lookup", "{n} of {max} DNS lookups", MAX_LOOKUPS).format(
+        n=review.lookups, max=MAX_LOOKUPS
+    )
     if review.warnings:
-        out.summary = f"SPF record of {domain} ({counted}): {_problems(review.warnings)}"
+        out.summary = _("SPF record of {domain} ({lookups}): {problems}").format(
+            domain=domain, lookups=counted, problems=_problems(review.warnings)
+        )
     else:
-        out.summary = f"SPF record of {domain} looks right ({counted})"
+        out.summary = _("SPF record of {domain} looks right ({lookups})").format(
+            domain=domain, lookups=counted
+        )
     out.advice = _warning_advice(review.warnings)
     return out
 
@@ -294,15 +305,16 @@ def _from_evaluation(
     by = f" ({evaluation.mechanism})" if evaluation.mechanism else ""
     detail = _detail(evaluation.explanation)
     summaries = {
-        "pass": f"SPF pass: {domain} allows {ip}{by}",
-        "fail": f"SPF fail: {domain} does not allow {ip}{by}",
-        "softfail": f"SPF softfail: {domain} does not list {ip}{by}",
-        "neutral": f"SPF neutral: {domain} neither allows nor denies {ip}{by}",
-        "none": f"SPF none: {domain} publishes no SPF record",
-        "permerror": f"SPF permerror: the SPF record of {domain} is broken ({detail})",
-        "temperror": f"SPF temperror: DNS lookups for the SPF of {domain} failed ({detail})",
+        "pass": _("SPF pass: {domain} allows {ip}{by}"),
+        "fail": _("SPF fail: {domain} does not allow {ip}{by}"),
+        "softfail": _("SPF softfail: {domain} does not list {ip}{by}"),
+        "neutral": _("SPF neutral: {domain} neither allows nor denies {ip}{by}"),
+        "none": _("SPF none: {domain} publishes no SPF record"),
+        "permerror": _("SPF permerror: the SPF record of {domain} is broken ({detail})"),
+        "temperror": _("SPF temperror: DNS lookups for the SPF of {domain} failed ({detail})"),
     }
-    out.summary = summaries.get(result, f"SPF could not be evaluated: {detail}")
+    said = summaries.get(result, _("SPF could not be evaluated: {detail}"))
+    out.summary = said.format(domain=domain, ip=ip, by=by, detail=detail)
     if not review.exists:
         out.summary = f"SPF {result}: {_no_such_domain(domain)}"
     elif len(review.records) > 1:
@@ -311,7 +323,7 @@ def _from_evaluation(
         out.result = None
     others = [w for w in review.warnings if w.code not in ("multiple_records", "no_such_domain")]
     if others and result != "none":
-        out.summary += f"; {_problems(others)}"
+        out.summary += "; " + _problems(others)
     advice: list[Advice] = []
     if result in ("fail", "softfail", "neutral"):
         advice.append(_add_address_advice(domain, ip, review.record))
@@ -324,7 +336,12 @@ def _from_evaluation(
     advice.extend(_warning_advice(review.warnings))
     if result == "permerror" and not any(w.severity == "fail" for w in review.warnings):
         advice.append(
-            Advice(f"Fix the SPF record of {domain}: {evaluation.explanation}", HOWTO_URL)
+            Advice(
+                _("Fix the SPF record of {domain}: {explanation}").format(
+                    domain=domain, explanation=evaluation.explanation
+                ),
+                HOWTO_URL,
+            )
         )
     out.advice = advice
     return out
@@ -349,7 +366,9 @@ def _problems(warnings: list[SpfWarning]) -> str:
     """The worst warning's text, and how many more there are."""
     ordered = sorted(warnings, key=lambda w: -rank(w.severity))
     count = len(warnings)
-    return f"{count} warning{'s' if count > 1 else ''}: {ordered[0].text}"
+    return ngettext("{n} warning: {text}", "{n} warnings: {text}", count).format(
+        n=count, text=ordered[0].text
+    )
 
 
 def _detail(explanation: str) -> str:
@@ -362,7 +381,11 @@ def _detail(explanation: str) -> str:
 
 def _warning_advice(warnings: list[SpfWarning]) -> list[Advice]:
     """The fix of every warning bad enough to break SPF for all senders."""
-    return [Advice(f"{w.text}: {w.fix}", w.url) for w in warnings if w.severity != "warn"]
+    return [
+        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
+        for w in warnings
+        if w.severity != "warn"
+    ]
 
 
 def _mechanism_for(ip: str) -> str:
@@ -372,32 +395,42 @@ def _mechanism_for(ip: str) -> str:
 def _add_address_advice(domain: str, ip: str, record: str | None) -> Advice:
     """The exact term to add, and the record with it in place (before `all`)."""
     term = _mechanism_for(ip)
-    text = f"Add {term} to the SPF record of {domain}"
-    if record:
-        words = record.split()
-        terms = parse(record)
-        position = next(
-            (i + 1 for i, t in enumerate(terms) if not t.modifier and t.name == "all"),
-            len(words),
+    if not record:
+        text = _(
+            "Add {term} to the SPF record of {domain} (if this server really sends the "
+            "domain's mail)."
         )
-        words.insert(position, term)
-        text += f": {' '.join(words)}"
-    text += " (if this server really sends the domain's mail)."
-    return Advice(text, HOWTO_URL)
+        return Advice(text.format(term=term, domain=domain), HOWTO_URL)
+    words = record.split()
+    terms = parse(record)
+    position = next(
+        (i + 1 for i, t in enumerate(terms) if not t.modifier and t.name == "all"),
+        len(words),
+    )
+    words.insert(position, term)
+    text = _(
+        "Add {term} to the SPF record of {domain}: {record} (if this server really sends the "
+        "domain's mail)."
+    )
+    return Advice(text.format(term=term, domain=domain, record=" ".join(words)), HOWTO_URL)
 
 
 def _publish_advice(domain: str, ip: str | None) -> Advice:
-    servers = _mechanism_for(ip) if ip else "ip4:<your server's address>"
+    servers = _mechanism_for(ip) if ip else _("ip4:<your server's address>")
     return Advice(
-        f"Publish an SPF record (TXT) at {domain} listing every server that sends its mail, "
-        f"e.g. 'v=spf1 mx {servers} -all'.",
+        _(
+            "Publish an SPF record (TXT) at {domain} listing every server that sends its mail, "
+            "e.g. 'v=spf1 mx {servers} -all'."
+        ).format(domain=domain, servers=servers),
         HOWTO_URL,
     )
 
 
 def _temperror_advice(domain: str) -> Advice:
     return Advice(
-        f"The DNS of {domain} did not answer the SPF lookups; receivers defer mail (4xx) "
-        "until it does. Check that the domain's nameservers answer TXT queries.",
+        _(
+            "The DNS of {domain} did not answer the SPF lookups; receivers defer mail (4xx) "
+            "until it does. Check that the domain's nameservers answer TXT queries."
+        ).format(domain=domain),
         f"{RFC}#section-2.6.6",
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from handlers.dns.resolver import Resolver
+from handlers.i18n import _, ngettext
 
 RFC = "https://www.rfc-editor.org/rfc/rfc7208"
 #: RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
@@ -184,7 +185,13 @@ async def _visit(walk: _Walk, domain: str, record: str, path: tuple[str, ...]) -
     for term in terms:
         if term.modifier:
             if term.name in seen_modifiers and term.name in ("redirect", "exp"):
-                walk.warn(syntax(domain, term.text, f"{term.name}= appears more than once"))
+                walk.warn(
+                    syntax(
+                        domain,
+                        term.text,
+                        _("{name}= appears more than once").format(name=term.name),
+                    )
+                )
             seen_modifiers.add(term.name)
             if term.name == "redirect":
                 walk.lookups += 1
@@ -261,18 +268,22 @@ async def _void_check(walk: _Walk, domain: str, term: Term, target: str) -> None
 def _syntax_problem(term: Term) -> str:
     """Why a mechanism is malformed (receivers return permerror), or ''."""
     if term.name not in MECHANISMS:
-        return f"'{term.name}' is not an SPF mechanism"
+        return _("'{name}' is not an SPF mechanism").format(name=term.name)
     if term.name == "all" and term.arg:
-        return "all takes no argument"
+        return _("all takes no argument")
     if term.name in ("include", "exists") and not term.arg:
-        return f"{term.name} needs a domain ({term.name}:example.com)"
+        return _("{name} needs a domain ({name}:example.com)").format(name=term.name)
     if term.name in ("ip4", "ip6"):
         try:
             network = ipaddress.ip_network(term.arg, strict=False)
         except ValueError:
-            return f"'{term.arg}' is not an {term.name} address or range"
+            return _("'{value}' is not an {name} address or range").format(
+                value=term.arg, name=term.name
+            )
         if network.version != int(term.name[-1]):
-            return f"'{term.arg}' is not an IPv{term.name[-1]} address"
+            return _("'{value}' is not an IPv{version} address").format(
+                value=term.arg, version=term.name[-1]
+            )
     return ""
 
 
@@ -299,11 +310,15 @@ def no_such_domain(domain: str) -> SpfWarning:
 def no_record(domain: str) -> SpfWarning:
     return SpfWarning(
         "no_record",
-        f"{domain} publishes no SPF record",
-        "Receivers cannot tell which servers may send for the domain; many score such mail as "
-        "spam or reject it, and anyone can forge the domain.",
-        f"Publish a TXT record at {domain} listing every server that sends its mail, e.g. "
-        "'v=spf1 mx ip4:<your server's address> -all'.",
+        _("{domain} publishes no SPF record").format(domain=domain),
+        _(
+            "Receivers cannot tell which servers may send for the domain; many score such mail "
+            "as spam or reject it, and anyone can forge the domain."
+        ),
+        _(
+            "Publish a TXT record at {domain} listing every server that sends its mail, e.g. "
+            "'v=spf1 mx ip4:<your server's address> -all'."
+        ).format(domain=domain),
         "RFC 7208 section 4.5",
         _sec("4.5"),
     )
@@ -312,10 +327,14 @@ def no_record(domain: str) -> SpfWarning:
 def multiple_records(domain: str, count: int) -> SpfWarning:
     return SpfWarning(
         "multiple_records",
-        f"{domain} publishes {count} SPF records",
-        "With more than one v=spf1 record every receiver's SPF check ends in permerror, "
-        "so none of the records counts.",
-        "Merge them into one TXT record starting with v=spf1 and delete the others.",
+        ngettext(
+            "{domain} publishes {n} SPF record", "{domain} publishes {n} SPF records", count
+        ).format(domain=domain, n=count),
+        _(
+            "With more than one v=spf1 record every receiver's SPF check ends in permerror, "
+            "so none of the records counts."
+        ),
+        _("Merge them into one TXT record starting with v=spf1 and delete the others."),
         "RFC 7208 section 4.5",
         _sec("4.5"),
         "fail",
@@ -325,10 +344,12 @@ def multiple_records(domain: str, count: int) -> SpfWarning:
 def pass_all(domain: str, text: str) -> SpfWarning:
     return SpfWarning(
         "pass_all",
-        f"The SPF record of {domain} ends with '{text}'",
-        "'+all' allows every address on the internet to send as the domain, which makes the "
-        "record worthless and invites forgery.",
-        "End the record with '-all' (or '~all' while testing) after listing your servers.",
+        _("The SPF record of {domain} ends with '{term}'").format(domain=domain, term=text),
+        _(
+            "'+all' allows every address on the internet to send as the domain, which makes the "
+            "record worthless and invites forgery."
+        ),
+        _("End the record with '-all' (or '~all' while testing) after listing your servers."),
         "RFC 7208 section 5.1",
         _sec("5.1"),
         "fail",
@@ -338,10 +359,12 @@ def pass_all(domain: str, text: str) -> SpfWarning:
 def neutral_all(domain: str) -> SpfWarning:
     return SpfWarning(
         "neutral_all",
-        f"The SPF record of {domain} ends with '?all'",
-        "A neutral result tells receivers nothing, so unlisted senders are treated as if the "
-        "domain had no SPF.",
-        "End the record with '~all' or '-all'.",
+        _("The SPF record of {domain} ends with '?all'").format(domain=domain),
+        _(
+            "A neutral result tells receivers nothing, so unlisted senders are treated as if the "
+            "domain had no SPF."
+        ),
+        _("End the record with '~all' or '-all'."),
         "RFC 7208 section 8.2",
         _sec("8.2"),
     )
@@ -350,9 +373,12 @@ def neutral_all(domain: str) -> SpfWarning:
 def ptr_mechanism(domain: str, text: str) -> SpfWarning:
     return SpfWarning(
         "ptr_mechanism",
-        f"The SPF record of {domain} uses '{text}'",
-        "The ptr mechanism is slow, unreliable and SHOULD NOT be used; some receivers ignore it.",
-        "Replace it with ip4:/ip6: ranges or a:host names of the sending servers.",
+        _("The SPF record of {domain} uses '{term}'").format(domain=domain, term=text),
+        _(
+            "The ptr mechanism is slow, unreliable and SHOULD NOT be used; some receivers "
+            "ignore it."
+        ),
+        _("Replace it with ip4:/ip6: ranges or a:host names of the sending servers."),
         "RFC 7208 section 5.5",
         _sec("5.5"),
     )
@@ -362,10 +388,14 @@ def include_without_spf(parent: str, target: str, *, include: bool) -> SpfWarnin
     term = f"include:{target}" if include else f"redirect={target}"
     return SpfWarning(
         "include_without_spf",
-        f"The SPF record of {parent} has '{term}', but {target} publishes no SPF record",
-        "A receiver that reaches this term gets permerror and the whole SPF check fails.",
-        f"Remove '{term}' or correct the domain name (the provider's documentation names the "
-        "include to use).",
+        _("The SPF record of {parent} has '{term}', but {target} publishes no SPF record").format(
+            parent=parent, term=term, target=target
+        ),
+        _("A receiver that reaches this term gets permerror and the whole SPF check fails."),
+        _(
+            "Remove '{term}' or correct the domain name (the provider's documentation names the "
+            "include to use)."
+        ).format(term=term),
         "RFC 7208 section 5.2" if include else "RFC 7208 section 6.1",
         _sec("5.2" if include else "6.1"),
         "fail",
@@ -375,11 +405,17 @@ def include_without_spf(parent: str, target: str, *, include: bool) -> SpfWarnin
 def too_many_lookups(domain: str, count: int) -> SpfWarning:
     return SpfWarning(
         "too_many_lookups",
-        f"The SPF record of {domain} needs {count} DNS lookups (limit {MAX_LOOKUPS})",
-        "Receivers stop after 10 include/a/mx/ptr/exists/redirect lookups and return "
-        "permerror, so the record fails for every sender.",
-        "Remove includes of services you no longer use, replace a/mx with ip4:/ip6: ranges, "
-        "or flatten large includes into their address ranges.",
+        _("The SPF record of {domain} needs {n} DNS lookups (limit {max})").format(
+            domain=domain, n=count, max=MAX_LOOKUPS
+        ),
+        _(
+            "Receivers stop after 10 include/a/mx/ptr/exists/redirect lookups and return "
+            "permerror, so the record fails for every sender."
+        ),
+        _(
+            "Remove includes of services you no longer use, replace a/mx with ip4:/ip6: ranges, "
+            "or flatten large includes into their address ranges."
+        ),
         "RFC 7208 section 4.6.4",
         _sec("4.6.4"),
         "fail",
@@ -389,10 +425,11 @@ def too_many_lookups(domain: str, count: int) -> SpfWarning:
 def too_many_void(domain: str, count: int) -> SpfWarning:
     return SpfWarning(
         "too_many_void_lookups",
-        f"The SPF record of {domain} has {count} lookups that find nothing (limit "
-        f"{MAX_VOID_LOOKUPS})",
-        "Receivers return permerror after more than 2 lookups answered NXDOMAIN or no data.",
-        "Remove the a/mx/include terms that name hosts or domains that do not exist.",
+        _("The SPF record of {domain} has {n} lookups that find nothing (limit {max})").format(
+            domain=domain, n=count, max=MAX_VOID_LOOKUPS
+        ),
+        _("Receivers return permerror after more than 2 lookups answered NXDOMAIN or no data."),
+        _("Remove the a/mx/include terms that name hosts or domains that do not exist."),
         "RFC 7208 section 4.6.4",
         _sec("4.6.4"),
         "fail",
@@ -402,11 +439,16 @@ def too_many_void(domain: str, count: int) -> SpfWarning:
 def void_mechanism(domain: str, text: str, target: str) -> SpfWarning:
     return SpfWarning(
         "void_lookup",
-        f"'{text}' in the SPF record of {domain} finds nothing: {target} has no "
-        + ("address" if text.lstrip("+-~?").lower().startswith("a") else "MX"),
-        "The term matches no sender and counts as a void lookup; more than 2 make the record "
-        "fail with permerror.",
-        f"Remove '{text}' or point it at a host that exists.",
+        (
+            _("'{term}' in the SPF record of {domain} finds nothing: {target} has no address")
+            if text.lstrip("+-~?").lower().startswith("a")
+            else _("'{term}' in the SPF record of {domain} finds nothing: {target} has no MX")
+        ).format(term=text, domain=domain, target=target),
+        _(
+            "The term matches no sender and counts as a void lookup; more than 2 make the "
+            "record fail with permerror."
+        ),
+        _("Remove '{term}' or point it at a host that exists.").format(term=text),
         "RFC 7208 section 4.6.4",
         _sec("4.6.4"),
     )
@@ -415,9 +457,9 @@ def void_mechanism(domain: str, text: str, target: str) -> SpfWarning:
 def no_all(domain: str) -> SpfWarning:
     return SpfWarning(
         "no_all",
-        f"The SPF record of {domain} has neither 'all' nor 'redirect='",
-        "Senders that match nothing get neutral, which receivers treat like no SPF at all.",
-        "End the record with '-all' (or '~all').",
+        _("The SPF record of {domain} has neither 'all' nor 'redirect='").format(domain=domain),
+        _("Senders that match nothing get neutral, which receivers treat like no SPF at all."),
+        _("End the record with '-all' (or '~all')."),
         "RFC 7208 section 4.7",
         _sec("4.7"),
     )
@@ -426,9 +468,11 @@ def no_all(domain: str) -> SpfWarning:
 def redirect_ignored(domain: str, text: str) -> SpfWarning:
     return SpfWarning(
         "redirect_ignored",
-        f"The SPF record of {domain} has both 'all' and '{text}'",
-        "Receivers ignore redirect= when the record has an 'all' mechanism.",
-        f"Remove '{text}', or remove 'all' if the redirect is what you meant.",
+        _("The SPF record of {domain} has both 'all' and '{term}'").format(
+            domain=domain, term=text
+        ),
+        _("Receivers ignore redirect= when the record has an 'all' mechanism."),
+        _("Remove '{term}', or remove 'all' if the redirect is what you meant.").format(term=text),
         "RFC 7208 section 6.1",
         _sec("6.1"),
     )
@@ -437,9 +481,11 @@ def redirect_ignored(domain: str, text: str) -> SpfWarning:
 def loop(parent: str, term: str) -> SpfWarning:
     return SpfWarning(
         "include_loop",
-        f"'{term}' in the SPF record of {parent} includes a record that includes it again",
-        "The loop runs until the lookup limit and ends in permerror.",
-        f"Remove '{term}'.",
+        _("'{term}' in the SPF record of {parent} includes a record that includes it again").format(
+            term=term, parent=parent
+        ),
+        _("The loop runs until the lookup limit and ends in permerror."),
+        _("Remove '{term}'.").format(term=term),
         "RFC 7208 section 5.2",
         _sec("5.2"),
         "fail",
@@ -449,10 +495,17 @@ def loop(parent: str, term: str) -> SpfWarning:
 def syntax(domain: str, text: str, problem: str) -> SpfWarning:
     return SpfWarning(
         "syntax",
-        f"'{text}' in the SPF record of {domain}: {problem}",
-        "Receivers return permerror for a record they cannot parse, so it fails for every sender.",
-        "Correct or remove the term (mechanisms: all, include, a, mx, ptr, ip4, ip6, exists; "
-        "separate terms with spaces).",
+        _("'{term}' in the SPF record of {domain}: {problem}").format(
+            term=text, domain=domain, problem=problem
+        ),
+        _(
+            "Receivers return permerror for a record they cannot parse, so it fails for every "
+            "sender."
+        ),
+        _(
+            "Correct or remove the term (mechanisms: all, include, a, mx, ptr, ip4, ip6, exists; "
+            "separate terms with spaces)."
+        ),
         "RFC 7208 section 4.6.1",
         _sec("4.6.1"),
         "fail",
@@ -462,9 +515,11 @@ def syntax(domain: str, text: str, problem: str) -> SpfWarning:
 def lookup_failed(parent: str, target: str, error: str) -> SpfWarning:
     return SpfWarning(
         "lookup_failed",
-        f"The SPF record of {target} (used by {parent}) could not be read: {error}",
-        "Receivers get temperror and defer the mail while that DNS does not answer.",
-        f"Check that the nameservers of {target} answer TXT queries.",
+        _("The SPF record of {target} (used by {parent}) could not be read: {error}").format(
+            target=target, parent=parent, error=error
+        ),
+        _("Receivers get temperror and defer the mail while that DNS does not answer."),
+        _("Check that the nameservers of {target} answer TXT queries.").format(target=target),
         "RFC 7208 section 2.6.6",
         _sec("2.6.6"),
         "error",

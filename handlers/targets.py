@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from handlers.i18n import N_, _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Cloud instance-metadata endpoints: never a probe target, whatever the switch says.
@@ -43,3 +45,22 @@ def non_global_reason(ip: IPAddress) -> str | None:
     if ip.is_reserved or not ip.is_global:
         return "reserved"
     return None
+
+
+#: Each reason as the phrase a sentence uses ("{ip} is {phrase}"), translated where shown.
+_PHRASES = {
+    "cloud metadata": N_("a cloud metadata address"),
+    "loopback": N_("a loopback address"),
+    "unspecified": N_("an unspecified address"),
+    "link-local": N_("a link-local address"),
+    "multicast": N_("a multicast address"),
+    "shared (carrier-grade NAT)": N_("a shared (carrier-grade NAT) address"),
+    "private": N_("a private address"),
+    "reserved": N_("a reserved address"),
+}
+
+
+def reason_phrase(reason: str) -> str:
+    """`reason` (from `non_global_reason`) as "a private address", in the current language."""
+    phrase = _PHRASES.get(reason)
+    return _(phrase) if phrase else _("a {reason} address").format(reason=reason)

@@ -82,7 +82,7 @@ async def test_concurrent_requests_keep_their_own_language() -> None:
         said[language] = list(await asyncio.gather(child(), child()))
 
     await asyncio.gather(asyncio.create_task(request("fr")), asyncio.create_task(request("en")))
-    assert said["fr"] == ["Aucun rapport pour {target} pour l'instant."] * 2
+    assert said["fr"] == ["Aucun rapport pour {target} pour l’instant."] * 2
     assert said["en"] == ["No reports of {target} yet."] * 2
     assert i18n.current() == "en"
 
@@ -113,6 +113,7 @@ def test_numbers_and_dates_for_each_language() -> None:
     with i18n.use("fr"):
         assert i18n.number(12345.67, 1) == "12\u202f345,7"
         assert i18n.moment(MOMENT) == "1 déc. 2026, 20:48:19 UTC"
+        assert i18n.moment(MOMENT, seconds=False) == "1 déc. 2026, 20:48 UTC"
         assert i18n.day(MOMENT) == "1 déc. 2026"
         assert i18n.milliseconds(1234.4) == "1\u202f234 ms"
 
@@ -134,6 +135,8 @@ def test_english_dates_without_babel_are_what_babel_says(month: int) -> None:
     moment = datetime(2026, month, 9, 7, 5, 3, tzinfo=UTC)
     shown = format_datetime(moment, i18n.DATETIME_PATTERN, tzinfo=UTC, locale="en")
     assert i18n.moment(moment) == f"{shown} UTC"
+    short = format_datetime(moment, i18n.MINUTE_PATTERN, tzinfo=UTC, locale="en")
+    assert i18n.moment(moment, seconds=False) == f"{short} UTC"
     assert i18n.day(moment) == format_date(moment.date(), i18n.DATE_PATTERN, locale="en")
 
 

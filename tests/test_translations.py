@@ -77,6 +77,20 @@ def test_the_source_has_messages_to_translate() -> None:
     assert any(msgid.startswith("SBL: Spamhaus Blocklist") for msgid, _ in found)
 
 
+def test_no_empty_message_is_marked() -> None:
+    """gettext("") is the catalogue's header, not an empty string: never mark one."""
+    with (ROOT / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    empty = [
+        f"{file}:{line}"
+        for file, line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map
+        )
+        if not (message if isinstance(message, str) else message[0])
+    ]
+    assert not empty, f"_('') marked at {empty}"
+
+
 def test_every_message_has_a_french_translation() -> None:
     catalog = french()
     missing = []
@@ -153,6 +167,6 @@ def test_each_language_translates_from_the_shipped_catalogue(language: i18n.Lang
         said
         == {
             "en": "No reports of {target} yet.",
-            "fr": "Aucun rapport pour {target} pour l'instant.",
+            "fr": "Aucun rapport pour {target} pour l’instant.",
         }[language]
     )

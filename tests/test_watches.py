@@ -261,7 +261,7 @@ async def test_watch_expires_after_seven_days(store: Store, dns_check: DnsCheck)
     assert result.watch.state == "expired" and result.watch.stopped_reason == "7 days passed"
     assert posts.texts() == [
         f"I stopped watching {IP}: a watch lasts 7 days, and this one started "
-        "2026-11-28 09:00 UTC. Last verdict: fail. Start a new watch if it is still needed."
+        "28 Nov 2026, 09:00 UTC. Last verdict: fail. Start a new watch if it is still needed."
     ]
     assert len(dns_check.calls) == calls  # an expired watch is not checked again
     now[0] = T0 + timedelta(days=8)

@@ -42,6 +42,8 @@ from bot.facts import (
     requirement_lines,
     shared_notes,
 )
+from handlers import i18n
+from handlers.i18n import N_, _, ngettext
 
 # Slack's limits (as enforced by slack_sdk.models).
 MAX_BLOCKS = 50
@@ -73,25 +75,26 @@ EMOJI = {
     "error": ":white_circle:",
     "skipped": ":heavy_minus_sign:",
 }
+#: Translated where shown (`_(VERDICT_WORDS[v])`): the tables hold the English source text.
 VERDICT_WORDS = {
-    "ok": "looks clean",
-    "warn": "warnings",
-    "fail": "problems found",
-    "error": "some checks could not run",
-    "skipped": "nothing checked",
+    "ok": N_("looks clean"),
+    "warn": N_("warnings"),
+    "fail": N_("problems found"),
+    "error": N_("some checks could not run"),
+    "skipped": N_("nothing checked"),
 }
 TITLES = {
-    "dnsbl": "Blocklists",
-    "ptr": "Reverse DNS (PTR)",
-    "spf": "SPF",
-    "dmarc": "DMARC",
-    "dkim": "DKIM",
+    "dnsbl": N_("Blocklists"),
+    "ptr": N_("Reverse DNS (PTR)"),
+    "spf": N_("SPF"),
+    "dmarc": N_("DMARC"),
+    "dkim": N_("DKIM"),
     "resolver": "DNS resolver",
-    "smtp": "SMTP",
-    "mx": "MX hosts",
-    "egress": "Egress",
-    "bounce": "Bounce",
-    "range": "Blocklists for the range",
+    "smtp": N_("SMTP"),
+    "mx": N_("MX hosts"),
+    "egress": N_("Egress"),
+    "bounce": N_("Bounce"),
+    "range": N_("Blocklists for the range"),
 }
 
 JSON = Mapping[str, Any]
@@ -124,8 +127,9 @@ def clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def fit(lines: Sequence[str], limit: int = MAX_SECTION, more: str = "…and {n} more") -> str:
+def fit(lines: Sequence[str], limit: int = MAX_SECTION, more: str | None = None) -> str:
     """Join `lines` with newlines, folding the tail into `more` so the text stays under `limit`."""
+    more = more if more is not None else _("…and {n} more")
     out: list[str] = []
     for n, line in enumerate(lines):
         remaining = len(lines) - n - 1
@@ -153,7 +157,7 @@ def plain(text: str) -> str:
 
 
 def _label(text: str) -> PlainTextObject:
-    return PlainTextObject(text=clip(plain(text), MAX_LABEL) or "link", emoji=True)
+    return PlainTextObject(text=clip(plain(text), MAX_LABEL) or _("link"), emoji=True)
 
 
 def _section(text: str) -> SectionBlock:
@@ -163,8 +167,14 @@ def _section(text: str) -> SectionBlock:
     )
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def verdict_words(verdict: str) -> str:
+    """The verdict in words, in the current language ("problems found")."""
+    return _(VERDICT_WORDS[verdict]) if verdict in VERDICT_WORDS else verdict
+
+
+def title_of(name: str) -> str:
+    """A check's title, in the current language ("Blocklists")."""
+    return _(TITLES[name]) if name in TITLES else name
 
 
 # ---- the Re-check button's value -----------------------------------------------------
@@ -264,8 +274,10 @@ def read_button_value(value: str) -> dict[str, Any]:
 
 
 def _title(name: str, check: JSON) -> str:
-    title = TITLES.get(
-        name, name.upper() if len(name) <= 5 else name.replace("_", " ").capitalize()
+    title = (
+        title_of(name)
+        if name in TITLES
+        else (name.upper() if len(name) <= 5 else name.replace("_", " ").capitalize())
     )
     status = str(check.get("status", "error"))
     return f"{EMOJI.get(status, EMOJI['error'])} *{esc(title)}*: {esc(status)}"
@@ -286,7 +298,7 @@ def _dnsbl_lines(check: JSON) -> list[str]:
         if facts:
             line += ": " + "; ".join(facts)
         if entry.get("txt"):
-            line += f"\n    reason: {esc(clip(str(entry['txt']), 300))}"
+            line += "\n    " + _("reason: {txt}").format(txt=esc(clip(str(entry["txt"]), 300)))
         lines.append(line)
     return lines
 
@@ -295,20 +307,30 @@ def _dnsbl_text(check: JSON) -> str:
     lines = _dnsbl_lines(check)
     head, listings = lines[:1], lines[1:]
     if len(listings) > SHOWN_LISTINGS:
+        hidden = len(listings) - SHOWN_LISTINGS
         listings = [
             *listings[:SHOWN_LISTINGS],
-            f"…and {len(listings) - SHOWN_LISTINGS} more listings",
+            ngettext("…and {n} more listing", "…and {n} more listings", hidden).format(n=hidden),
         ]
     tail = []
     clean = check.get("clean") or []
     if clean:
-        tail.append(f"…and {_plural(len(clean), 'list')} clean")
+        tail.append(
+            ngettext("…and {n} list clean", "…and {n} lists clean", len(clean)).format(n=len(clean))
+        )
     unavailable = [e for e in check.get("unavailable") or [] if isinstance(e, Mapping)]
     if unavailable:
         shown = ", ".join(f"{esc(e.get('zone'))} ({esc(e.get('reason'))})" for e in unavailable[:8])
-        more = f" and {len(unavailable) - 8} more" if len(unavailable) > 8 else ""
-        tail.append(f"Could not check {_plural(len(unavailable), 'list')}: {shown}{more}")
-    body = fit([*head, *listings], MAX_SECTION - 600, "…and {n} more listings")
+        if len(unavailable) > 8:
+            shown = _("{shown} and {n} more").format(shown=shown, n=len(unavailable) - 8)
+        tail.append(
+            ngettext(
+                "Could not check {n} list: {lists}",
+                "Could not check {n} lists: {lists}",
+                len(unavailable),
+            ).format(n=len(unavailable), lists=shown)
+        )
+    body = fit([*head, *listings], MAX_SECTION - 600, _("…and {n} more listings"))
     return clip("\n".join([body, *tail]), MAX_SECTION)
 
 
@@ -316,11 +338,20 @@ def _ptr_text(check: JSON, target: str) -> str:
     lines = [esc(check.get("summary", ""))] if check.get("summary") else []
     names = [str(n) for n in check.get("names") or []]
     if names:
-        confirms = "resolves back" if check.get("forward_confirmed") else "does *not* resolve back"
-        generic = "; looks generic" if check.get("generic") else ""
-        lines.append(
-            f"{', '.join(_code(n) for n in names[:5])} {confirms} to {esc(target)}{generic}"
-        )
+        shown = ", ".join(_code(n) for n in names[:5])
+        if check.get("forward_confirmed"):
+            said = (
+                _("{names} resolves back to {target}; looks generic")
+                if check.get("generic")
+                else _("{names} resolves back to {target}")
+            )
+        else:
+            said = (
+                _("{names} does *not* resolve back to {target}; looks generic")
+                if check.get("generic")
+                else _("{names} does *not* resolve back to {target}")
+            )
+        lines.append(said.format(names=shown, target=esc(target)))
     return fit(lines)  # no names: the summary already says there is no PTR
 
 
@@ -331,11 +362,11 @@ def _spf_text(check: JSON) -> str:
     lines = [esc(check.get("summary", ""))] if check.get("summary") else []
     facts = []
     if check.get("domain"):
-        facts.append(f"domain {esc(check['domain'])}")
+        facts.append(_("domain {domain}").format(domain=esc(check["domain"])))
     if check.get("result"):
-        facts.append(f"result *{esc(check['result'])}*")
+        facts.append(_("result *{result}*").format(result=esc(check["result"])))
     if check.get("lookups") is not None:
-        facts.append(f"{esc(check['lookups'])}/10 DNS lookups")
+        facts.append(_("{n}/10 DNS lookups").format(n=esc(check["lookups"])))
     if facts:
         lines.append(", ".join(facts))
     records = [str(r) for r in check.get("records") or []]
@@ -350,8 +381,13 @@ def _spf_text(check: JSON) -> str:
         fix = f" {warning['fix']}" if warning.get("fix") else ""
         lines.append(f":warning: {esc(clip(str(warning.get('text', '')) + fix, 400))}")
     if len(warnings) > MAX_SPF_WARNINGS:
+        hidden = len(warnings) - MAX_SPF_WARNINGS
         lines.append(
-            f"…and {len(warnings) - MAX_SPF_WARNINGS} more SPF warnings (`/smtpcheck spf`)"
+            ngettext(
+                "…and {n} more SPF warning (`smtpcheck spf`)",
+                "…and {n} more SPF warnings (`smtpcheck spf`)",
+                hidden,
+            ).format(n=hidden)
         )
     return fit(lines)
 
@@ -406,16 +442,15 @@ def _links(report: JSON) -> list[tuple[str, str]]:
                 continue
             url = entry.get("removal_url") or entry.get("lookup_url")
             if url:
-                links.append(
-                    (f"{entry.get('list') or entry.get('zone')}: look up / remove", str(url))
-                )
-        links.append(("Spamhaus checker", SPAMHAUS_CHECKER.format(ip=target)))
+                name = entry.get("list") or entry.get("zone")
+                links.append((_("{list}: look up / remove").format(list=name), str(url)))
+        links.append((_("Spamhaus checker"), SPAMHAUS_CHECKER.format(ip=target)))
     ptr = checks.get("ptr")
     if isinstance(ptr, Mapping) and ptr.get("status") in ("warn", "fail"):
-        links.append(("How to fix PTR", PTR_HOWTO))
+        links.append((_("How to fix PTR"), PTR_HOWTO))
     spf = checks.get("spf")
     if isinstance(spf, Mapping) and spf.get("status") in ("warn", "fail"):
-        links.append(("How to fix SPF", SPF_HOWTO))
+        links.append((_("How to fix SPF"), SPF_HOWTO))
     links.extend(guideline_links(report))
     for advice in report.get("advice") or []:
         if isinstance(advice, Mapping) and advice.get("url"):
@@ -434,7 +469,7 @@ def _actions(report: JSON, n: int, recheck_value: str | None, watch: bool) -> Ac
     if recheck_value is not None:
         elements.append(
             ButtonElement(
-                text=_label(":arrows_counterclockwise: Re-check"),
+                text=_label(_(":arrows_counterclockwise: Re-check")),
                 action_id=RECHECK_ACTION,
                 value=recheck_value,
                 style="primary",
@@ -443,7 +478,7 @@ def _actions(report: JSON, n: int, recheck_value: str | None, watch: bool) -> Ac
         if watch and report.get("verdict") != "ok":
             elements.append(
                 ButtonElement(
-                    text=_label(":eyes: Watch until clean"),
+                    text=_label(_(":eyes: Watch until clean")),
                     action_id=WATCH_ACTION,
                     value=recheck_value,
                 )
@@ -464,9 +499,7 @@ def _heading(report: JSON) -> str:
     verdict = str(report.get("verdict", "error"))
     target = str(report.get("target", "?"))
     who = f"{report['hostname']} ({target})" if report.get("hostname") else target
-    return clip(
-        f"{EMOJI.get(verdict, '')} {who}: {VERDICT_WORDS.get(verdict, verdict)}", MAX_HEADER
-    )
+    return clip(f"{EMOJI.get(verdict, '')} {who}: {verdict_words(verdict)}", MAX_HEADER)
 
 
 def _context(report: JSON) -> ContextBlock:
@@ -474,14 +507,14 @@ def _context(report: JSON) -> ContextBlock:
     when = report.get("checked_at")
     if when:
         try:
-            stamp = datetime.fromisoformat(str(when)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+            stamp = i18n.moment(datetime.fromisoformat(str(when)))
         except ValueError:
             stamp = str(when)
-        parts.append(f"Checked {esc(stamp)}")
+        parts.append(_("Checked {when}").format(when=esc(stamp)))
     if report.get("duration_ms") is not None:
-        parts.append(f"{float(report['duration_ms']):.0f} ms")
+        parts.append(i18n.milliseconds(float(report["duration_ms"])))
     if report.get("resolver"):
-        parts.append(f"resolver {esc(report['resolver'])}")
+        parts.append(_("resolver {resolver}").format(resolver=esc(report["resolver"])))
     return ContextBlock(
         elements=[MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000))]
     )
@@ -501,7 +534,7 @@ def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
         blocks.append(_section(rules))
     advice = [a for a in report.get("advice") or [] if isinstance(a, Mapping) and a.get("text")]
     if advice:
-        blocks.append(_section(fit(["*What to do*", *(f"• {esc(a['text'])}" for a in advice)])))
+        blocks.append(_section(fit([_("*What to do*"), *(f"• {esc(a['text'])}" for a in advice)])))
     actions = _actions(report, n, value, watch)
     if actions:
         blocks.append(actions)
@@ -540,16 +573,16 @@ def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None)
     lines = []
     for report in reports:
         summaries = [
-            f"{TITLES.get(str(name), str(name))}: {check.get('summary') or check.get('status')}"
+            f"{title_of(str(name))}: {check.get('summary') or check.get('status')}"
             for name, check in (report.get("checks") or {}).items()
             if isinstance(check, Mapping) and check.get("status") != "skipped"
         ]
         lines.append(f"{_heading(report)}. " + "; ".join(summaries))
     if changes:
-        lines.append("Changed: " + "; ".join(changes))
+        lines.append(_("Changed: {changes}").format(changes="; ".join(changes)))
     elif changes is not None:
-        lines.append("Nothing changed since the previous check.")
-    return clip(esc("\n".join(lines)) or "smtpcheck report", MAX_FALLBACK)
+        lines.append(_("Nothing changed since the previous check."))
+    return clip(esc("\n".join(lines)) or _("smtpcheck report"), MAX_FALLBACK)
 
 
 def _nothing_changed(reports: Sequence[JSON], requested_by: str | None) -> Rendered:
@@ -565,11 +598,15 @@ def _nothing_changed(reports: Sequence[JSON], requested_by: str | None) -> Rende
 
 
 def _changes_section(changes: Sequence[str], requested_by: str | None) -> SectionBlock:
-    who = f" (re-check asked by <@{esc(requested_by)}>)" if requested_by else ""
+    who = (
+        " " + _("(re-check asked by <@{user}>)").format(user=esc(requested_by))
+        if requested_by
+        else ""
+    )
     if not changes:
-        return _section(f"*Nothing changed since the previous check.*{who}")
-    lines = [f"*Since the previous check:*{who}", *(f"• {esc(c)}" for c in changes)]
-    return _section(fit(lines, more="…and {n} more changes"))
+        return _section(_("*Nothing changed since the previous check.*") + who)
+    lines = [_("*Since the previous check:*") + who, *(f"• {esc(c)}" for c in changes)]
+    return _section(fit(lines, more=_("…and {n} more changes")))
 
 
 def _one_host(reports: Sequence[JSON]) -> str | None:
@@ -647,7 +684,7 @@ def render(
     if len(blocks) > MAX_BLOCKS:
         blocks = [
             *blocks[: MAX_BLOCKS - 1],
-            _section("…more than fits in one message: run `smtpcheck --json`."),
+            _section(_("…more than fits in one message: run `smtpcheck --json`.")),
         ]
     return Rendered([b.to_dict() for b in blocks], fallback_text(reports, changes))
 
@@ -676,8 +713,10 @@ def table_messages(title: str, table: str, limit: int = 2800) -> list[Rendered]:
 
 def progress(what: str) -> Rendered:
     """The "checking…" message the report later replaces."""
-    text = f":hourglass_flowing_sand: Checking {esc(what)}…"
-    return Rendered([_section(text).to_dict()], clip(f"Checking {esc(what)}…", MAX_FALLBACK))
+    said = _("Checking {what}…").format(what=esc(what))
+    return Rendered(
+        [_section(f":hourglass_flowing_sand: {said}").to_dict()], clip(said, MAX_FALLBACK)
+    )
 
 
 def notice(text: str) -> Rendered:
@@ -687,7 +726,8 @@ def notice(text: str) -> Rendered:
 
 def usage_text(message: str) -> str:
     """A usage reply: the grammar's text escaped, in a code block so columns line up."""
-    first, _, rest = message.partition("Usage:")
+    word = _("Usage:")
+    first, _sep, rest = message.partition(word)
     head = esc(first.strip())
-    body = esc(("Usage:" + rest).strip()).replace("```", "'''")
+    body = esc((word + rest).strip()).replace("```", "'''")
     return f"{head}\n```{body}```" if head else f"```{body}```"

@@ -34,6 +34,7 @@ from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
 from bot.store import Store
+from handlers.i18n import N_, _, ngettext
 from handlers.ranges import Progress, RangeResult
 from handlers.report import Report
 from handlers.smtp import ProbeLimitExceeded
@@ -43,7 +44,7 @@ log = logging.getLogger("smtpcheck.slack")
 #: Errors meaning "the bot may not post here", not "something broke".
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
-INVITE_HINT = (
+INVITE_HINT = N_(
     "I am not a member of this conversation, so I answered through the command and the "
     "report cannot have a thread or re-checks. Invite me with `/invite @smtpcheck`."
 )
@@ -117,7 +118,13 @@ def range_progress(
         if done >= total or now - last[0] < PROGRESS_EVERY:
             return
         last[0] = now
-        shown = blocks.progress(f"{network}: {done} of {total} addresses")
+        shown = blocks.progress(
+            ngettext(
+                "{network}: {done} of {total} address",
+                "{network}: {done} of {total} addresses",
+                total,
+            ).format(network=network, done=done, total=total)
+        )
         try:
             await update(client, placement, shown)
         except SlackApiError as exc:  # progress is a courtesy; the report still comes
@@ -134,7 +141,11 @@ async def post_table(
         result = report.checks.get("range")
         if not isinstance(result, RangeResult):
             continue
-        title = f"All {result.addresses} addresses of {result.network}, listed first:"
+        title = ngettext(
+            "The {n} address of {network}, listed first:",
+            "All {n} addresses of {network}, listed first:",
+            result.addresses,
+        ).format(n=result.addresses, network=result.network)
         for message in blocks.table_messages(title, result.table()):
             await client.chat_postMessage(
                 channel=placement.channel,
@@ -261,8 +272,11 @@ async def guarded(
             await tell(
                 client,
                 conv,
-                f":warning: Sorry, something went wrong on my side (error id `{error_id}`). "
-                "Please try again; if it keeps happening, give the error id to whoever runs smtpcheck.",
+                _(
+                    ":warning: Sorry, something went wrong on my side (error id `{error_id}`). "
+                    "Please try again; if it keeps happening, give the error id to whoever runs "
+                    "smtpcheck."
+                ).format(error_id=error_id),
             )
         except Exception:
             log.exception("error %s: could not tell %s either", error_id, conv.user)
@@ -297,7 +311,7 @@ def describe(command: Command) -> str:
         value = getattr(command, attribute, None)
         if value:
             return str(value)
-    return "your request"
+    return _("your request")
 
 
 def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> list[str | None]:
@@ -362,8 +376,12 @@ async def deliver(
             await tell(
                 client,
                 conv,
-                f"You already have {exc.limit} SMTP probes running; wait for one to finish "
-                "and try again.",
+                ngettext(
+                    "You already have {n} SMTP probe running; wait for it to finish and try again.",
+                    "You already have {n} SMTP probes running; wait for one to finish and try "
+                    "again.",
+                    exc.limit,
+                ).format(n=exc.limit),
             )
             return None
         except UsageError as exc:
@@ -398,7 +416,7 @@ async def deliver(
             log.warning("cannot post in %s and there is no response_url", conv.channel)
             return Delivered(None, found)
         await respond(conv.response_url, rendered, ephemeral=False)
-        await respond(conv.response_url, blocks.notice(INVITE_HINT), ephemeral=True)
+        await respond(conv.response_url, blocks.notice(_(INVITE_HINT)), ephemeral=True)
         return Delivered(None, found)
     except BaseException:
         if placement:

@@ -216,6 +216,12 @@ def recheck_text(report: Mapping[str, Any], domain: str | None) -> str | None:
         if ran == {"ptr"}:
             return f"ptr {target}"
         return f"{target} {domain}" if domain else target
+    if "dmarc" in checks:
+        spf = checks.get("spf")
+        ip = spf.get("ip") if isinstance(spf, Mapping) else None
+        return f"dmarc {target} {ip}" if ip else f"dmarc {target}"
+    if "dkim" in checks:
+        return f"dkim {target}"
     if "spf" in checks:
         return f"spf {target}"
     return None

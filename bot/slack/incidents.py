@@ -25,12 +25,14 @@ from bot.slack.threads import command_in, first_message
 from bot.store import Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
 from bot.watches import WatchRunner
+from handlers import i18n
 from handlers.check import full_check
+from handlers.i18n import N_, Language, _
 
 log = logging.getLogger("smtpcheck.incidents")
 
 STOP_ACTION = "watch_stop"
-NEED_THREAD = (
+NEED_THREAD = N_(
     "I can only watch where I can post: invite me with `/invite @smtpcheck`, then start the "
     "watch again."
 )
@@ -38,7 +40,9 @@ NEED_THREAD = (
 
 def _minutes(seconds: int) -> str:
     minutes = seconds // 60
-    return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} min"
+    if minutes % 60 == 0 and minutes >= 60:
+        return _("{n} h").format(n=minutes // 60)
+    return _("{n} min").format(n=minutes)
 
 
 def with_stop_button(rendered: blocks.Rendered, watch_id: int) -> blocks.Rendered:
@@ -46,7 +50,7 @@ def with_stop_button(rendered: blocks.Rendered, watch_id: int) -> blocks.Rendere
     button = {
         "type": "button",
         "action_id": STOP_ACTION,
-        "text": {"type": "plain_text", "text": ":no_bell: Stop watching", "emoji": True},
+        "text": {"type": "plain_text", "text": _(":no_bell: Stop watching"), "emoji": True},
         "value": str(watch_id),
         "style": "danger",
     }
@@ -69,10 +73,14 @@ class Incidents:
         self.store = store
         self.deps = deps
         self.client = client
-        self.runner = WatchRunner(store, self.check, self.post_watch)
+        self.runner = WatchRunner(store, self.check, self.post_watch, language=self.language_of)
         self._loop_task: asyncio.Task[None] | None = None
 
     # ---- the watch loop ----------------------------------------------------------------
+
+    async def language_of(self, watch: WatchRow) -> Language:
+        """A watch speaks the language of whoever started it."""
+        return await self.deps.locales.language(self.client, watch.user_id or "")
 
     async def check(self, target: str, domain: str | None) -> dict[str, Any]:
         """A watch's re-check, on a fresh resolver so no cached answer hides a delisting."""
@@ -141,10 +149,13 @@ class Incidents:
         entries = await asyncio.to_thread(self.store.history, command.target)
         lines = history_lines(entries)
         if not lines:
-            text = f"No reports of {blocks.esc(command.target)} yet."
+            text = _("No reports of {target} yet.").format(target=blocks.esc(command.target))
         else:
             body = "\n".join(blocks.esc(line) for line in lines).replace("```", "'''")
-            text = f"*History of {blocks.esc(command.target)}* (newest first, UTC)\n```{body}```"
+            title = _("*History of {target}* (newest first, UTC)").format(
+                target=blocks.esc(command.target)
+            )
+            text = f"{title}\n```{body}```"
         if conv.thread_ts and not conv.response_url:  # a mention in a thread: the team asked
             shown = blocks.notice(text)
             await client.chat_postMessage(
@@ -159,22 +170,26 @@ class Incidents:
         )
         if not stopped:
             await tell(
-                client, conv, f"I was not watching {blocks.esc(command.target)} in this channel."
+                client,
+                conv,
+                _("I was not watching {target} in this channel.").format(
+                    target=blocks.esc(command.target)
+                ),
             )
             return
         for watch in stopped:
-            await self._say(
-                client,
-                watch,
-                f"Stopped watching {blocks.esc(watch.target)} (asked by <@{conv.user}>).",
-            )
+            await self._say(client, watch, _stopped_by(watch, conv.user))
         if not any(w.thread_ts == (conv.thread_ts or "") for w in stopped):
-            await tell(client, conv, f"Stopped watching {blocks.esc(command.target)}.")
+            await tell(
+                client,
+                conv,
+                _("Stopped watching {target}.").format(target=blocks.esc(command.target)),
+            )
 
     async def stop_by_id(self, watch_id: int, conv: Conversation, client: AsyncWebClient) -> None:
         """The Stop button."""
         if await self.stop_watch(watch_id, conv.user, client) is None:
-            await tell(client, conv, "That watch has already stopped.")
+            await tell(client, conv, _("That watch has already stopped."))
 
     async def stop_watch(self, watch_id: int, user: str, client: AsyncWebClient) -> WatchRow | None:
         """Stop one watch and say so in its thread; None when it had already stopped."""
@@ -182,9 +197,7 @@ class Incidents:
             self.store.stop_watch_by_id, watch_id, reason=f"stopped by <@{user}>"
         )
         if watch is not None:
-            await self._say(
-                client, watch, f"Stopped watching {blocks.esc(watch.target)} (asked by <@{user}>)."
-            )
+            await self._say(client, watch, _stopped_by(watch, user))
         return watch
 
     async def _say(self, client: AsyncWebClient, watch: WatchRow, text: str) -> None:
@@ -210,7 +223,7 @@ class Incidents:
                 client, self.deps, Check(command.target, command.domain), conv
             )
             if delivered is None or delivered.placement is None:
-                await tell(client, conv, NEED_THREAD)
+                await tell(client, conv, _(NEED_THREAD))
                 return
             thread = delivered.placement.ts
             baseline = delivered.reports[0] if delivered.reports else None
@@ -233,15 +246,17 @@ class Incidents:
             await tell(
                 client,
                 conv,
-                f"I am already watching {blocks.esc(exc.watch.target)} in this thread "
-                f"(every {_minutes(exc.watch.every_seconds)}).",
+                _("I am already watching {target} in this thread (every {interval}).").format(
+                    target=blocks.esc(exc.watch.target), interval=_minutes(exc.watch.every_seconds)
+                ),
             )
             return
-        text = (
-            f":eyes: Watching {blocks.esc(watch.target)} every {_minutes(watch.every_seconds)} "
-            f"(asked by <@{conv.user}>). I will post here only when something changes, and stop "
-            "when all is clean or after 7 days. Stop with the button or "
-            f"`/smtpcheck unwatch {blocks.esc(watch.target)}`."
+        text = _(
+            ":eyes: Watching {target} every {interval} (asked by <@{user}>). I will post here "
+            "only when something changes, and stop when all is clean or after 7 days. Stop with "
+            "the button or `/smtpcheck unwatch {target}`."
+        ).format(
+            target=blocks.esc(watch.target), interval=_minutes(watch.every_seconds), user=conv.user
         )
         shown = with_stop_button(blocks.notice(text), watch.id)
         await client.chat_postMessage(
@@ -256,8 +271,10 @@ class Incidents:
         target = found.target if isinstance(found, Check) and not found.is_hostname else None
         if target is None:
             raise UsageError(
-                "I found no address in this thread's first message: say which, e.g. "
-                "`@smtpcheck watch 51.158.10.22`."
+                _(
+                    "I found no address in this thread's first message: say which, e.g. "
+                    "`@smtpcheck watch 51.158.10.22`."
+                )
             )
         return Watch(
             target, found.domain if isinstance(found, Check) else None, command.every_minutes
@@ -266,13 +283,31 @@ class Incidents:
     async def _list(self, conv: Conversation, client: AsyncWebClient) -> None:
         watches = await asyncio.to_thread(self.store.list_watches, conv.channel)
         if not watches:
-            await tell(client, conv, "Nothing is being watched in this channel.")
+            await tell(client, conv, _("Nothing is being watched in this channel."))
             return
-        lines = [
-            f"• {blocks.esc(w.target)}"
-            + (f" ({blocks.esc(w.domain)})" if w.domain else "")
-            + f", every {_minutes(w.every_seconds)}, until {w.expires_at:%Y-%m-%d %H:%M} UTC"
-            + (f", asked by <@{w.user_id}>" if w.user_id else "")
-            for w in watches
-        ]
-        await tell(client, conv, "*Watching in this channel:*\n" + "\n".join(lines))
+        lines = [_watch_line(w) for w in watches]
+        await tell(client, conv, _("*Watching in this channel:*") + "\n" + "\n".join(lines))
+
+
+def _stopped_by(watch: WatchRow, user: str) -> str:
+    return _("Stopped watching {target} (asked by <@{user}>).").format(
+        target=blocks.esc(watch.target), user=user
+    )
+
+
+def _watch_line(watch: WatchRow) -> str:
+    """• target (domain), every 15 min, until 8 Dec 2026, 09:41 UTC, asked by @someone"""
+    target = blocks.esc(watch.target)
+    if watch.domain:
+        target += f" ({blocks.esc(watch.domain)})"
+    said = (
+        _("• {target}, every {interval}, until {until}, asked by <@{user}>")
+        if watch.user_id
+        else _("• {target}, every {interval}, until {until}")
+    )
+    return said.format(
+        target=target,
+        interval=_minutes(watch.every_seconds),
+        until=i18n.moment(watch.expires_at, seconds=False),
+        user=watch.user_id,
+    )

@@ -81,6 +81,10 @@ def classify(body: Mapping[str, Any]) -> Request | None:
         )
     view = body.get("view") or {}
     if body.get("type") == "view_submission" and view.get("callback_id") == modal.CALLBACK_ID:
+        try:
+            modal.commands_of(modal.read_form(view))
+        except modal.FormError:
+            return None  # a form to fix starts no check: the listener shows what to fix
         origin = modal.Origin.from_metadata(view.get("private_metadata"))
         return Request("view", user, origin.channel or "")
     event = body.get("event") or {}

@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.grammar import Bounce, Check, Command, Spf, UsageError, check_domain, parse
+from bot.grammar import Bounce, Command, Spf, UsageError, check_domain, parse
 from handlers.i18n import N_, _
 
 CALLBACK_ID = "smtpcheck_check"
@@ -52,15 +52,10 @@ NEED_SPF_DOMAIN = N_("Fill in the mail domain, e.g. example.com: SPF is publishe
 NEED_DMARC_DOMAIN = N_(
     "Fill in the mail domain, e.g. example.com: DMARC and DKIM are published by the domain."
 )
-NEED_SENDER = N_(
-    "Fill in the address that sends the mail: DMARC and DKIM are checked with it, "
-    "e.g. 51.158.10.22."
-)
 NEED_BOUNCE = N_("Paste the bounce or rejection text here.")
 NO_DOMAIN_HERE = N_(
     "Blocklists and reverse DNS do not use a mail domain: leave it empty, or choose Full check."
 )
-RANGE_HERE = N_("A range is checked against blocklists only: choose Blocklists only.")
 MAX_BOUNCE = 3000
 
 
@@ -261,12 +256,9 @@ def _commands(
     if kind == "auth":
         if domain is None:
             errors.setdefault(DOMAIN_BLOCK, _(NEED_DMARC_DOMAIN))
-        if not target:
-            errors[TARGET_BLOCK] = _(NEED_SENDER)
-        if errors:
             return []
-        # The full check with a domain is the one that reads DMARC and DKIM.
-        return [_check(parse(f"check {target} {domain}"))]
+        # With the sending address, DMARC also says whether SPF aligns for it.
+        return [parse(f"dmarc {domain} {target}".strip()), parse(f"dkim {domain}")]
     if not target:
         errors[TARGET_BLOCK] = _(NEED_TARGET)
         return []
@@ -278,9 +270,3 @@ def _commands(
             return []
         return [parse(f"{kind} {target}")]
     return [parse(f"check {target} {domain or ''}".strip())]
-
-
-def _check(command: Command) -> Command:
-    if not isinstance(command, Check):
-        raise UsageError(_(RANGE_HERE))
-    return command

@@ -18,9 +18,10 @@ from bot.slack import blocks
 from bot.slack.delivery import deliver, guarded, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.incidents import Incidents
+from handlers.i18n import N_, _
 
-NOT_ENABLED = "Watches and history are not enabled on this installation; only checks are."
-UNREADABLE = (
+NOT_ENABLED = N_("Watches and history are not enabled on this installation; only checks are.")
+UNREADABLE = N_(
     "I cannot read that button (it may come from an older version). Run `/smtpcheck` again."
 )
 
@@ -50,7 +51,7 @@ class Router:
                 await tell(client, conv, blocks.usage_text(usage()))
             elif isinstance(command, Watch | Unwatch | History):
                 if self.incidents is None:
-                    await tell(client, conv, NOT_ENABLED)
+                    await tell(client, conv, _(NOT_ENABLED))
                 else:
                     await self.incidents.dispatch(command, conv, client)
             else:
@@ -71,7 +72,7 @@ class Router:
 
         async def work() -> None:
             if self.incidents is None or not (raw_id.isascii() and raw_id.isdigit()):
-                await tell(client, conv, UNREADABLE)
+                await tell(client, conv, _(UNREADABLE))
                 return
             await self.incidents.stop_by_id(int(raw_id), conv, client)
 
@@ -79,7 +80,7 @@ class Router:
 
     async def unreadable(self, client: AsyncWebClient, conv: Conversation) -> None:
         """A button whose value cannot be read (an older version's, or forged)."""
-        await guarded(client, conv, lambda: tell(client, conv, UNREADABLE))
+        await guarded(client, conv, lambda: tell(client, conv, _(UNREADABLE)))
 
 
 def router_of(context: Mapping[str, Any]) -> Router:

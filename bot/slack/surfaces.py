@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.grammar import Check, UsageError, parse
@@ -51,9 +52,17 @@ def is_persons_direct_message(event: dict[str, Any], bot_user_id: str | None) ->
 
 
 async def direct_conversation(client: AsyncWebClient, user: str) -> Conversation:
-    """The person's direct message with the bot, where answers go that have no channel."""
-    response = await client.conversations_open(users=user)
-    return Conversation(channel=str(response["channel"]["id"]), user=user)
+    """The person's direct message with the bot, where answers go that have no channel.
+
+    Without its id (an installation that predates the im:write scope), the user id: Slack
+    posts a message sent to a user id in the bot's direct message with them.
+    """
+    try:
+        response = await client.conversations_open(users=user)
+        return Conversation(channel=str(response["channel"]["id"]), user=user)
+    except SlackApiError as exc:
+        log.warning("conversations.open for %s failed (%s)", user, exc.response.get("error"))
+        return Conversation(channel=user, user=user)
 
 
 async def open_check(

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.facts import LINES, address_rows, guideline_links, requirement_lines, shared_notes
+from handlers import i18n
+from handlers.i18n import N_, _, ngettext
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _COLOURS = {"ok": "32", "warn": "33", "fail": "31", "error": "35", "skipped": "90"}
 _TITLES = {
-    "dnsbl": "Blocklists",
-    "ptr": "Reverse DNS",
-    "spf": "SPF",
-    "dmarc": "DMARC",
-    "dkim": "DKIM",
-    "smtp": "SMTP",
-    "mx": "MX hosts",
-    "egress": "Egress",
-    "bounce": "Bounce",
+    "dnsbl": N_("Blocklists"),
+    "ptr": N_("Reverse DNS"),
+    "spf": N_("SPF"),
+    "dmarc": N_("DMARC"),
+    "dkim": N_("DKIM"),
+    "smtp": N_("SMTP"),
+    "mx": N_("MX hosts"),
+    "egress": N_("Egress"),
+    "bounce": N_("Bounce"),
     "resolver": "Resolver",
 }
 CLEAN_SHOWN = 0
@@ -65,19 +68,30 @@ def _dnsbl_lines(check: Mapping[str, Any], style: Style) -> list[str]:
         for meaning in item.get("meanings") or []:
             lines.append(f"    {clean(meaning)}")
         if item.get("txt"):
-            lines.append(f"    reason: {clean(item['txt'])}")
+            lines.append("    " + _("reason: {txt}").format(txt=clean(item["txt"])))
         url = item.get("removal_url") or item.get("lookup_url")
         if url:
-            lines.append(f"    lookup/removal: {clean(url)}")
+            lines.append("    " + _("lookup/removal: {url}").format(url=clean(url)))
     unavailable = check.get("unavailable") or []
     for item in unavailable:
         detail = f" ({clean(item['detail'])})" if item.get("detail") else ""
-        lines.append(f"not checked: {clean(item.get('zone'))}: {clean(item.get('reason'))}{detail}")
+        lines.append(
+            _("not checked: {zone}: {reason}").format(
+                zone=clean(item.get("zone")), reason=clean(item.get("reason"))
+            )
+            + detail
+        )
     clean_zones = check.get("clean") or []
     if clean_zones:
-        lines.append(style.dim(f"clean on {len(clean_zones)} lists"))
+        lines.append(
+            style.dim(
+                ngettext("clean on {n} list", "clean on {n} lists", len(clean_zones)).format(
+                    n=len(clean_zones)
+                )
+            )
+        )
     for note in check.get("notes") or []:
-        lines.append(style.dim(f"note: {clean(note)}"))
+        lines.append(style.dim(_("note: {note}").format(note=clean(note))))
     return lines
 
 
@@ -89,33 +103,37 @@ def _ptr_lines(check: Mapping[str, Any], style: Style) -> list[str]:
         resolved = f" -> {', '.join(clean(a) for a in back)}" if back else ""
         lines.append(f"{clean(name)}{resolved}")
     if check.get("names"):
-        lines.append(
-            f"forward-confirmed: {'yes' if check.get('forward_confirmed') else 'no'}"
-            + ("; looks generic/dynamic" if check.get("generic") else "")
+        line = (
+            _("forward-confirmed: yes")
+            if check.get("forward_confirmed")
+            else _("forward-confirmed: no")
         )
+        if check.get("generic"):
+            line += "; " + _("looks generic/dynamic")
+        lines.append(line)
     return lines
 
 
 def _spf_lines(check: Mapping[str, Any], style: Style) -> list[str]:
     lines: list[str] = []
     if check.get("result"):
-        lines.append(f"result: {clean(check['result'])}")
+        lines.append(_("result: {result}").format(result=clean(check["result"])))
     records = check.get("records") or []
     if len(records) > 1:
         lines.extend(f"record {n}: {clean(r)}" for n, r in enumerate(records, 1))
     elif check.get("record"):
-        lines.append(f"record: {clean(check['record'])}")
+        lines.append(_("record: {record}").format(record=clean(check["record"])))
     if check.get("lookups") is not None:
-        lines.append(f"DNS lookups: {check['lookups']} of 10 allowed")
+        lines.append(_("DNS lookups: {n} of 10 allowed").format(n=check["lookups"]))
     if check.get("explanation"):
-        lines.append(f"explanation: {clean(check['explanation'])}")
+        lines.append(_("explanation: {text}").format(text=clean(check["explanation"])))
     for warning in check.get("warnings") or []:
         if isinstance(warning, Mapping):
-            lines.append(f"warning: {clean(warning.get('text', ''))}")
+            lines.append(_("warning: {text}").format(text=clean(warning.get("text", ""))))
             if warning.get("fix"):
-                lines.append(f"    fix: {clean(warning['fix'])}")
+                lines.append("    " + _("fix: {fix}").format(fix=clean(warning["fix"])))
         else:
-            lines.append(f"warning: {clean(warning)}")
+            lines.append(_("warning: {text}").format(text=clean(warning)))
     return lines
 
 
@@ -158,7 +176,7 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
     for note in report.get("notes") or []:
         out.append(f"  {clean(note)}")
     for name, check in (report.get("checks") or {}).items():
-        title = _TITLES.get(name, name)
+        title = _(_TITLES[name]) if name in _TITLES else name
         out.append(
             f"  {title:<12} {style.status(check.get('status', 'ok')):<8} {clean(check.get('summary', ''))}"
         )
@@ -171,7 +189,7 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
         out.extend(f"      {clean(label)}: {clean(url)}" for label, url in guideline_links(report))
     advice = report.get("advice") or []
     if advice:
-        out.append(style.bold("What to do:"))
+        out.append(style.bold(_("What to do:")))
         for n, item in enumerate(advice, 1):
             out.append(f"  {n}. {clean(item.get('text', ''))}")
             if item.get("url"):
@@ -179,13 +197,17 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
     stamp = report.get("checked_at", "")
     duration = report.get("duration_ms")
     resolver = report.get("resolver")
-    context = "Checked"
+    parts = [_("Checked")]
     if stamp:
-        context += f" {stamp}"
+        try:
+            parts.append(i18n.moment(datetime.fromisoformat(str(stamp))))
+        except ValueError:
+            parts.append(clean(stamp))
     if duration is not None:
-        context += f" in {duration:.0f} ms"
+        parts.append(_("in {duration}").format(duration=i18n.milliseconds(float(duration))))
     if resolver:
-        context += f" via {clean(resolver)}"
+        parts.append(_("via {resolver}").format(resolver=clean(resolver)))
+    context = " ".join(parts)
     out.append(style.dim(context))
     return "\n".join(out)
 

@@ -38,6 +38,7 @@ from handlers.dns.wire import RCODES, UdpClient
 if TYPE_CHECKING:
     import dns.asyncresolver
     import dns.message
+    import dns.name
     import dns.rdata
     import dns.resolver
 
@@ -379,7 +380,11 @@ class Resolver:
             result = await self._dns.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN as exc:
             response = exc.responses().get(dns.name.from_text(name)) if exc.kwargs else None  # type: ignore[no-untyped-call]
-            return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response))
+            try:
+                target = _moved(name, exc.canonical_name)
+            except Exception:  # dnspython cannot tell without its responses
+                target = None
+            return Answer(name, rdtype, "nxdomain", ttl=_negative_ttl(response), canonical=target)
         except dns.resolver.LifetimeTimeout:
             return Answer(name, rdtype, "timeout", detail=f"no answer within {self.timeout:g} s")
         except dns.resolver.NoNameservers as exc:
@@ -389,9 +394,14 @@ class Resolver:
         except OSError as exc:
             return Answer(name, rdtype, "error", detail=f"network error: {exc}")
         if result.rrset is None:
-            return Answer(name, rdtype, "nodata", ttl=_negative_ttl(result.response))
+            return Answer(
+                name,
+                rdtype,
+                "nodata",
+                ttl=_negative_ttl(result.response),
+                canonical=_moved(name, result.canonical_name),
+            )
         rdatas = tuple(result.rrset)
-        canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
         return Answer(
             name,
             rdtype,
@@ -399,8 +409,14 @@ class Resolver:
             records=tuple(_record_text(r) for r in rdatas),
             ttl=int(result.rrset.ttl),
             rdata=rdatas,
-            canonical=canonical if canonical != name.lower().rstrip(".") else None,
+            canonical=_moved(name, result.canonical_name),
         )
+
+
+def _moved(name: str, canonical: dns.name.Name) -> str | None:
+    """Where CNAMEs led from `name` (without the trailing dot), or None when nowhere."""
+    text = canonical.to_text(omit_final_dot=True).lower()
+    return text if text != name.lower().rstrip(".") else None
 
 
 def _shown(address: str, port: int) -> str:

@@ -290,3 +290,10 @@ async def test_spf_fail_is_not_aligned_and_p_none_stays_ok(
     org.add(ORG, "TXT", "v=spf1 ip4:51.158.99.0/24 -all")
     result = await check_dmarc(ORG, IP, resolver, SETTINGS)
     assert (result.spf_result, result.spf_aligned, result.status) == ("fail", False, "ok")
+
+
+async def test_spf_temperror_leaves_alignment_unknown(org: DnsServer, resolver: Resolver) -> None:
+    publish(org, ORG, f"v=DMARC1; p=reject; {RUA}")
+    org.misbehave(f"bounces.{ORG}", "servfail")
+    result = await check_dmarc(ORG, IP, resolver, SETTINGS, sender=f"b@bounces.{ORG}")
+    assert (result.spf_result, result.spf_aligned, result.status) == ("temperror", None, "ok")

@@ -55,7 +55,7 @@ async def test_hosts_in_preference_order_each_probed(
     assert first.banner == "220 mx.example-mail.net ESMTP"
     assert second.failure == "refused" and second.status == "fail"
     assert result.status == "warn"
-    assert "1 of 2" in result.summary and "1 do not" in result.summary
+    assert "1 of 2" in result.summary and "1 does not" in result.summary
     assert result.implicit is False and result.null_mx is False
     assert any("Nothing accepts connections" in a.text for a in result.advice)
 
@@ -152,7 +152,7 @@ async def test_host_count_is_capped(dns_server: DnsServer, resolver: Resolver, p
     assert peer.connections == 2
     assert [h.host for h in result.hosts] == [f"mx1.{DOMAIN}", f"mx2.{DOMAIN}"]
     assert result.not_probed == [f"3 mx3.{DOMAIN}"]
-    assert "1 more MX record(s) not probed" in result.summary
+    assert "1 more MX record not probed" in result.summary
 
 
 async def test_json_rows_are_compact(dns_server: DnsServer, resolver: Resolver, port: int) -> None:

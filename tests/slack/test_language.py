@@ -111,7 +111,7 @@ def test_a_refusal_is_in_the_askers_language(guarded_bot: BotProcess, slack: Fak
     slack.set_locale("U_FR", "fr-FR")
     french = guarded_bot.command(IP, channel="C_OTHER", user="U_FR").json()
     english = guarded_bot.command(IP, channel="C_OTHER", user="U_EN").json()
-    assert "smtpcheck n'est pas activé dans cette conversation" in french["text"]
+    assert "smtpcheck n’est pas activé dans cette conversation" in french["text"]
     assert "smtpcheck is not enabled in this conversation" in english["text"]
     again = guarded_bot.command(IP, channel="C_OTHER", user="U_FR").json()
     assert again["text"] == french["text"]

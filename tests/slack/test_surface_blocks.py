@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.grammar import Bounce, Check, Mx, Smtp, Spf, UsageError, parse
+from bot.grammar import Bounce, Check, Dkim, Dmarc, Mx, Smtp, Spf, UsageError, parse
 from bot.slack import home, modal
 from bot.slack.step import step_outputs
 from bot.slack.threads import commands_in
@@ -67,7 +67,15 @@ def test_a_huge_response_url_never_breaks_the_view() -> None:
         (modal.Form("", "example.com", "spf"), [Spf("example.com")]),
         (modal.Form("51.158.10.22", "example.com", "spf"), [Spf("example.com", "51.158.10.22")]),
         (modal.Form("example.com", kind="spf"), [Spf("example.com")]),
-        (modal.Form("51.158.10.22", "example.com", "auth"), [Check("51.158.10.22", "example.com")]),
+        (
+            modal.Form("51.158.10.22", "example.com", "auth"),
+            [Dmarc("example.com", "51.158.10.22"), Dkim("example.com")],
+        ),
+        (modal.Form("", "example.com", "auth"), [Dmarc("example.com"), Dkim("example.com")]),
+        (
+            modal.Form("mail.example.com", kind="auth"),
+            [Dmarc("mail.example.com"), Dkim("mail.example.com")],
+        ),
         (modal.Form("mx.example.com 587", kind="smtp"), [Smtp("mx.example.com", 587)]),
         (modal.Form(kind="bounce", bounce="550 5.7.1 blocked"), [Bounce("550 5.7.1 blocked")]),
     ],
@@ -92,7 +100,11 @@ def test_forms_become_the_grammars_commands(form: modal.Form, expected: list[Any
             modal.Form("51.158.10.22", kind="spf"),
             {modal.DOMAIN_BLOCK: modal.NEED_SPF_DOMAIN},
         ),
-        (modal.Form("", "example.com", "auth"), {modal.TARGET_BLOCK: modal.NEED_SENDER}),
+        (modal.Form("51.158.10.22", kind="auth"), {modal.DOMAIN_BLOCK: modal.NEED_DMARC_DOMAIN}),
+        (
+            modal.Form("999.1.1.1", "example.com", "auth"),
+            {modal.TARGET_BLOCK: sentence("dmarc example.com 999.1.1.1")},
+        ),
         (
             modal.Form("mx.example.com 99999", kind="smtp"),
             {modal.TARGET_BLOCK: sentence("smtp mx.example.com 99999")},
@@ -214,6 +226,23 @@ def test_home_without_a_store_and_with_a_notice() -> None:
         ),
         ({"target": "example.com", "checks": {"mx": {"status": "ok"}}}, None, "mx example.com"),
         ({"target": "example.com", "checks": {"spf": {"status": "ok"}}}, None, "spf example.com"),
+        (
+            {"target": "example.com", "checks": {"dmarc": {"status": "ok"}}},
+            None,
+            "dmarc example.com",
+        ),
+        (
+            {
+                "target": "example.com",
+                "checks": {
+                    "dmarc": {"status": "warn"},
+                    "spf": {"status": "ok", "ip": "51.158.10.22"},
+                },
+            },
+            None,
+            "dmarc example.com 51.158.10.22",
+        ),
+        ({"target": "example.com", "checks": {"dkim": {"status": "ok"}}}, None, "dkim example.com"),
         ({"target": "bounce", "checks": {"bounce": {"status": "fail"}}}, None, None),
         ({"checks": {}}, None, None),
     ],

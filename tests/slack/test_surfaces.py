@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 from bot.grammar import UsageError, parse
 from bot.slack.listeners.shortcuts import NOTHING_USABLE
 from tests.support.dns_server import DnsServer
-from tests.support.fake_slack import Call, FakeSlack
+from tests.support.fake_slack import Call, FakeSlack, Fault
 from tests.support.slack_app import (
     APP_TOKEN,
     SPAMCOP,
@@ -282,6 +282,34 @@ def test_modal_opened_with_no_channel_answers_in_a_direct_message(
     assert mail_name(ip) in report.all_text()
 
 
+def test_modal_answers_the_person_even_without_the_im_write_scope(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    good_ptr(dns, ip, mail_name(ip))
+    slack.fail("conversations.open", Fault(error="missing_scope"))
+    post_interactive(bot, view_submission(target=ip, kind="ptr", user="U_M5"))
+    assert mail_name(ip) in report_in(slack, "U_M5").all_text()  # a user id posts in the DM
+
+
+def test_modal_dmarc_and_dkim_report_both(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    dns.add(
+        "_dmarc.auth13-example.net", "TXT", "v=DMARC1; p=reject; rua=mailto:d@auth13-example.net"
+    )
+    metadata = json.dumps({"c": "C_MODAL6"})
+    post_interactive(
+        bot, view_submission(domain="auth13-example.net", kind="auth", private_metadata=metadata)
+    )
+    reports = slack.wait_call("chat.update", "C_MODAL6", count=2, timeout=10)
+    texts = [r.all_text() for r in reports]
+    assert any("DMARC" in t and "p=reject" in t for t in texts)
+    assert any("DKIM" in t for t in texts)
+    for report in reports:
+        assert_valid_blocks(report.blocks())
+
+
 def test_modal_bounce_is_explained(bot: BotProcess, slack: FakeSlack) -> None:
     bounce = "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender."
     metadata = json.dumps({"c": "C_MODAL4"})
@@ -506,7 +534,8 @@ def guarded(
         dns_server_session,
         tmp,
         SMTPCHECK_ALLOWED_USERS="U_OK",
-        SMTPCHECK_ALLOWED_CHANNELS="C_OK",
+        SMTPCHECK_ALLOWED_CHANNELS="C_OK, C_OK2",
+        SMTPCHECK_USER_RATE="2",
     )
     process = BotProcess(env, tmp / "bot.log").start()
     yield process
@@ -535,6 +564,45 @@ def test_allow_lists_apply_to_shortcut_modal_and_dm(guarded: BotProcess, slack: 
     ephemeral = slack.wait_call("chat.postEphemeral", "DU_NO")[0]
     assert "SMTPCHECK_ALLOWED_CHANNELS" in ephemeral.body["text"]  # a DM is not on the list
     assert not slack.find("chat.postMessage", "C_OK") and not slack.find("chat.update", "DU_NO")
+
+
+def test_a_form_to_fix_is_not_counted_by_the_rate_limit(
+    guarded: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    metadata = json.dumps({"c": "C_OK2"})
+    for _ in range(3):
+        fix = post_interactive(
+            guarded, view_submission(target="999.1.1.1", private_metadata=metadata, user="U_OK")
+        ).json()
+        assert fix["errors"] == {"target": grammar_sentence("999.1.1.1")}
+    for _ in range(2):
+        ip = fresh_ip()
+        good_ptr(dns, ip, mail_name(ip))
+        ok = post_interactive(
+            guarded, view_submission(target=ip, private_metadata=metadata, user="U_OK")
+        )
+        assert not ok.text.strip()
+    slowed = post_interactive(
+        guarded, view_submission(target=fresh_ip(), private_metadata=metadata, user="U_OK")
+    ).json()
+    assert slowed["response_action"] == "errors" and "Try again in" in slowed["errors"]["target"]
+    assert len(slack.wait_call("chat.update", "C_OK2", count=2, timeout=8)) == 2
+
+
+def test_shortcut_where_the_bot_may_not_post_answers_through_the_response_url(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    listed(dns, ip)
+    slack.fail("chat.postMessage", Fault(error="not_in_channel"))
+    url = slack.response_url("shortcut-outside")
+    post_interactive(
+        bot,
+        message_shortcut(f"{ip} bounces", channel="C_SC7", ts="1764600600.1", response_url=url),
+    )
+    answers = slack.wait_call("response_url", "shortcut-outside", count=2, timeout=8)
+    assert any(f"{ip}: problems found" in a.body.get("text", "") for a in answers)
+    assert any("/invite @smtpcheck" in a.all_text() for a in answers)
 
 
 # ---- Socket Mode: the same payloads over a websocket ---------------------------------

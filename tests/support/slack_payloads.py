@@ -7,6 +7,7 @@ envelope (`envelope`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 from tests.support.slack_app import BotProcess
 
 TEAM = {"id": "T1", "domain": "test"}
+_submissions = itertools.count(1)
 
 
 def message_shortcut(
@@ -77,7 +79,8 @@ def view_submission(
         "user": {"id": user, "username": "ana", "team_id": "T1"},
         "api_app_id": "A1",
         "token": "legacy",
-        "trigger_id": "13.3.submit",
+        # Slack gives each submission its own trigger: two identical forms are two requests.
+        "trigger_id": f"13.3.{next(_submissions)}",
         "view": {
             "id": "V_CHECK",
             "team_id": "T1",

@@ -18,12 +18,16 @@ from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
 from bot.slack.router import Router, router_of
 from bot.slack.threads import command_in, first_message
+from handlers.i18n import N_, _
 
-NOTHING_FOUND = (
+NOTHING_FOUND = N_(
     "I found no address in this thread's first message. Mention me with one: "
     "`@smtpcheck 51.158.10.22 example.com`."
 )
-BARE = "Mention me with what to check, e.g. `@smtpcheck 51.158.10.22 example.com`, or mention me in a thread."
+BARE = N_(
+    "Mention me with what to check, e.g. `@smtpcheck 51.158.10.22 example.com`, or mention me "
+    "in a thread."
+)
 
 
 def register(app: AsyncApp) -> None:
@@ -52,7 +56,7 @@ async def on_mention(
         await router.dispatch(client, parsed, conv)
         return
     if not thread:
-        await guarded(client, conv, lambda: tell(client, conv, BARE))
+        await guarded(client, conv, lambda: tell(client, conv, _(BARE)))
         return
     await guarded(client, conv, lambda: _from_parent(client, router, conv, str(thread)))
 
@@ -62,6 +66,6 @@ async def _from_parent(
 ) -> None:
     command = command_in(await first_message(client, conv.channel, thread))
     if command is None:
-        await tell(client, conv, NOTHING_FOUND)
+        await tell(client, conv, _(NOTHING_FOUND))
         return
     await router.dispatch(client, command, conv)
