@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from handlers.catalogue import Zone
 from handlers.dns.resolver import Answer, Resolver
-from handlers.i18n import N_, _, ngettext, translated
+from handlers.i18n import N_, _, ngettext
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 
