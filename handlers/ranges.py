@@ -322,9 +322,14 @@ class RangeTally:
         for item, listing in zip(result.listed, _listings(result), strict=True):
             key = (item.zone, listing.severity)
             tally = self.by_zone.setdefault(key, _ZoneTally(item, listing.severity))
+            if ipaddress.IPv4Address(ip) < ipaddress.IPv4Address(
+                tally.shown[0][0] if tally.shown else ip
+            ):
+                tally.first = item  # its pages are the lowest address's, whatever finished first
             tally.count += 1
-            if len(tally.shown) < SHOWN_IN_ADVICE:
-                tally.shown.append((ip, listing.labels))
+            tally.shown.append((ip, listing.labels))
+            tally.shown.sort(key=lambda x: ipaddress.IPv4Address(x[0]))
+            del tally.shown[SHOWN_IN_ADVICE:]
         if row.kind == "policy":
             self.policy_only += 1
         self.notes.extend(note for note in result.notes if note not in self.notes)
