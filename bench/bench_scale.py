@@ -228,7 +228,7 @@ async def _ours_range(address: Address, network: str, cap: int) -> dict[str, Any
         "seconds": seconds,
         "cpu_seconds": cpu,
         "questions": resolver.questions_sent,
-        "txt_questions": sum(n for (_, rdtype), n in resolver.sent.items() if rdtype == "TXT"),
+        "txt_questions": resolver.sent_by_type["TXT"],
         "addresses": result.addresses,
         "cap": settings.max_in_flight,
         "per_list_rate": settings.per_list_rate,
@@ -312,7 +312,8 @@ async def _many_full(address: Address) -> dict[str, Any]:
         "one_seconds": one_seconds,
         "many_questions": shared.questions_sent,
         "many_seconds": many_seconds,
-        "many_duplicates": sum(n - 1 for n in shared.sent.values()),
+        # Questions the shared resolver sent beyond one check's: each was asked twice.
+        "many_duplicates": max(0, shared.questions_sent - one.questions_sent),
     }
 
 

@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handlers.catalogue import CatalogueError, load
-from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
+from handlers.dns.budget import DEFAULT_QUESTION_BUDGET
+from handlers.dns.resolver import (
+    DEFAULT_CACHE_SIZE,
+    NameserverSpecError,
+    Resolver,
+    parse_nameservers,
+)
 from handlers.i18n import DEFAULT as DEFAULT_LANGUAGE
 from handlers.i18n import LANGUAGES, Language, _
+from handlers.numbers import ascii_decimal, ascii_int, port_number
 from handlers.pools import PoolsError, load_pools
 from handlers.settings import Settings
 
@@ -26,17 +33,28 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
+    value = ascii_decimal(raw)
+    if value is None:
         raise ConfigError(
             _("{name} must be a number of seconds, not {raw!r}.").format(name=name, raw=raw)
-        ) from None
+        )
     if not 0 < value <= 300:
         raise ConfigError(
             _("{name} must be more than 0 and at most 300 seconds, not {raw!r}.").format(
                 name=name, raw=raw
             )
+        )
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = ascii_int(raw)
+    if value is None:
+        raise ConfigError(
+            _("{name} must be a whole number, not {raw!r}.").format(name=name, raw=raw)
         )
     return value
 
@@ -77,6 +95,8 @@ def settings_from_env(
         smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
         smtp_ports=_ports(env),
         allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
+        dns_cache_size=_count(env, "SMTPCHECK_DNS_CACHE_SIZE", DEFAULT_CACHE_SIZE),
+        question_budget=_count(env, "SMTPCHECK_QUESTION_BUDGET", DEFAULT_QUESTION_BUDGET),
     )
 
 
@@ -109,11 +129,12 @@ def _reference(env: Mapping[str, str]) -> tuple[str, int] | None:
     if raw.lower() in ("off", "none", "0"):
         return None
     host, _sep, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "25")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    number = port_number(port)
+    if number is None:
         raise ConfigError(
             _("SMTPCHECK_EGRESS_REFERENCE must be host[:port], not {raw!r}.").format(raw=raw)
         )
-    return (host or raw), int(port)
+    return (host or raw), number
 
 
 def make_resolver(settings: Settings) -> Resolver:
@@ -123,6 +144,7 @@ def make_resolver(settings: Settings) -> Resolver:
         timeout=settings.timeout,
         max_in_flight=settings.max_in_flight,
         per_list_rate=settings.per_list_rate,
+        cache_size=settings.dns_cache_size,
     )
 
 
@@ -181,12 +203,14 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
             )
         )
     port_text = env.get("PORT", "3000").strip() or "3000"
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = port_number(port_text)
+    if port is None:
         raise ConfigError(
             _("PORT must be a port number, not {port_text!r}.").format(port_text=port_text)
         )
     rate_text = env.get("SMTPCHECK_USER_RATE", "10").strip() or "10"
-    if not rate_text.isdigit():
+    rate = ascii_int(rate_text)
+    if rate is None:
         raise ConfigError(
             _(
                 "SMTPCHECK_USER_RATE must be a whole number of checks per minute, not {rate_text!r}."
@@ -198,9 +222,9 @@ def slack_from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
         signing_secret=secret,
         app_token=app_token,
         api_url=env.get("SLACK_API_URL", "").strip() or None,
-        port=int(port_text),
+        port=port,
         database_url=env.get("SMTPCHECK_DATABASE_URL", "").strip() or "sqlite:///smtpcheck.db",
         allowed_channels=_ids(env, "SMTPCHECK_ALLOWED_CHANNELS"),
         allowed_users=_ids(env, "SMTPCHECK_ALLOWED_USERS"),
-        user_rate_per_minute=int(rate_text),
+        user_rate_per_minute=rate,
     )

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.paste import NotAName, a_label, clean, host_and_port, mail_domain, strip_invisible
+from handlers.numbers import port_number
 from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
-from handlers.targets import non_global_reason
+from handlers.targets import non_global_reason, reason_phrase
 
 USAGE = """\
 /smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
@@ -32,8 +33,10 @@ USAGE = """\
 /smtpcheck egress [EXPECTED_IP]   the address SMTP really leaves from, checked
 /smtpcheck bounce TEXT            explain a pasted bounce / rejection and check what it names
 /smtpcheck watch IP [DOMAIN] [every 15m]   re-check on a schedule, report changes in the thread
-/smtpcheck watch                  list this channel's watches
+/smtpcheck watch                  list this channel's watches and monitors
 /smtpcheck unwatch IP
+/smtpcheck monitor RANGE|POOL [every 1h]   blocklists of a whole range (up to /22) or egress pool, changes only
+/smtpcheck unmonitor RANGE|POOL
 /smtpcheck history IP
 /smtpcheck help"""
 
@@ -49,6 +52,11 @@ MIN_WATCH_MINUTES = 5
 DEFAULT_WATCH_MINUTES = 15
 MAX_WATCH_MINUTES = 24 * 60
 MAX_TEXT = 40_000
+MIN_MONITOR_MINUTES = 15
+DEFAULT_MONITOR_MINUTES = 60
+#: Widest range a monitor takes: a /22, 1,024 addresses.
+MONITOR_MIN_PREFIX = 22
+_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class UsageError(ValueError):
@@ -159,6 +167,23 @@ class Help:
     pass
 
 
+@dataclass(frozen=True)
+class Monitor:
+    """Blocklists of a whole range or pool on a schedule: `target` a canonical range or a pool name."""
+
+    target: str
+    every_minutes: int = DEFAULT_MONITOR_MINUTES
+
+    @property
+    def is_range(self) -> bool:
+        return "/" in self.target
+
+
+@dataclass(frozen=True)
+class Unmonitor:
+    target: str
+
+
 Command = (
     Check
     | Range
@@ -171,16 +196,20 @@ Command = (
     | Bounce
     | Watch
     | Unwatch
+    | Monitor
+    | Unmonitor
     | History
     | Help
 )
 
 _LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
 _MENTION = re.compile(r"<[@#!][^<>]*>")
-_IPV4_SHAPE = re.compile(r"^\d{1,4}(\.\d{1,4}){1,3}$")
+_IPV4_SHAPE = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,4}){1,3}$")
 _IPV6_SHAPE = re.compile(r"^[0-9A-Za-z.%]*:[0-9A-Za-z:.%]*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_EVERY = re.compile(r"^(\d{1,6})\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)$")
+_EVERY = re.compile(
+    r"^([0-9]{1,6})\s*(m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)\Z", re.ASCII
+)
 
 
 def unslack(text: str) -> str:
@@ -203,7 +232,7 @@ def _is_hostname(word: str) -> bool:
     if "." not in name or len(name) > 253:
         return False
     labels = name.split(".")
-    if labels[-1].isdigit():
+    if labels[-1].isascii() and labels[-1].isdigit():
         return False
     return all(_LABEL.match(label) for label in labels)
 
@@ -231,8 +260,8 @@ def check_ip(word: str, *, public: bool = True) -> str:
         reason = non_global_reason(ip)
         if reason:
             raise UsageError(
-                f"{ip} is a {reason} address: blocklists and reverse DNS only mean something "
-                "for public internet addresses."
+                f"{ip} is {reason_phrase(reason)}: blocklists and reverse DNS only mean "
+                "something for public internet addresses."
             )
     return str(ip)
 
@@ -287,6 +316,22 @@ def check_range(word: str, widest: int = MIN_PREFIX) -> Range:
         raise UsageError(str(exc)) from None
 
 
+def monitor_target(word: str) -> str:
+    """A range up to /22 (an address is its /32) or a pool's name, canonical."""
+    if looks_like_range(word):
+        return check_range(word, MONITOR_MIN_PREFIX).network
+    if _is_ip(word) or _IPV4_SHAPE.match(word):
+        ip = check_ip(word)
+        if ":" in ip:
+            raise UsageError("Monitors take IPv4 ranges; watch an IPv6 address with `watch`.")
+        return f"{ip}/32"
+    if not _POOL_NAME.match(word):
+        raise UsageError(
+            f"{_show(word)} is neither a range (e.g. 51.158.10.0/24) nor a pool's name."
+        )
+    return word
+
+
 def check_domain(word: str) -> str:
     """A mail domain (A-label for an IDN), or UsageError; a mail address gets its domain named."""
     domain = mail_domain(word)
@@ -330,11 +375,16 @@ def _selectors(words: list[str]) -> list[str]:
     return out
 
 
-def _interval(words: list[str]) -> tuple[list[str], int]:
+def _interval(
+    words: list[str],
+    default: int = DEFAULT_WATCH_MINUTES,
+    least: int = MIN_WATCH_MINUTES,
+    what: str = "Watches",
+) -> tuple[list[str], int]:
     """Strip a trailing `every N(m|h|d)` from `words`; return the rest and the minutes."""
     lowered = [w.lower() for w in words]
     if "every" not in lowered:
-        return words, DEFAULT_WATCH_MINUTES
+        return words, default
     at = lowered.index("every")
     spec = " ".join(lowered[at + 1 :])
     match = _EVERY.match(spec)
@@ -344,13 +394,13 @@ def _interval(words: list[str]) -> tuple[list[str], int]:
         )
     number, unit = int(match.group(1)), match.group(2)[0]
     minutes = number * {"m": 1, "h": 60, "d": 1440}[unit]
-    if minutes < MIN_WATCH_MINUTES:
+    if minutes < least:
         raise UsageError(
-            f"Watches re-check no more often than every {MIN_WATCH_MINUTES} minutes; "
-            "write `every 5m` or more."
+            f"{what} re-check no more often than every {least} minutes; "
+            f"write `every {least}m` or more."
         )
     if minutes > MAX_WATCH_MINUTES:
-        raise UsageError("Watches re-check at least once a day; write `every 24h` or less.")
+        raise UsageError(f"{what} re-check at least once a day; write `every 24h` or less.")
     return words[:at], minutes
 
 
@@ -440,6 +490,19 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         _arity(verb, watched, 1, 2)
         watch_domain = check_domain(watched[1]) if len(watched) == 2 else None
         return Watch(check_ip(watched[0]), watch_domain, minutes)
+    if verb in ("monitor", "unmonitor"):
+        named, minutes = (
+            _interval(args, DEFAULT_MONITOR_MINUTES, MIN_MONITOR_MINUTES, "Monitors")
+            if verb == "monitor"
+            else (args, DEFAULT_MONITOR_MINUTES)
+        )
+        if not named:
+            raise UsageError(
+                f"Say what to {verb}: a range such as 51.158.10.0/24, or a pool's name."
+            )
+        _arity(verb, named, 1, 1)
+        target = monitor_target(named[0])
+        return Monitor(target, minutes) if verb == "monitor" else Unmonitor(target)
     if verb in ("unwatch", "history"):
         _arity(verb, args, 1, 1)
         target = check_ip(args[0])
@@ -478,6 +541,8 @@ _VERBS = frozenset(
         "watch",
         "unwatch",
         "history",
+        "monitor",
+        "unmonitor",
         "check",
     }
 )
@@ -526,9 +591,10 @@ def _smtp(args: list[str], plain: Callable[[str], str]) -> Smtp:
     port = 25 if attached is None else attached
     if len(args) == 2:
         word = plain(args[1])
-        if not word.isdigit() or not 0 < int(word) < 65536:
+        given = port_number(word)
+        if given is None:
             raise UsageError(f"{_show(word)} is not a port number (25, 465, 587 or 2525).")
-        port = int(word)
+        port = given
     if not 0 < port < 65536:
         raise UsageError(f"{port} is not a port number (25, 465, 587 or 2525).")
     host = check_target(host_word, public=False)

@@ -9,17 +9,22 @@ time, so the hot path of a /24 pays one Counter increment per question and nothi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from bot.tally import CHECKS, CheckTally, record_check
 from handlers.dns.politeness import TOTALS, QueryStats
 
-__all__ = ["metrics_response", "record_check", "record_slack_error"]
+__all__ = ["metrics_response", "record_check", "record_slack_error", "show_monitors"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -82,8 +87,46 @@ class Checks(Collector):
         yield durations
 
 
+#: (monitor target, channel, list name, addresses that list lists), read at scrape time.
+MonitorSource = Callable[[], Iterable[tuple[str, str, str, int]]]
+
+
+class MonitorListings(Collector):
+    """`smtpcheck_monitor_listed_addresses{monitor, channel, list}` from the store.
+
+    Read from the database at scrape time, so every replica shows every monitor's last
+    finished run, whichever replica closed it.
+    """
+
+    def __init__(self) -> None:
+        self.source: MonitorSource | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "smtpcheck_monitor_listed_addresses",
+            "Addresses of a monitored range or pool listed by each list at its last run.",
+            labels=["monitor", "channel", "list"],
+        )
+        if self.source is not None:
+            try:
+                rows = list(self.source())
+            except Exception:  # a database that is away costs the gauge, not the scrape
+                rows = []
+            for monitor, channel, name, count in rows:
+                family.add_metric([monitor, channel, name], count)
+        yield family
+
+
+MONITORS = MonitorListings()
+
 REGISTRY.register(DnsQuestions(TOTALS))
 REGISTRY.register(Checks(CHECKS))
+REGISTRY.register(MONITORS)
+
+
+def show_monitors(source: MonitorSource) -> None:
+    """Where /metrics reads the monitors' listed addresses from (the app's store)."""
+    MONITORS.source = source
 
 
 def record_slack_error(method: str, error: str) -> None:

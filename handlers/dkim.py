@@ -276,15 +276,24 @@ def _key(selector: str, answer: Answer) -> DkimKey | None:
 
 
 def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]]) -> None:
-    found = [k for k in result.selectors if k.found]
-    statuses = [k.status for k in result.selectors]
-    if failures and not found:
+    if failures and len(failures) == len(result.tried):
         selector, answer = failures[0]
         result.status = "error"
         result.summary = _("Could not read DKIM keys of {domain} ({name}: {error})").format(
             domain=domain, name=f"{selector}._domainkey", error=answer.detail or answer.outcome
         )
         return
+    if not result.guessed:
+        # A named selector that did not answer is unknown, not missing.
+        for selector, answer in failures:
+            key = DkimKey(selector, False, status="error")
+            key.problems.append(
+                _("{name} could not be read: {error}").format(
+                    name=f"{selector}._domainkey.{domain}", error=answer.detail or answer.outcome
+                )
+            )
+            result.selectors.append(key)
+    statuses = [k.status for k in result.selectors]
     if not result.selectors:
         count = len(result.tried)
         result.status = "warn"
@@ -292,6 +301,10 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
             "No DKIM key at the {n} common selectors of {domain}. Selectors cannot be "
             "listed from DNS: give the selector from a DKIM-Signature's s= tag"
         ).format(n=count, domain=domain)
+        if failures:
+            result.summary += " " + ngettext(
+                "({n} selector did not answer)", "({n} selectors did not answer)", len(failures)
+            ).format(n=len(failures))
         result.advice.append(
             Advice(
                 _(
@@ -309,14 +322,14 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
     result.summary = "DKIM: " + "; ".join(described)
     for key in result.selectors:
         result.advice.extend(_advice(key, domain))
-    if failures:
+    if failures and result.guessed:
         result.summary += " " + ngettext(
             "({n} selector did not answer)", "({n} selectors did not answer)", len(failures)
         ).format(n=len(failures))
 
 
 def _describe(key: DkimKey, domain: str) -> str:
-    if not key.found:
+    if not key.found or key.status == "error":
         return key.problems[0]
     kind = (key.key_type or "?").upper() if key.key_type != "ed25519" else "Ed25519"
     if key.key_bits:
@@ -329,6 +342,8 @@ def _describe(key: DkimKey, domain: str) -> str:
 
 def _advice(key: DkimKey, domain: str) -> list[Advice]:
     name = f"{key.selector}._domainkey.{domain}"
+    if key.status == "error":
+        return []
     if not key.found and key.cname:
         return [
             Advice(

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
+from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
 from handlers.targets import non_global_reason
@@ -81,9 +82,10 @@ def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Networ
         raise RangeError(f"{head} is not a valid IP address, so {text} is not a range.") from None
     if address.version == 6:
         raise RangeError(f"{text} is an IPv6 range: {IPV6_REASON}.")
-    if not prefix.isdigit() or int(prefix) > 32:
+    length = ascii_int(prefix)
+    if length is None or length > 32:
         raise RangeError(f"/{prefix} is not an IPv4 prefix length (0 to 32).")
-    network = ipaddress.IPv4Network(f"{address}/{int(prefix)}", strict=False)
+    network = ipaddress.IPv4Network(f"{address}/{length}", strict=False)
     if network.prefixlen < min_prefix:
         raise RangeError(
             f"{network} has {network.num_addresses:,} addresses; ranges are checked up to "

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.catalogue import Zone, builtin
+from handlers.dns.budget import DEFAULT_QUESTION_BUDGET
 from handlers.dns.politeness import DEFAULT_PER_LIST_RATE
+from handlers.dns.resolver import DEFAULT_CACHE_SIZE
 from handlers.pools import Pool
 
 
@@ -26,6 +28,11 @@ class Settings:
     per_list_rate: float = DEFAULT_PER_LIST_RATE
     #: Seconds one DNS question may take.
     timeout: float = 2.0
+    #: DNS answers the resolver keeps at most (least recently used dropped first).
+    dns_cache_size: int = DEFAULT_CACHE_SIZE
+    #: DNS questions one SPF check (review and evaluation together) may ask: the record's
+    #: author, not the user, decides what it looks up.
+    question_budget: int = DEFAULT_QUESTION_BUDGET
     #: Spamhaus Data Query Service key (never printed or logged).
     dqs_key: str | None = None
     #: Seconds an RFC 5782 self-test result of a zone is reused.

@@ -35,9 +35,10 @@ from cryptography import x509
 
 from handlers.dns.resolver import Resolver
 from handlers.i18n import N_, _
+from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
-from handlers.targets import METADATA, non_global_reason, reason_phrase
+from handlers.targets import METADATA_REASON, is_metadata, non_global_reason, reason_phrase
 
 Failure = Literal[
     "refused", "timeout", "unreachable", "tls", "rejected", "protocol", "forbidden", "dns"
@@ -48,14 +49,6 @@ TlsProblem = Literal[
     "expired", "not_yet_valid", "chain", "name", "protocol", "handshake", "starttls_refused"
 ]
 _CERTIFICATE_PROBLEMS = ("expired", "not_yet_valid", "chain", "name")
-
-#: Metadata endpoints refused even with `allow_private_targets` on: a lab switch must not
-#: hand out the cloud's credentials. Alibaba's and Azure's are added to the common two.
-ALWAYS_REFUSED = METADATA | {
-    ipaddress.ip_address("169.254.170.2"),
-    ipaddress.ip_address("100.100.100.200"),
-    ipaddress.ip_address("168.63.129.16"),
-}
 
 _MAX_REPLY_LINES = 100
 _GUIDE_FIREWALL = N_("Guide step 1: the internet firewall must allow outbound SMTP.")
@@ -136,44 +129,26 @@ def port_refusal(port: int, settings: Settings) -> str | None:
     if port in settings.smtp_ports:
         return None
     allowed = ", ".join(str(p) for p in settings.smtp_ports)
-    return f"port {port} is not an SMTP port this probe connects to (allowed: {allowed})"
+    return _("port {port} is not an SMTP port this probe connects to (allowed: {allowed})").format(
+        port=port, allowed=allowed
+    )
 
 
 def address_refusal(address: str, settings: Settings) -> str | None:
     """Why the probe will not connect to `address`, or None.
 
-    Metadata endpoints are refused always; other non-public addresses unless
-    `allow_private_targets`. IPv6 forms that embed an IPv4 address (mapped, 6to4,
-    NAT64) are judged by the embedded address too.
+    Metadata endpoints are refused always, in every IPv6 form that carries them; other
+    non-public addresses (handlers.targets) unless `allow_private_targets`.
     """
     ip = ipaddress.ip_address(address)
-    embedded = _embedded_v4(ip)
-    for candidate in (ip, embedded):
-        if candidate is not None and candidate in ALWAYS_REFUSED:
-            return _("{address} is {kind}").format(
-                address=address, kind=reason_phrase("cloud metadata")
-            )
+    if is_metadata(ip):
+        return _("{address} is {kind}").format(address=address, kind=reason_phrase(METADATA_REASON))
     if settings.allow_private_targets:
         return None
-    for candidate in (ip, embedded):
-        if candidate is None:
-            continue
-        reason = non_global_reason(candidate)
-        if reason is not None:
-            return _("{address} is {kind}").format(address=address, kind=reason_phrase(reason))
-    return None
-
-
-def _embedded_v4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if not isinstance(ip, ipaddress.IPv6Address):
+    reason = non_global_reason(ip)
+    if reason is None:
         return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in ipaddress.ip_network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+    return _("{address} is {kind}").format(address=address, kind=reason_phrase(reason))
 
 
 class ProbeLimitExceeded(Exception):
@@ -302,7 +277,11 @@ class _Dialogue:
                 self._record("starttls", "STARTTLS", code, text, "fail")
                 self.session.tls = TlsInfo(problems=["starttls_refused"], detail=text)
                 await self._quit_quietly()
-                raise _Abort("tls", f"the server offered STARTTLS but answered: {text}", "starttls")
+                raise _Abort(
+                    "tls",
+                    _("the server offered STARTTLS but answered: {reply}").format(reply=text),
+                    "starttls",
+                )
             self._record("starttls", "STARTTLS", code, text, "ok")
             await self._handshake()
             if self.session.verify_failed is not None:
@@ -407,12 +386,16 @@ class _Dialogue:
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
         except TimeoutError as exc:
-            detail = f"the TLS handshake did not finish within {self.timeout:g} s"
+            detail = _("the TLS handshake did not finish within {seconds} s").format(
+                seconds=f"{self.timeout:g}"
+            )
             self.session.tls = TlsInfo(problems=["handshake"], detail=detail)
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
         except (ConnectionError, OSError) as exc:
-            detail = f"the connection broke during the TLS handshake ({exc.__class__.__name__})"
+            detail = _("the connection broke during the TLS handshake ({error})").format(
+                error=exc.__class__.__name__
+            )
             self.session.tls = TlsInfo(problems=["handshake"], detail=detail)
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
@@ -474,19 +457,19 @@ class _Dialogue:
                     if len(text) == 3 or text[3] == " ":
                         return int(lines[0][:3]), "\n".join(lines)
                     if len(lines) >= _MAX_REPLY_LINES:
-                        raise _Abort("protocol", "a reply of more than 100 lines", step)
+                        raise _Abort("protocol", _("a reply of more than 100 lines"), step)
         except TimeoutError as exc:
-            detail = f"no reply within {self.timeout:g} s"
+            detail = _("no reply within {seconds} s").format(seconds=f"{self.timeout:g}")
             self._record(step, sent, None, detail, "fail", since=started)
             raise _Abort("timeout", detail, step) from exc
         except (ValueError, asyncio.LimitOverrunError) as exc:
             self._record(step, sent, None, "an overlong line", "fail", since=started)
-            raise _Abort("protocol", "an overlong reply line", step) from exc
+            raise _Abort("protocol", _("an overlong reply line"), step) from exc
         except _Abort as abort:
             self._record(step, sent, None, abort.detail, "fail", since=started)
             raise
         except (ConnectionError, OSError) as exc:
-            detail = f"the connection broke ({exc.__class__.__name__})"
+            detail = _("the connection broke ({error})").format(error=exc.__class__.__name__)
             self._record(step, sent, None, detail, "fail", since=started)
             raise _Abort("rejected" if step == "banner" else "timeout", detail, step) from exc
 
@@ -510,13 +493,15 @@ class _Dialogue:
 
 
 def _is_reply_line(text: str) -> bool:
-    return len(text) >= 3 and text[:3].isdigit() and (len(text) == 3 or text[3] in " -")
+    return (
+        len(text) >= 3 and ascii_int(text[:3]) is not None and (len(text) == 3 or text[3] in " -")
+    )
 
 
 def _closed_detail(step: str, lines: list[str]) -> str:
     if step == "banner" and not lines:
-        return "the server closed the connection without a greeting"
-    return f"the server closed the connection during {step}"
+        return _("the server closed the connection without a greeting")
+    return _("the server closed the connection during {step}").format(step=step)
 
 
 def _not_smtp_detail(text: str, lines: list[str]) -> str:
@@ -555,7 +540,7 @@ def _describe_certificate(info: TlsInfo, der: bytes, name: str | None) -> None:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
-        info.detail = "the server's certificate could not be parsed"
+        info.detail = _("the server's certificate could not be parsed")
         return
     info.subject = cert.subject.rfc4514_string()
     info.issuer = cert.issuer.rfc4514_string()

@@ -21,6 +21,7 @@ from typing import Any
 
 import spf as pyspf
 
+from handlers.dns.budget import QuestionBudget
 from handlers.dns.resolver import Resolver
 from handlers.i18n import _, ngettext
 from handlers.results import Advice, CheckResult, Status, rank, worst
@@ -39,6 +40,9 @@ RESULT_STATUS: dict[str, Status] = {
     "permerror": "fail",
     "temperror": "error",
 }
+
+#: The longest record written out whole in advice (a hostile one can be 64 kB).
+MAX_RECORD_SHOWN = 512
 
 #: RFC 7208 section 4.6.4 asks for an overall limit of about 20 seconds per evaluation.
 QUERY_TIME = 20.0
@@ -76,7 +80,8 @@ class SpfResult(CheckResult):
 
 @dataclass(frozen=True)
 class _Binding:
-    resolver: Resolver
+    #: The check's question budget over our resolver (shared with the record review).
+    budget: QuestionBudget
     loop: asyncio.AbstractEventLoop
     #: Seconds a worker waits for one answer before giving up (a backstop; the resolver times out).
     wait: float
@@ -101,7 +106,7 @@ def _dns_lookup(
     _local.asked = getattr(_local, "asked", 0) + 1
     try:
         future = asyncio.run_coroutine_threadsafe(
-            binding.resolver.lookup(name, qtype, follow_up=follow_up), binding.loop
+            binding.budget.lookup(name, qtype, follow_up=follow_up), binding.loop
         )
         answer = future.result(timeout=binding.wait)
     except concurrent.futures.TimeoutError as exc:
@@ -215,14 +220,15 @@ async def check_spf(
             sender=sender,
             helo=helo,
         )
+    budget = QuestionBudget(resolver, settings.question_budget)
     if ip is None:
-        return _from_review(await review_spf(name, resolver))
+        return _from_review(await review_spf(name, resolver, budget))
 
     sender = sender or f"postmaster@{name}"
     helo = helo or name
-    binding = _Binding(resolver, asyncio.get_running_loop(), wait=max(5.0, 4 * resolver.timeout))
+    binding = _Binding(budget, asyncio.get_running_loop(), wait=max(5.0, 4 * resolver.timeout))
     review, evaluation = await asyncio.gather(
-        review_spf(name, resolver),
+        review_spf(name, resolver, budget),
         asyncio.to_thread(_evaluate, binding, ip, sender, helo),
     )
     return _from_evaluation(review, evaluation, ip, sender, helo)
@@ -395,7 +401,7 @@ def _mechanism_for(ip: str) -> str:
 def _add_address_advice(domain: str, ip: str, record: str | None) -> Advice:
     """The exact term to add, and the record with it in place (before `all`)."""
     term = _mechanism_for(ip)
-    if not record:
+    if not record or len(record) > MAX_RECORD_SHOWN:  # a hostile record can be 64 kB
         text = _(
             "Add {term} to the SPF record of {domain} (if this server really sends the "
             "domain's mail)."

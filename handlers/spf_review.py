@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from handlers.dns.budget import QuestionBudget
 from handlers.dns.resolver import Resolver
 from handlers.i18n import _, ngettext
 
@@ -25,6 +26,8 @@ MAX_LOOKUPS = 10
 MAX_VOID_LOOKUPS = 2
 #: Records read at most in one review (a pathological include tree must not run forever).
 MAX_RECORDS = 60
+#: Warnings kept at most (each once); past it one more says how many were left out.
+MAX_WARNINGS = 30
 
 MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
 QUERYING = frozenset({"include", "a", "mx", "ptr", "exists"})
@@ -75,6 +78,8 @@ class SpfReview:
     warnings: list[SpfWarning] = field(default_factory=list)
     #: Set when the domain's own TXT lookup failed (timeout, SERVFAIL): nothing is known.
     error: str | None = None
+    #: DNS-querying terms counted but not looked up (past the limits a receiver stops at).
+    unresolved: int = 0
     #: False when the domain does not exist (NXDOMAIN): there is nowhere to publish a record.
     exists: bool = True
 
@@ -115,26 +120,55 @@ def target_domain(term: Term, current: str) -> str | None:
 
 
 class _Walk:
-    """State of one review: counters shared by every record in the tree."""
+    """State of one review: counters shared by every record in the tree.
 
-    def __init__(self, resolver: Resolver) -> None:
-        self.resolver = resolver
+    Terms are read in the order a receiver evaluates them (left to right, an include's
+    record where the include stands, a redirect last). Like a receiver, the walk resolves
+    at most MAX_LOOKUPS DNS-querying terms and stops at the void lookup past
+    MAX_VOID_LOOKUPS; the terms after that are counted and reported, never looked up, so a
+    record's author cannot make one check ask thousands of questions.
+    """
+
+    def __init__(self, budget: QuestionBudget) -> None:
+        self.budget = budget
         self.lookups = 0
+        self.resolved = 0
         self.void = 0
+        self.unresolved = 0
         self.records_read = 0
         self.followed: list[str] = []
         self.warnings: list[SpfWarning] = []
+        self.hidden = 0
         #: The outcome of the last TXT question (`nxdomain` says the name does not exist).
         self.last_outcome = ""
 
     def warn(self, warning: SpfWarning) -> None:
-        if warning not in self.warnings:
-            self.warnings.append(warning)
+        """Keep `warning` once; past MAX_WARNINGS only count it."""
+        if warning in self.warnings:
+            return
+        if len(self.warnings) >= MAX_WARNINGS:
+            self.hidden += 1
+            return
+        self.warnings.append(warning)
+
+    def may_resolve(self) -> bool:
+        """Count one DNS-querying term; True when a receiver would still look it up."""
+        self.lookups += 1
+        if (
+            self.resolved >= MAX_LOOKUPS
+            or self.void > MAX_VOID_LOOKUPS
+            or self.budget.spent
+            or self.records_read >= MAX_RECORDS
+        ):
+            self.unresolved += 1
+            return False
+        self.resolved += 1
+        return True
 
     async def fetch(self, domain: str) -> tuple[list[str], str | None, bool]:
         """SPF records at `domain`, an error text when DNS failed, and whether the name is void."""
         self.records_read += 1
-        answer = await self.resolver.lookup(domain, "TXT")
+        answer = await self.budget.lookup(domain, "TXT")
         self.last_outcome = answer.outcome
         if not answer.definite:
             return [], answer.detail or answer.outcome, False
@@ -142,10 +176,15 @@ class _Walk:
         return records, None, answer.outcome != "answer"
 
 
-async def review_spf(domain: str, resolver: Resolver) -> SpfReview:
-    """Read `domain`'s SPF record and its include/redirect tree; count lookups; list mistakes."""
+async def review_spf(
+    domain: str, resolver: Resolver, budget: QuestionBudget | None = None
+) -> SpfReview:
+    """Read `domain`'s SPF record and its include/redirect tree; count lookups; list mistakes.
+
+    `budget` bounds the questions (shared with the evaluation when given).
+    """
     domain = domain.lower().rstrip(".")
-    walk = _Walk(resolver)
+    walk = _Walk(budget or QuestionBudget(resolver))
     review = SpfReview(domain)
     records, error, _void = await walk.fetch(domain)
     if error:
@@ -167,18 +206,22 @@ async def review_spf(domain: str, resolver: Resolver) -> SpfReview:
     review.lookups = walk.lookups
     review.void_lookups = walk.void
     review.followed = walk.followed
+    review.unresolved = walk.unresolved
     if walk.lookups > MAX_LOOKUPS:
-        walk.warn(too_many_lookups(domain, walk.lookups))
+        walk.warn(too_many_lookups(domain, walk.lookups, walk.unresolved))
     if walk.void > MAX_VOID_LOOKUPS:
         walk.warn(too_many_void(domain, walk.void))
+    if walk.budget.spent:
+        walk.warn(budget_spent(domain, walk.budget.limit))
+    if walk.hidden:
+        walk.warnings.append(more_warnings(domain, walk.hidden))
     review.warnings = walk.warnings
     return review
 
 
 async def _visit(walk: _Walk, domain: str, record: str, path: tuple[str, ...]) -> None:
-    """Check one record's terms and follow its includes (concurrently) and its redirect."""
+    """Check one record's terms in order, following includes where they stand, redirect last."""
     terms = parse(record)
-    pending = []
     has_all = False
     redirect: Term | None = None
     seen_modifiers: set[str] = set()
@@ -194,7 +237,6 @@ async def _visit(walk: _Walk, domain: str, record: str, path: tuple[str, ...]) -
                 )
             seen_modifiers.add(term.name)
             if term.name == "redirect":
-                walk.lookups += 1
                 redirect = term
             continue
         problem = _syntax_problem(term)
@@ -209,25 +251,26 @@ async def _visit(walk: _Walk, domain: str, record: str, path: tuple[str, ...]) -
                 walk.warn(neutral_all(domain))
         if term.name not in QUERYING:
             continue
-        walk.lookups += 1
         if term.name == "ptr":
             walk.warn(ptr_mechanism(domain, term.text))
+        if not walk.may_resolve():
+            continue
         target = target_domain(term, domain)
         if target is None:
             continue
         if term.name == "include":
-            pending.append(_follow(walk, domain, target, path, include=True))
+            await _follow(walk, domain, target, path, include=True)
         elif term.name in ("a", "mx"):
-            pending.append(_void_check(walk, domain, term, target))
+            await _void_check(walk, domain, term, target)
     if redirect is not None:
+        resolve = walk.may_resolve()
         target = target_domain(Term(redirect.text, "include", redirect.arg), domain)
         if has_all:
             walk.warn(redirect_ignored(domain, redirect.text))
-        elif target is not None:
-            pending.append(_follow(walk, domain, target, path, include=False))
+        elif target is not None and resolve:
+            await _follow(walk, domain, target, path, include=False)
     elif not has_all and len(path) == 1:
         walk.warn(no_all(domain))
-    await asyncio.gather(*pending)
 
 
 async def _follow(
@@ -237,8 +280,6 @@ async def _follow(
     term = f"include:{target}" if include else f"redirect={target}"
     if target in path:
         walk.warn(loop(parent, term))
-        return
-    if walk.records_read >= MAX_RECORDS:
         return
     walk.followed.append(target)
     records, error, void = await walk.fetch(target)
@@ -259,7 +300,7 @@ async def _follow(
 async def _void_check(walk: _Walk, domain: str, term: Term, target: str) -> None:
     """`a`/`mx` naming something that does not exist: a void lookup (RFC 7208 4.6.4)."""
     types = ("A", "AAAA") if term.name == "a" else ("MX",)
-    answers = await asyncio.gather(*(walk.resolver.lookup(target, t) for t in types))
+    answers = await asyncio.gather(*(walk.budget.lookup(target, t) for t in types))
     if all(a.outcome in ("nxdomain", "nodata") for a in answers):
         walk.void += 1
         walk.warn(void_mechanism(domain, term.text, target))
@@ -402,12 +443,17 @@ def include_without_spf(parent: str, target: str, *, include: bool) -> SpfWarnin
     )
 
 
-def too_many_lookups(domain: str, count: int) -> SpfWarning:
+def too_many_lookups(domain: str, count: int, unresolved: int = 0) -> SpfWarning:
     return SpfWarning(
         "too_many_lookups",
         _("The SPF record of {domain} needs {n} DNS lookups (limit {max})").format(
             domain=domain, n=count, max=MAX_LOOKUPS
-        ),
+        )
+        if not unresolved
+        else _(
+            "The SPF record of {domain} needs at least {n} DNS lookups (limit {max}; the "
+            "{unresolved} past the limit were counted, not looked up)"
+        ).format(domain=domain, n=count, max=MAX_LOOKUPS, unresolved=unresolved),
         _(
             "Receivers stop after 10 include/a/mx/ptr/exists/redirect lookups and return "
             "permerror, so the record fails for every sender."
@@ -419,6 +465,38 @@ def too_many_lookups(domain: str, count: int) -> SpfWarning:
         "RFC 7208 section 4.6.4",
         _sec("4.6.4"),
         "fail",
+    )
+
+
+def budget_spent(domain: str, limit: int) -> SpfWarning:
+    return SpfWarning(
+        "question_budget",
+        _("The review of the SPF of {domain} stopped after {n} DNS questions").format(
+            domain=domain, n=limit
+        ),
+        _(
+            "The record tree asks for more lookups than one check may make; what is past that "
+            "point was not looked at."
+        ),
+        _("Shrink the record tree (see the lookup limit of RFC 7208 section 4.6.4)."),
+        "RFC 7208 section 4.6.4",
+        _sec("4.6.4"),
+        "error",
+    )
+
+
+def more_warnings(domain: str, count: int) -> SpfWarning:
+    return SpfWarning(
+        "more_warnings",
+        ngettext(
+            "{n} more problem in the SPF record of {domain} not shown",
+            "{n} more problems in the SPF record of {domain} not shown",
+            count,
+        ).format(n=count, domain=domain),
+        _("Only the first {n} are listed.").format(n=MAX_WARNINGS),
+        _("Fix the ones above and check again."),
+        "RFC 7208",
+        RFC,
     )
 
 

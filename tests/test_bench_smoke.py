@@ -151,3 +151,17 @@ def test_burst_benchmark_times_each_report_in_both_modes() -> None:
         assert 0 < mode["median_s"] <= mode["last_s"]
         assert mode["questions"] > 6 * 3
     assert "median/last" in render_burst(figures)
+
+
+def test_the_memory_benchmark_runs_both_caches() -> None:
+    """bench_memory's whole path (server process, two child runs, table), tiny and untimed."""
+    from bench.bench_memory import measure as measure_memory
+    from bench.bench_memory import render as render_memory
+
+    figures = measure_memory(checks=30, at=10, zones=2, cache_size=50)
+    for run in (figures.bounded, figures.unbounded):
+        assert run.checks == 30 and run.at == 10
+        assert run.rss_start_mb > 0 and run.rss_at_mb > 0 and run.rss_end_mb > 0
+        assert run.questions > 30  # every check asked its own questions
+    assert figures.bounded.cached_end <= 50 < figures.unbounded.cached_end
+    assert "plateau" in render_memory(figures)

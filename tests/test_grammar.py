@@ -273,3 +273,23 @@ def test_recognisable_slips_get_a_suggestion(text: str, says: str) -> None:
     with pytest.raises(UsageError) as info:
         parse(text)
     assert says in str(info.value)
+
+
+def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:
+    from bot.grammar import Monitor, Unmonitor
+
+    assert parse("monitor 51.158.10.0/22") == Monitor("51.158.8.0/22", 60)
+    assert parse("monitor 51.158.10.0/24 every 2h") == Monitor("51.158.10.0/24", 120)
+    assert parse("monitor 51.158.10.5") == Monitor("51.158.10.5/32", 60)
+    assert parse("monitor scaleway-par every 15m") == Monitor("scaleway-par", 15)
+    assert parse("unmonitor 51.158.10.0/24") == Unmonitor("51.158.10.0/24")
+    for text, words in [
+        ("monitor 51.158.0.0/21", "up to /22"),
+        ("monitor 51.158.10.0/24 every 5m", "every 15 minutes"),
+        ("monitor", "Say what to monitor"),
+        ("monitor 10.0.0.0/24", "private"),
+        ("monitor b?d", "neither a range"),  # (`<b>` is read as pasted: b, a pool name)
+    ]:
+        with pytest.raises(UsageError) as info:
+            parse(text)
+        assert words in str(info.value), str(info.value)

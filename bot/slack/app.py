@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackConfig
-from bot.slack.delivery import retry_handlers
+from bot.slack.delivery import SLACK_TIMEOUT, retry_handlers
 from bot.slack.language import choose_language
 from bot.slack.listeners import register_listeners
 from bot.slack.middleware import RateLimiter, access, provide
@@ -23,13 +23,18 @@ SLACK_API_URL = "https://slack.com/api/"
 
 
 def make_client(config: SlackConfig) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL when set, retries on 429/5xx/connection errors."""
+    """The Web API client: SLACK_API_URL when set, retries on 429/5xx/connection errors.
+
+    A call with no answer in SLACK_TIMEOUT seconds fails (and is not retried), so a stalled
+    Slack delays a report by seconds, not minutes, before it goes another way.
+    """
     base_url = config.api_url or SLACK_API_URL
     if not base_url.endswith("/"):
         base_url += "/"
     return AsyncWebClient(
         token=config.bot_token,
         base_url=base_url,
+        timeout=SLACK_TIMEOUT,
         retry_handlers=retry_handlers(),
         logger=logging.getLogger("smtpcheck.slack_sdk"),
     )

@@ -1,10 +1,15 @@
 """How a check gets answered in Slack: "checking…", then the report in its place.
 
 The report is posted with chat.postMessage and then edited with chat.update, so it is a
-real message the team can thread under. Where the bot may not post (not a member of the
-conversation), the answer goes through the command's response_url instead, and the person
-is told how to invite the bot. Every Web API call and response_url post retries on 429
-(honouring Retry-After), on 5xx and on connection errors.
+real message the team can thread under. The "checking…" post goes out while the check
+runs, and the report is stored while it is shown, so neither round trip delays the
+answer. Every Web API call and response_url post retries on 429 (honouring
+Retry-After), on 5xx and on connection errors, and gives up after 10 s without an answer.
+
+A report that exists reaches the person: when Slack will not take the message (not a
+member, errors after the retries, no answer), it goes through the command's response_url,
+else ephemerally, else as its fallback text alone. A database that fails costs the
+history, never the answer: the report goes out with a note that it was not kept.
 """
 
 from __future__ import annotations
@@ -54,6 +59,18 @@ class ReplyError(RuntimeError):
     """A response_url post that still failed after the retries."""
 
 
+#: Seconds one Slack call may take before it counts as failed (Slack answers in well under 1).
+SLACK_TIMEOUT = 10
+
+#: Characters of the fallback text in the shortened form (when no blocks get through).
+SHORT_TEXT = 1500
+
+NOT_KEPT = N_(
+    ":warning: This report was not kept: the history database is unavailable, so "
+    "`history` and later Re-checks will not include it."
+)
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
     """Retries for every Slack call: 429 with Retry-After, 5xx, dropped connections."""
     return [
@@ -83,22 +100,37 @@ def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
 
 
-async def post_progress(client: AsyncWebClient, conv: Conversation, what: str) -> Placement | None:
-    """Post "checking…" where the report will go; None when the bot may not post there."""
+@dataclass(frozen=True)
+class Placeholder:
+    """The "checking…" message: where it is (None: not posted), and whether Slack refused
+    the bot this conversation (not a member: the person is told how to invite it)."""
+
+    placement: Placement | None
+    not_member: bool = False
+
+
+def _failure(exc: BaseException) -> str:
+    """A failed Slack call in a few words, for the log and the metrics."""
+    if isinstance(exc, SlackApiError):
+        return _error(exc) or "unknown"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return type(exc).__name__
+
+
+async def post_progress(client: AsyncWebClient, conv: Conversation, what: str) -> Placeholder:
+    """Post "checking…" where the report will go; never raises (the report finds another way)."""
     shown = blocks.progress(what)
     try:
         response = await client.chat_postMessage(
             channel=conv.channel, thread_ts=conv.thread_ts, text=shown.text, blocks=shown.blocks
         )
-    except SlackApiError as exc:
-        metrics.record_slack_error("chat.postMessage", _error(exc))
-        if _error(exc) in CANNOT_POST:
-            log.info(
-                "cannot post in %s (%s); answering via response_url", conv.channel, _error(exc)
-            )
-            return None
-        raise
-    return Placement(str(response["channel"]), str(response["ts"]))
+    except Exception as exc:
+        metrics.record_slack_error("chat.postMessage", _failure(exc))
+        not_member = isinstance(exc, SlackApiError) and _error(exc) in CANNOT_POST
+        log.info("cannot post in %s (%s); answering another way", conv.channel, _failure(exc))
+        return Placeholder(None, not_member)
+    return Placeholder(Placement(str(response["channel"]), str(response["ts"])))
 
 
 #: Seconds between progress updates of a range's message (Slack allows about one a second).
@@ -106,16 +138,17 @@ PROGRESS_EVERY = 1.0
 
 
 def range_progress(
-    client: AsyncWebClient, placement: Placement | None, network: str
-) -> Progress | None:
+    client: AsyncWebClient, posting: asyncio.Task[Placeholder], network: str
+) -> Progress:
     """Update the "checking…" message with how far a range has got, at most once a second."""
-    if placement is None:
-        return None
     last = [time.monotonic()]
 
     async def show(done: int, total: int) -> None:
         now = time.monotonic()
-        if done >= total or now - last[0] < PROGRESS_EVERY:
+        if done >= total or now - last[0] < PROGRESS_EVERY or not posting.done():
+            return
+        placement = posting.result().placement
+        if placement is None:
             return
         last[0] = now
         shown = blocks.progress(
@@ -127,8 +160,8 @@ def range_progress(
         )
         try:
             await update(client, placement, shown)
-        except SlackApiError as exc:  # progress is a courtesy; the report still comes
-            metrics.record_slack_error("chat.update", _error(exc))
+        except Exception as exc:  # progress is a courtesy; the report still comes
+            metrics.record_slack_error("chat.update", _failure(exc))
 
     return show
 
@@ -171,7 +204,7 @@ async def delete_quietly(client: AsyncWebClient, placement: Placement) -> None:
 
 async def respond(url: str, rendered: blocks.Rendered, *, ephemeral: bool) -> None:
     """Post to a response_url (never replacing the message a button sits on)."""
-    webhook = AsyncWebhookClient(url, retry_handlers=retry_handlers())
+    webhook = AsyncWebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=retry_handlers())
     response = await webhook.send(
         text=rendered.text,
         blocks=rendered.blocks,
@@ -305,6 +338,104 @@ async def keep(
     await asyncio.to_thread(save)
 
 
+async def keep_or_say_why(
+    store: Store,
+    reports: Sequence[Mapping[str, Any]],
+    command: Command,
+    conv: Conversation,
+    thread_ts: str | None,
+) -> bool:
+    """`keep`, but a database that is down, read-only, corrupt or full only costs the history.
+
+    False when the reports were not kept (counted in /metrics, logged).
+    """
+    try:
+        await keep(store, reports, command, conv, thread_ts)
+    except Exception:
+        metrics.record_store_error("save_report")
+        log.warning("could not keep the report of %s", describe(command), exc_info=True)
+        return False
+    return True
+
+
+async def publish(
+    client: AsyncWebClient,
+    conv: Conversation,
+    placeholder: Placeholder,
+    rendered: blocks.Rendered,
+) -> str:
+    """Show the report, by the first way Slack takes; returns which ("nowhere" if none did).
+
+    The "checking…" message is edited into the report; failing that (errors after the
+    retries, no answer in time, too long), the command's response_url; then an ephemeral
+    message to the person; then the same ways with the fallback text alone.
+    """
+    placement = placeholder.placement
+    if placement is not None:
+        try:
+            await update(client, placement, rendered)
+            return "message"
+        except Exception as exc:
+            metrics.record_slack_error("chat.update", _failure(exc))
+            log.warning("chat.update of %s failed (%s)", placement.ts, _failure(exc))
+    short = blocks.Rendered([], blocks.clip(rendered.text, SHORT_TEXT))
+    for shown, how in ((rendered, ""), (short, "short ")):
+        if conv.response_url:
+            try:
+                await respond(conv.response_url, shown, ephemeral=False)
+                if placeholder.not_member and not how:
+                    await respond(conv.response_url, blocks.notice(_(INVITE_HINT)), ephemeral=True)
+                return how + "response_url"
+            except Exception as exc:
+                log.warning("response_url post failed (%s)", _failure(exc))
+        try:
+            await client.chat_postEphemeral(
+                channel=conv.channel,
+                user=conv.user,
+                thread_ts=conv.thread_ts,
+                text=shown.text,
+                blocks=shown.blocks or None,
+            )
+            return how + "ephemeral"
+        except Exception as exc:
+            metrics.record_slack_error("chat.postEphemeral", _failure(exc))
+            log.warning("chat.postEphemeral failed (%s)", _failure(exc))
+    try:
+        await client.chat_postMessage(
+            channel=conv.channel, thread_ts=conv.thread_ts, text=short.text
+        )
+        return "short message"
+    except Exception as exc:
+        metrics.record_slack_error("chat.postMessage", _failure(exc))
+        log.error(
+            "the report for %s in %s reached nobody (%s)", conv.user, conv.channel, _failure(exc)
+        )
+        return "nowhere"
+
+
+async def note_not_kept(
+    client: AsyncWebClient,
+    conv: Conversation,
+    placement: Placement | None,
+    rendered: blocks.Rendered,
+) -> None:
+    """Add the "not kept" note to the report shown (or tell the person, where it cannot be edited)."""
+    if placement is not None:
+        noted = blocks.Rendered(
+            [*rendered.blocks[: blocks.MAX_BLOCKS - 1], blocks.notice(_(NOT_KEPT)).blocks[0]],
+            rendered.text,
+        )
+        try:
+            await update(client, placement, noted)
+            return
+        except Exception as exc:
+            metrics.record_slack_error("chat.update", _failure(exc))
+    try:
+        await tell(client, conv, _(NOT_KEPT))
+    except Exception as exc:
+        log.warning("could not say the report was not kept (%s)", _failure(exc))
+
+
 def describe(command: Command) -> str:
     """What is being checked, for the "checking…" message."""
     for attribute in ("target", "domain", "host", "expected"):
@@ -357,49 +488,27 @@ async def deliver(
 
     Returns where it went, or None when there was no report (the person was told why).
     """
-    placement = await post_progress(client, conv, describe(command))
+    posting = asyncio.create_task(post_progress(client, conv, describe(command)))
     try:
-        resolver = deps.fresh_resolver() if recheck else deps.resolver
-        try:
-            if isinstance(command, Smtp | Mx | Egress):
-                async with deps.probes.slot(conv.user):
-                    reports = await run(command, resolver, deps.settings)
-            elif isinstance(command, Range):
-                shown = range_progress(client, placement, command.network)
-                reports = await run(command, resolver, deps.settings, shown)
-            else:
-                reports = await run(command, resolver, deps.settings)
-        except ProbeLimitExceeded as exc:
-            if placement:
-                await delete_quietly(client, placement)
-                placement = None
-            await tell(
-                client,
-                conv,
-                ngettext(
-                    "You already have {n} SMTP probe running; wait for it to finish and try again.",
-                    "You already have {n} SMTP probes running; wait for one to finish and try "
-                    "again.",
-                    exc.limit,
-                ).format(n=exc.limit),
-            )
-            return None
-        except UsageError as exc:
-            if placement:
-                await delete_quietly(client, placement)
-                placement = None
-            await tell(client, conv, blocks.esc(str(exc)))
-            return None
-        finally:
-            if recheck:
-                resolver.close()  # its sockets; the shared resolver stays open
-        found = [r.to_json() for r in reports]
-        if deps.store is not None and not isinstance(command, Range):
-            thread = conv.thread_ts or (placement.ts if placement else None)
-            await keep(deps.store, found, command, conv, thread)
-        said: list[str] | None = None
-        if recheck:
-            said = changes(previous, found[0]) if previous is not None and found else None
+        reports = await _check(client, deps, command, conv, posting, recheck)
+    except BaseException:
+        _discard(client, posting)
+        raise
+    placeholder = await posting
+    if reports is None:
+        if placeholder.placement:
+            await delete_quietly(client, placeholder.placement)
+        return None
+    found = [r.to_json() for r in reports]
+    placement = placeholder.placement
+    saving: asyncio.Task[bool] | None = None
+    if deps.store is not None and not isinstance(command, Range):
+        thread = conv.thread_ts or (placement.ts if placement else None)
+        saving = asyncio.create_task(keep_or_say_why(deps.store, found, command, conv, thread))
+    said: list[str] | None = None
+    if recheck:
+        said = changes(previous, found[0]) if previous is not None and found else None
+    try:
         rendered = blocks.render(
             found,
             values=recheck_values(command, found),
@@ -407,18 +516,78 @@ async def deliver(
             requested_by=requested_by,
             watch=deps.watch_enabled,
         )
-        if placement:
-            await update(client, placement, rendered)
-            if isinstance(command, Range):
-                await post_table(client, placement, reports)
-            return Delivered(placement, found)
-        if not conv.response_url:
-            log.warning("cannot post in %s and there is no response_url", conv.channel)
-            return Delivered(None, found)
-        await respond(conv.response_url, rendered, ephemeral=False)
-        await respond(conv.response_url, blocks.notice(_(INVITE_HINT)), ephemeral=True)
-        return Delivered(None, found)
+        went = await publish(client, conv, placeholder, rendered)
     except BaseException:
-        if placement:
-            await delete_quietly(client, placement)
+        if placement is not None:
+            _background(delete_quietly(client, placement))
         raise
+    if went != "message":
+        if placement is not None:  # the "checking…" message will not become the report
+            _background(delete_quietly(client, placement))
+        placement = None
+    elif isinstance(command, Range) and placement is not None:
+        await post_table(client, placement, reports)
+    if saving is not None and not await saving:
+        await note_not_kept(client, conv, placement, rendered)
+    return Delivered(placement, found)
+
+
+async def _check(
+    client: AsyncWebClient,
+    deps: Deps,
+    command: Command,
+    conv: Conversation,
+    posting: asyncio.Task[Placeholder],
+    recheck: bool,
+) -> list[Report] | None:
+    """The reports of `command`; None when there are none (the person was told why)."""
+    resolver = deps.fresh_resolver() if recheck else deps.resolver
+    try:
+        if isinstance(command, Smtp | Mx | Egress):
+            async with deps.probes.slot(conv.user):
+                return await run(command, resolver, deps.settings)
+        if isinstance(command, Range):
+            shown = range_progress(client, posting, command.network)
+            return await run(command, resolver, deps.settings, shown)
+        return await run(command, resolver, deps.settings)
+    except ProbeLimitExceeded as exc:
+        await tell(
+            client,
+            conv,
+            ngettext(
+                "You already have {n} SMTP probe running; wait for it to finish and try again.",
+                "You already have {n} SMTP probes running; wait for one to finish and try again.",
+                exc.limit,
+            ).format(n=exc.limit),
+        )
+        return None
+    except UsageError as exc:
+        await tell(client, conv, blocks.esc(str(exc)))
+        return None
+    finally:
+        if recheck:
+            resolver.close()  # its sockets; the shared resolver stays open
+
+
+#: Tasks nobody awaits (a placeholder's removal): kept referenced until they finish.
+_PENDING: set[asyncio.Task[Any]] = set()
+
+
+def _background(work: Awaitable[Any]) -> None:
+    async def run_it() -> None:
+        await work
+
+    task = asyncio.get_running_loop().create_task(run_it())
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+def _discard(client: AsyncWebClient, posting: asyncio.Task[Placeholder]) -> None:
+    """The check crashed: remove its "checking…" message once it is posted."""
+
+    async def remove() -> None:
+        placeholder = await posting
+        if placeholder.placement:
+            await delete_quietly(client, placeholder.placement)
+
+    _background(remove())

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import make_resolver
-from bot.grammar import Check, Command, History, Unwatch, UsageError, Watch
+from bot.grammar import Check, Command, History, Monitor, Unmonitor, Unwatch, UsageError, Watch
+from bot.monitors import ChunkResult, MonitorRunner
 from bot.slack import blocks
 from bot.slack.delivery import deliver, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.threads import command_in, first_message
-from bot.store import Store, WatchExistsError, history_lines
+from bot.store import Monitor as MonitorRow
+from bot.store import MonitorExistsError, Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
 from bot.watches import WatchRunner
 from handlers import i18n
 from handlers.check import full_check
 from handlers.i18n import N_, Language, _
+from handlers.ranges import RangeError, check_addresses, parse_range
+
+#: Most addresses one monitor covers: a pool from SMTPCHECK_POOLS may be several ranges.
+MAX_MONITOR_ADDRESSES = 4096
 
 log = logging.getLogger("smtpcheck.incidents")
 
@@ -74,7 +82,9 @@ class Incidents:
         self.deps = deps
         self.client = client
         self.runner = WatchRunner(store, self.check, self.post_watch, language=self.language_of)
+        self.monitors = MonitorRunner(store, self.check_chunk, self.post_monitor)
         self._loop_task: asyncio.Task[None] | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
 
     # ---- the watch loop ----------------------------------------------------------------
 
@@ -111,20 +121,49 @@ class Incidents:
             channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
         )
 
+    async def check_chunk(self, addresses: Sequence[str]) -> ChunkResult:
+        """Blocklists for one chunk of a monitor's run, on a fresh resolver (no cached answer)."""
+        settings = self.deps.settings
+        names = {zone.zone: zone.name for zone in settings.catalogue}
+        resolver = make_resolver(settings)
+        try:
+            tally = await check_addresses(addresses, len(addresses), resolver, settings)
+        finally:
+            resolver.close()
+        listed = {row.address: list(row.lists) for row in tally.rows if row.lists}
+        unknown = {
+            row.address: [names.get(zone, zone) for zone in row.unavailable]
+            for row in tally.rows
+            if row.unavailable
+        }
+        unchecked = sum(1 for row in tally.rows if row.unavailable and not row.lists)
+        return ChunkResult(listed, unknown, unchecked)
+
+    async def post_monitor(self, monitor: MonitorRow, text: str) -> None:
+        """Say in the monitor's thread what changed; raises when Slack did not take it."""
+        shown = blocks.notice(blocks.esc(text))
+        await self.client.chat_postMessage(
+            channel=monitor.channel_id,
+            thread_ts=monitor.thread_ts or None,
+            text=shown.text,
+            blocks=shown.blocks,
+        )
+
     def start(self, interval: float = 30.0) -> None:
-        """Run due watches every `interval` seconds in this event loop (every replica does)."""
+        """Run due watches and monitors every `interval` seconds here (every replica does)."""
         if self._loop_task is None:
-            log.info("watching for due watches every %g s", interval)
-            self._loop_task = asyncio.get_running_loop().create_task(
-                self.runner.run_forever(interval)
-            )
+            log.info("watching for due watches and monitors every %g s", interval)
+            loop = asyncio.get_running_loop()
+            self._loop_task = loop.create_task(self.runner.run_forever(interval))
+            self._monitor_task = loop.create_task(self.monitors.run_forever(interval))
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        for task in (self._loop_task, self._monitor_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._loop_task = self._monitor_task = None
 
     # ---- commands ----------------------------------------------------------------------
 
@@ -142,6 +181,10 @@ class Incidents:
             await self._unwatch(command, conv, client)
         elif isinstance(command, Watch):
             await self._watch(command, conv, client)
+        elif isinstance(command, Monitor):
+            await self._monitor(command, conv, client)
+        elif isinstance(command, Unmonitor):
+            await self._unmonitor(command, conv, client)
         else:
             raise TypeError(f"{type(command).__name__} is not an incident command")
 
@@ -282,11 +325,132 @@ class Incidents:
 
     async def _list(self, conv: Conversation, client: AsyncWebClient) -> None:
         watches = await asyncio.to_thread(self.store.list_watches, conv.channel)
-        if not watches:
-            await tell(client, conv, _("Nothing is being watched in this channel."))
+        monitors = await asyncio.to_thread(self.store.list_monitors, conv.channel)
+        if not watches and not monitors:
+            await tell(client, conv, _("Nothing is being watched or monitored in this channel."))
             return
-        lines = [_watch_line(w) for w in watches]
-        await tell(client, conv, _("*Watching in this channel:*") + "\n" + "\n".join(lines))
+        parts = []
+        if watches:
+            lines = [_watch_line(w) for w in watches]
+            parts.append(_("*Watching in this channel:*") + "\n" + "\n".join(lines))
+        if monitors:
+            lines = [
+                f"• {blocks.esc(m.target)} ({m.addresses} addresses), every "
+                f"{_minutes(m.every_seconds)}, since {m.created_at:%Y-%m-%d %H:%M} UTC, "
+                + (
+                    f"{m.listed_now} listed at the last run"
+                    if m.finished_run
+                    else "first run under way"
+                )
+                + (f", asked by <@{m.user_id}>" if m.user_id else "")
+                for m in monitors
+            ]
+            parts.append("*Monitoring in this channel:*\n" + "\n".join(lines))
+        await tell(client, conv, "\n\n".join(parts))
+
+    # ---- monitors ----------------------------------------------------------------------
+
+    def _networks(self, command: Monitor) -> list[str]:
+        """The IPv4 networks of a range or of a pool named in SMTPCHECK_POOLS."""
+        if command.is_range:
+            return [command.target]
+        pools = self.deps.settings.pools
+        pool = next((p for p in pools if p.name.lower() == command.target.lower()), None)
+        if pool is None:
+            known = ", ".join(p.name for p in pools) or "none are configured (SMTPCHECK_POOLS)"
+            raise UsageError(f"{command.target} is not a range nor a pool I know; pools: {known}.")
+        networks = [str(n) for n in pool.ranges if n.version == 4]
+        if not networks:
+            raise UsageError(f"The pool {pool.name} has no IPv4 range to monitor.")
+        try:
+            for network in networks:
+                parse_range(network, 32 - MAX_MONITOR_ADDRESSES.bit_length() + 1)
+        except RangeError as exc:
+            raise UsageError(f"The pool {pool.name} cannot be monitored: {exc}") from None
+        total = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
+        if total > MAX_MONITOR_ADDRESSES:
+            raise UsageError(
+                f"The pool {pool.name} has {total:,} addresses; a monitor covers at most "
+                f"{MAX_MONITOR_ADDRESSES:,}: monitor its ranges one by one."
+            )
+        return networks
+
+    async def _monitor(self, command: Monitor, conv: Conversation, client: AsyncWebClient) -> None:
+        networks = self._networks(command)
+        label = command.target
+        existing = await asyncio.to_thread(self.store.active_monitor, label, conv.channel)
+        if existing is not None:
+            await tell(
+                client,
+                conv,
+                f"I am already monitoring {blocks.esc(label)} in this channel "
+                f"(every {_minutes(existing.every_seconds)}).",
+            )
+            return
+        size = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
+        text = (
+            f":satellite: Monitoring {blocks.esc(label)} ({size:,} addresses) on every blocklist, "
+            f"every {_minutes(command.every_minutes * 60)} (asked by <@{conv.user}>). The first "
+            "run says what is listed now; after that I post here only what changes (newly "
+            "listed addresses and by which list, delisted ones). Stop with "
+            f"`/smtpcheck unmonitor {blocks.esc(label)}`."
+        )
+        shown = blocks.notice(text)
+        try:
+            posted = await client.chat_postMessage(
+                channel=conv.channel, thread_ts=conv.thread_ts, text=shown.text, blocks=shown.blocks
+            )
+        except Exception:
+            log.warning("monitor %s: cannot post in %s", label, conv.channel, exc_info=True)
+            await tell(client, conv, NEED_THREAD)
+            return
+        thread = conv.thread_ts or str(posted.get("ts") or "")
+        try:
+            await asyncio.to_thread(
+                lambda: self.store.add_monitor(
+                    label,
+                    networks,
+                    channel_id=conv.channel,
+                    thread_ts=thread,
+                    user_id=conv.user,
+                    every_seconds=command.every_minutes * 60,
+                    now=datetime.now(UTC),
+                )
+            )
+        except MonitorExistsError as exc:
+            await tell(
+                client, conv, f"I am already monitoring {blocks.esc(exc.monitor.target)} here."
+            )
+
+    async def _unmonitor(
+        self, command: Unmonitor, conv: Conversation, client: AsyncWebClient
+    ) -> None:
+        stopped = await asyncio.to_thread(
+            lambda: self.store.stop_monitor(
+                command.target,
+                conv.channel,
+                reason=f"stopped by <@{conv.user}>",
+                now=datetime.now(UTC),
+            )
+        )
+        if stopped is None:
+            await tell(
+                client,
+                conv,
+                f"I was not monitoring {blocks.esc(command.target)} in this channel.",
+            )
+            return
+        shown = blocks.notice(
+            f"Stopped monitoring {blocks.esc(stopped.target)} (asked by <@{conv.user}>)."
+        )
+        await client.chat_postMessage(
+            channel=stopped.channel_id,
+            thread_ts=stopped.thread_ts or None,
+            text=shown.text,
+            blocks=shown.blocks,
+        )
+        if stopped.thread_ts != (conv.thread_ts or ""):
+            await tell(client, conv, f"Stopped monitoring {blocks.esc(stopped.target)}.")
 
 
 def _stopped_by(watch: WatchRow, user: str) -> str:

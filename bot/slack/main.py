@@ -9,6 +9,7 @@ log level, because Bolt and slack_sdk log request details at DEBUG.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import re
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import metrics
 from bot.config import ConfigError, SlackConfig, settings_from_env, slack_from_env
 from bot.slack.app import build_app, make_client
 from bot.slack.deps import Deps
@@ -67,11 +69,30 @@ def configure_logging(config: SlackConfig) -> None:
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
+#: Modules the checks import on first use (the terminal pays only for what it runs). A
+#: long-lived bot imports them before it serves, or the first check would hold the event
+#: loop for the better part of a second, the acknowledgement of its command included.
+CHECK_MODULES = (
+    "handlers.ptr",
+    "handlers.spf",
+    "handlers.smtp",
+    "handlers.mx",
+    "handlers.egress",
+    "handlers.bounce",
+)
+
+
+def warm_up() -> None:
+    for name in CHECK_MODULES:
+        importlib.import_module(name)
+
+
 def assemble(config: SlackConfig, settings: Settings, store: Store) -> tuple[AsyncApp, Incidents]:
     """The Bolt app with history and watches wired in, every piece built once, in order."""
     deps = Deps(config=config, settings=settings, store=store)
     client = make_client(config)
     incidents = Incidents(store, deps, client)
+    metrics.show_monitors(store.monitor_listings)
     app = build_app(config, Router(deps, incidents), client)
     return app, incidents
 
@@ -117,6 +138,7 @@ def main() -> int:
         print(f"smtpcheck: {exc}", file=sys.stderr)
         return 2
     configure_logging(config)
+    warm_up()
     global WATCH_POLL_SECONDS
     poll = os.environ.get("SMTPCHECK_WATCH_POLL", "").strip()
     if poll:
@@ -146,7 +168,7 @@ def main() -> int:
     app = make_http_app(
         bolt,
         signing_secret=config.signing_secret,
-        replays=Replays(store),
+        replays=Replays(store if store.shared else None),
         on_startup=started,
         on_shutdown=incidents.stop,
     )

@@ -5,7 +5,8 @@ delivery was not acknowledged in 3 seconds, and anyone who captured a signed req
 send it again while its signature is fresh (5 minutes). Each delivery has a key: the
 event id for events, a digest of the signature (an HMAC over timestamp and body) for the
 rest. The record is bounded and expiring: in memory for this process, and, when the store
-is there, in the database, so that several replicas behind one Service agree.
+is shared (PostgreSQL), in the database, so that several replicas behind one Service agree
+(a SQLite file serves one process: its memory is the record, and no write delays the ack).
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import Command, Help, History, Unwatch, Watch, usage
+from bot.grammar import Command, Help, History, Monitor, Unmonitor, Unwatch, Watch, usage
 from bot.slack import blocks
 from bot.slack.delivery import deliver, guarded, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.incidents import Incidents
 from handlers.i18n import N_, _
+from handlers.numbers import ascii_int
 
 NOT_ENABLED = N_("Watches and history are not enabled on this installation; only checks are.")
 UNREADABLE = N_(
@@ -49,7 +50,7 @@ class Router:
         async def work() -> None:
             if isinstance(command, Help):
                 await tell(client, conv, blocks.usage_text(usage()))
-            elif isinstance(command, Watch | Unwatch | History):
+            elif isinstance(command, Watch | Unwatch | Monitor | Unmonitor | History):
                 if self.incidents is None:
                     await tell(client, conv, _(NOT_ENABLED))
                 else:
@@ -71,10 +72,11 @@ class Router:
         """The Stop button of a watch: its value is the watch's id."""
 
         async def work() -> None:
-            if self.incidents is None or not (raw_id.isascii() and raw_id.isdigit()):
+            watch_id = ascii_int(raw_id)
+            if self.incidents is None or watch_id is None:
                 await tell(client, conv, _(UNREADABLE))
                 return
-            await self.incidents.stop_by_id(int(raw_id), conv, client)
+            await self.incidents.stop_by_id(watch_id, conv, client)
 
         await guarded(client, conv, work)
 

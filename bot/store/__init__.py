@@ -1,4 +1,4 @@
-"""History, watches and seen deliveries in SQLite or PostgreSQL: the schema, the store, the migrations."""
+"""History, watches, monitors and seen deliveries in SQLite or PostgreSQL: the schema, the store, the migrations."""
 
 from bot.store.database import (
     DEFAULT_URL,
@@ -19,14 +19,32 @@ from bot.store.database import (
     normalise_target,
     normalise_url,
 )
-from bot.store.schema import deliveries, metadata, reports, watches
+from bot.store.monitors import (
+    MONITOR_DEFAULT_INTERVAL,
+    MONITOR_MAX_INTERVAL,
+    MONITOR_MIN_INTERVAL,
+    Chunk,
+    FinishedRun,
+    Monitor,
+    MonitorExistsError,
+    MonitorIntervalError,
+)
+from bot.store.schema import deliveries, metadata, monitor_chunks, monitors, reports, watches
 
 __all__ = [
     "DEFAULT_URL",
     "MAX_INTERVAL",
     "MIN_INTERVAL",
+    "MONITOR_DEFAULT_INTERVAL",
+    "MONITOR_MAX_INTERVAL",
+    "MONITOR_MIN_INTERVAL",
     "WATCH_LIFETIME",
+    "Chunk",
+    "FinishedRun",
     "HistoryEntry",
+    "Monitor",
+    "MonitorExistsError",
+    "MonitorIntervalError",
     "ReportRow",
     "Store",
     "StoreError",
@@ -39,6 +57,8 @@ __all__ = [
     "history_json",
     "history_lines",
     "metadata",
+    "monitor_chunks",
+    "monitors",
     "normalise_target",
     "normalise_url",
     "reports",

@@ -33,7 +33,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.changes import changes
 from bot.store import sqlite_file
+from bot.store.monitors import MonitorStore
 from bot.store.schema import deliveries, reports, watches
+from handlers import i18n
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
 MIN_INTERVAL = 5 * 60
@@ -139,8 +141,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
-    """Reports and watches in one database. Open with `Store.open(url)`."""
+class Store(MonitorStore):
+    """Reports, watches and monitors in one database. Open with `Store.open(url)`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -170,6 +172,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes (replicas) can share this database: not SQLite's file."""
+        return self.engine.dialect.name != "sqlite"
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -548,17 +555,22 @@ def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
 
 
 def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
-    """One line per report: "2026-11-28 09:41  fail  full  example.com  Listed on 2 of 31 — ...".
+    """One line per report: "28 Nov 2026, 09:41 UTC  fail   full  example.com  Listed on 2 of 31 — ...".
 
-    Times are UTC; the check and the mail domain ("-" for none) follow the verdict. Plain
-    text: Slack renderers escape it like any other text.
+    Times are UTC, written for the reader's locale and padded so the columns line up; the
+    check and the mail domain ("-" for none) follow the verdict. Plain text: Slack
+    renderers escape it like any other text.
     """
     lines = []
-    for entry in entries:
+    stamps = [i18n.moment(entry.row.created_at.astimezone(UTC), seconds=False) for entry in entries]
+    width = max((len(stamp) for stamp in stamps), default=0)
+    for entry, stamp in zip(entries, stamps, strict=True):
         row = entry.row
-        when = f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}"
         kind = check_kind(row.report)
-        line = f"{when}  {row.verdict:<5}  {kind:<4}  {row.domain or '-'}  {_summary(row.report)}"
+        line = (
+            f"{stamp:<{width}}  {row.verdict:<5}  {kind:<4}  {row.domain or '-'}  "
+            f"{_summary(row.report)}"
+        )
         if entry.changes:
             line += " — " + "; ".join(entry.changes)
         lines.append(line.rstrip())

@@ -2,18 +2,22 @@
 
 Flags may stand anywhere on the line: --json, --csv (ranges), --timeout SECONDS,
 --sender ADDRESS, --helo NAME, --lang en|fr, --no-color. Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.
+`smtpcheck bounce` with no text, or with `-`, reads the bounce from standard input: a whole
+.eml does not fit in one argument (the kernel caps one at 128 KiB).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import ipaddress
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
@@ -21,14 +25,17 @@ from bot.facts import TABLE_OVER, address_rows
 from bot.grammar import (
     EXAMPLES,
     USAGE,
+    Bounce,
     Check,
     Command,
     Dmarc,
     Help,
     History,
+    Monitor,
     Range,
     Smtp,
     Spf,
+    Unmonitor,
     Unwatch,
     UsageError,
     Watch,
@@ -38,12 +45,18 @@ from bot.grammar import (
 from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
 from handlers.i18n import _, ngettext
+from handlers.numbers import ascii_decimal
 from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, RangeResult, forecast
 from handlers.report import Report
 from handlers.results import Status, worst
 
+log = logging.getLogger(__name__)
+
 EXIT = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 3}
 EXIT_USAGE = 3
+#: Most bytes of a bounce read from standard input; the facts are at its start, and a
+#: stream that never ends (`yes | smtpcheck bounce`) must not fill the memory.
+MAX_STDIN = 16 << 20
 
 _VALUE_FLAGS = ("--timeout", "--sender", "--helo", "--lang")
 
@@ -99,13 +112,13 @@ def split_flags(argv: Sequence[str]) -> Options:
 
 def _set(options: Options, name: str, value: str) -> None:
     if name == "--timeout":
-        try:
-            options.timeout = float(value)
-        except ValueError:
+        seconds = ascii_decimal(value)
+        if seconds is None:
             raise UsageError(
                 _("--timeout takes a number of seconds, not {value!r}.").format(value=value)
-            ) from None
-        if not 0 < options.timeout <= 300:
+            )
+        options.timeout = seconds
+        if not 0 < seconds <= 300:
             raise UsageError(_("--timeout must be more than 0 and at most 300 seconds."))
     elif name == "--lang":
         if value.lower() not in i18n.LANGUAGES:
@@ -294,12 +307,30 @@ def _history(command: History, options: Options, out: TextIO, err: TextIO) -> in
 
 
 def main(
-    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: IO[Any] | None = None,
 ) -> int:
-    """Entry point of the `smtpcheck` console script; returns the exit code."""
+    """Entry point of the `smtpcheck` console script; returns the exit code (0-3, never other).
+
+    An unexpected exception is a defect, but it must not exit 1: monitoring reads 1 as
+    "warn". It is reported in one line on stderr and exits 3 ("unknown"), like bad input.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
     argv = sys.argv[1:] if argv is None else argv
-    with i18n.use(i18n.from_environment(os.environ, _lang_flag(argv))):
-        return _main(argv, stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        with i18n.use(i18n.from_environment(os.environ, _lang_flag(argv))):
+            return _main(argv, out, err, stdin or sys.stdin)
+    except BrokenPipeError:
+        # The reader went away (`smtpcheck ... | head`): nothing more can be said on stdout.
+        _silence(out)
+        return EXIT_USAGE
+    except Exception as exc:
+        log.debug("smtpcheck failed", exc_info=True)
+        print(f"smtpcheck: internal error ({type(exc).__name__}: {exc})", file=err)
+        return EXIT_USAGE
 
 
 def _lang_flag(argv: Sequence[str]) -> str | None:
@@ -314,12 +345,46 @@ def _lang_flag(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+def _silence(stream: TextIO) -> None:
+    """Point a closed pipe at /dev/null so the interpreter's final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def reads_stdin(words: Sequence[str]) -> bool:
+    """True for `bounce` alone or `bounce -`: the bounce comes on standard input."""
+    return bool(words) and words[0].lower() == "bounce" and list(words[1:]) in ([], ["-"])
+
+
+def read_bounce(stream: IO[Any], err: TextIO) -> Bounce:
+    """The bounce on `stream` (at most MAX_STDIN bytes, any encoding), or UsageError when empty."""
+    if stream.isatty():
+        print(_("Paste the bounce, then press Ctrl-D on a line of its own."), file=err)
+    binary = getattr(stream, "buffer", stream)
+    data = binary.read(MAX_STDIN)
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    if not text.strip():
+        raise UsageError(
+            _(
+                "Paste the bounce or rejection text after `bounce`, or pipe it in: "
+                "`smtpcheck bounce < bounce.eml`."
+            )
+        )
+    return Bounce(text.strip())
+
+
+def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
     try:
         options = split_flags(argv)
-        command = _with_flags(
-            parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
-        )
+        if reads_stdin(options.words):
+            command: Command = _with_flags(read_bounce(stdin, err), options)
+        else:
+            command = _with_flags(
+                parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
+            )
     except UsageError as exc:
         print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
@@ -328,7 +393,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         return 0
     if isinstance(command, History):
         return _history(command, options, out, err)
-    if isinstance(command, (Watch, Unwatch)):
+    if isinstance(command, (Watch, Unwatch, Monitor, Unmonitor)):
         print(
             _(
                 "Watches report in a Slack thread: start one there with "

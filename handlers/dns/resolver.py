@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -33,7 +33,7 @@ from handlers.dns.politeness import (
     QuestionOutcome,
 )
 from handlers.dns.priority import FIRST, PriorityCap, current_priority, mark_answered
-from handlers.dns.wire import RCODES, UdpClient
+from handlers.dns.wire import RCODES, Malformed, UdpClient
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -52,6 +52,13 @@ DEFAULT_NEGATIVE_TTL = 60
 #: the past, so no answer is kept longer than this, whatever its TTL (a delisting shows
 #: within five minutes even to a new command; re-checks and watches use a fresh cache).
 MAX_CACHE_TTL = 300
+#: Answers kept at most; past it the least recently used goes. A full check asks about 70
+#: names, so this holds an incident's burst of checks, and a bot's memory stays flat
+#: however many distinct checks it runs.
+DEFAULT_CACHE_SIZE = 4096
+#: Seconds between sweeps of expired answers (an answer is otherwise only dropped when the
+#: same question comes again, and most never do).
+SWEEP_EVERY = 30.0
 EDNS_PAYLOAD = 1232
 
 
@@ -116,7 +123,8 @@ def parse_nameservers(spec: str) -> list[tuple[str, int]]:
 
 
 def _port(item: str, text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    # ASCII digits only: str.isdigit() alone accepts '²', which int() refuses.
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536):
         raise NameserverSpecError(f"{item!r}: port must be a number from 1 to 65535")
     return int(text)
 
@@ -166,6 +174,7 @@ class Resolver:
         per_list_rate: float = DEFAULT_PER_LIST_RATE,
         per_list_burst: int = DEFAULT_PER_LIST_BURST,
         follow_ups_first: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self._nameservers = list(nameservers)
         self._full: dns.asyncresolver.Resolver | None = None
@@ -173,10 +182,16 @@ class Resolver:
         #: The cap on questions in flight; follow-up questions are let in first.
         self._cap = PriorityCap(max_in_flight, ordered=follow_ups_first)
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
+        #: (name, type) -> (expiry, answer), least recently used first.
+        self._cache: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
+        self.cache_size = max(0, cache_size)
+        self._next_sweep = clock() + SWEEP_EVERY
         self._in_flight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
-        #: Questions actually sent, by (name, type); cache hits and joins are not counted.
-        self.sent: Counter[tuple[str, str]] = Counter()
+        #: Questions actually sent; cache hits and joins are not counted. A count, not the
+        #: names: a long-running bot must not keep every name it ever asked.
+        self.questions_sent = 0
+        #: The same by question type (A, TXT, ...): a handful of keys, whatever is asked.
+        self.sent_by_type: Counter[str] = Counter()
         #: Spacing of the questions to each blocklist (see handlers.dns.politeness).
         self.list_rate = ListRate(per_list_rate, per_list_burst, clock)
         #: Questions sent to each blocklist by outcome; also added to the process totals.
@@ -239,9 +254,14 @@ class Resolver:
             ]
         return ", ".join(servers) or "system resolver"
 
+    def _count(self, rdtype: str, n: int = 1) -> None:
+        self.questions_sent += n
+        self.sent_by_type[rdtype] += n
+
     @property
-    def questions_sent(self) -> int:
-        return sum(self.sent.values())
+    def cached(self) -> int:
+        """Answers in the cache now (at most `cache_size`)."""
+        return len(self._cache)
 
     async def lookup(
         self,
@@ -270,6 +290,7 @@ class Resolver:
         if cached is not None:
             expires, answer = cached
             if self._clock() < expires:
+                self._cache.move_to_end(key)
                 return answer
             del self._cache[key]
         pending = self._in_flight.get(key)
@@ -286,10 +307,23 @@ class Resolver:
                 del self._in_flight[key]
             pending.set_result(answer)
             if answer.definite:
-                ttl = min(answer.ttl, MAX_CACHE_TTL)
-                self._cache[key] = (self._clock() + ttl, answer)
+                self._remember(key, answer)
             return answer
         return await asyncio.shield(pending)
+
+    def _remember(self, key: tuple[str, str], answer: Answer) -> None:
+        """Cache `answer` by its TTL; drop the least recently used past `cache_size`."""
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            for stale in [k for k, (expires, _) in self._cache.items() if expires <= now]:
+                del self._cache[stale]
+        if self.cache_size == 0:
+            return
+        self._cache[key] = (now + min(answer.ttl, MAX_CACHE_TTL), answer)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     async def _ask(
         self, name: str, rdtype: str, zone: ListZone | None = None, priority: int = FIRST
@@ -322,7 +356,7 @@ class Resolver:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
-            self.sent[(name, rdtype)] += 1
+            self._count(rdtype)
             try:
                 reply = await self._wire.ask(server, name, rdtype, left)
             except TimeoutError:
@@ -333,8 +367,11 @@ class Resolver:
                 failure = Answer(name, rdtype, "error", detail=f"network error: {exc}")
                 continue
             if reply is None:
-                self.sent[(name, rdtype)] -= 1  # asked again, and counted, by dnspython
+                self._count(rdtype, -1)  # asked again, and counted, by dnspython
                 return None
+            if isinstance(reply, Malformed):
+                failure = Answer(name, rdtype, "error", detail=f"malformed reply: {reply.reason}")
+                continue
             rcode = RCODES.get(reply.rcode)
             if rcode == "nxdomain":
                 return Answer(name, rdtype, "nxdomain", ttl=_neg(reply.negative_ttl))
@@ -375,7 +412,7 @@ class Resolver:
         import dns.name
         import dns.resolver
 
-        self.sent[(name, rdtype)] += 1
+        self._count(rdtype)
         try:
             result = await self._dns.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN as exc:

@@ -201,3 +201,10 @@ async def test_bounce_without_an_address_reads_the_domain(
     assert report.target == DOMAIN
     assert report.checks["dmarc"].status == "ok"
     assert {"bounce", "spf", "dmarc", "dkim"} <= set(report.checks)
+
+
+async def test_tls_bounce_marks_the_tls_rule(dns_server: DnsServer, resolver: Resolver) -> None:
+    text = gmail("421-4.7.29", "this message wasn't sent over a TLS connection.")
+    [report] = await run_bounce(text, resolver, SETTINGS)
+    rules = {r.id: r for r in report.requirements or []}
+    assert rules["tls"].met is False and "not sent over TLS" in rules["tls"].detail

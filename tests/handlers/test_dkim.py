@@ -182,3 +182,14 @@ def test_ed25519_key() -> None:
 
 def test_selectors_as_typed() -> None:
     assert parse_selectors("s1, selector1._domainkey.example.com. S1") == ["s1", "selector1"]
+
+
+async def test_one_selector_not_answering(dns_server: DnsServer, resolver: Resolver) -> None:
+    """Of two named selectors one does not answer: it is unknown (error), the other is read."""
+    dns_server.add(f"s1._domainkey.{DOMAIN}", "TXT", key_record(2048))
+    dns_server.misbehave(f"s2._domainkey.{DOMAIN}", "servfail")
+    named = await check_dkim(DOMAIN, ["s1", "s2"], resolver)
+    assert named.status == "error" and [k.found for k in named.selectors] == [True, False]
+    assert "could not be read" in named.summary and not any("s2" in a.text for a in named.advice)
+    guessed = await check_dkim(DOMAIN, None, resolver)
+    assert guessed.status == "ok" and "(1 selector did not answer)" in guessed.summary

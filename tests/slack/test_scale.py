@@ -45,7 +45,9 @@ def test_range_progress_summary_and_table(
         dns_server.add(reverse_name("127.0.0.2", zone), "A", "127.0.0.2")
     dns_server.add(reverse_name("51.158.30.5", "bl.spamcop.net"), "A", "127.0.0.2")
     dns_server.add(reverse_name("51.158.30.9", "psbl.surriel.com"), "A", "127.0.0.2")
-    dns_server.delay = 0.6  # slow enough for a progress update (at most one a second)
+    # Slow enough for a progress update (at most one a second): addresses and the
+    # self-test are asked together, so the range takes about one answer's time.
+    dns_server.delay = 1.5
     bot.command("51.158.30.0/28", channel="C_R1")
     updates = slack.wait_call("chat.update", "C_R1", count=2, timeout=15)
     final = slack.wait_for(

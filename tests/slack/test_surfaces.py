@@ -226,6 +226,16 @@ def test_bare_slash_command_opens_the_modal_for_this_channel(
     assert_valid_view(opened.view())
 
 
+def test_modal_slack_will_not_open_falls_back_to_the_usage(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    slack.fail("views.open", Fault(error="expired_trigger_id"))
+    bot.command("  ", channel="C_MODAL_GONE")
+    told = slack.wait_call("chat.postEphemeral", "C_MODAL_GONE")[0]
+    assert "Usage:" in told.all_text() and "/smtpcheck spf DOMAIN" in told.all_text()
+    assert not slack.find("chat.postMessage", "C_MODAL_GONE")
+
+
 def test_help_typed_is_still_the_usage(bot: BotProcess) -> None:
     body = bot.command("help", channel="C_MODAL_HELP").json()
     assert body["response_type"] == "ephemeral" and "/smtpcheck spf DOMAIN" in body["text"]
@@ -397,6 +407,14 @@ def test_app_home_recheck_goes_to_the_persons_dm_and_says_what_changed(
     report = report_in(slack, "DU_H2")
     assert "Nothing changed since the previous check" in report.all_text()
     assert_valid_blocks(report.blocks())
+
+
+def test_a_forged_home_recheck_is_refused_in_words(bot: BotProcess, slack: FakeSlack) -> None:
+    for n, forged in enumerate(['{"c": "bl 999.1.1.1"}', "not json", '{"c": 7}']):
+        post_interactive(bot, home_action("home_recheck", forged, user=f"U_FORGE{n}"))
+        told = slack.wait_call("chat.postEphemeral", f"DU_FORGE{n}")[0]
+        assert "I cannot read that button" in told.body["text"]
+    assert not slack.find("chat.update", "DU_FORGE0")
 
 
 def test_app_home_open_check_button_opens_the_modal(bot: BotProcess, slack: FakeSlack) -> None:

@@ -2,8 +2,9 @@
 
 The bot under test talks to it over real HTTP (SLACK_API_URL points here), as
 bolt-python's own scenario tests do with their mock Web API server. Every call is
-recorded with its method and merged query/form/JSON body; faults can be queued per
-method (HTTP 429 with Retry-After, HTTP 500, or `{"ok": false, "error": ...}`).
+recorded with its method, merged query/form/JSON body and whether it was accepted; faults
+can be queued per method (HTTP 429 with Retry-After, HTTP 500, `{"ok": false, "error": ...}`,
+or a stall before the answer), and `delay` adds latency to every Web API answer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Call:
     method: str
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    #: True once answered with ok, False when a fault answered it (None: not answered yet).
+    ok: bool | None = None
     #: The bearer token the call was made with (a workflow step's own token differs).
     token: str | None = None
 
@@ -57,6 +60,14 @@ class Fault:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    #: Seconds to wait before answering (a stalled Slack); then the status/error above,
+    #: or, with neither, the normal answer.
+    stall: float = 0.0
+
+    @property
+    def answers(self) -> bool:
+        """Whether, after its stall, the call gets the normal answer."""
+        return self.status == 200 and self.error is None
 
 
 class FakeSlack:
@@ -67,6 +78,8 @@ class FakeSlack:
         self.port = 0
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
+        #: Seconds added to every Web API answer (a Slack far away).
+        self.delay = 0.0
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         #: Each person's Slack locale, as users.info tells it (absent: en-US).
         self.locales: dict[str, str] = {}
@@ -107,7 +120,12 @@ class FakeSlack:
         with self._lock:
             self.locales[user] = locale
 
+    def accepted(self, method: str, channel: str | None = None) -> list[Call]:
+        """The calls of `method` Slack answered with ok (failed attempts left out)."""
+        return [c for c in self.find(method, channel) if c.ok]
+
     def reset(self) -> None:
+        self.delay = 0.0
         with self._lock:
             self.locales.clear()
             self.calls.clear()
@@ -191,12 +209,20 @@ class FakeSlack:
         body = await self._body(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
+        call = Call(method, body, token=token)
         with self._lock:
-            self.calls.append(Call(method, body, token=token))
+            self.calls.append(call)
         fault = self._next_fault(method)
-        if fault:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if fault and fault.stall:
+            await asyncio.sleep(fault.stall)
+        if fault and not fault.answers:
+            call.ok = False
             return self._fault_response(fault)
-        return web.json_response(self._answer(method, body))
+        answer = self._answer(method, body)
+        call.ok = bool(answer.get("ok"))
+        return web.json_response(answer)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
@@ -248,14 +274,19 @@ class FakeSlack:
     async def _response(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         body["_to"] = request.match_info["name"]
+        call = Call("response_url", body)
         with self._lock:
-            self.calls.append(Call("response_url", body))
+            self.calls.append(call)
         fault = self._next_fault("response_url")
-        if fault:
+        if fault and fault.stall:
+            await asyncio.sleep(fault.stall)
+        if fault and not fault.answers:
+            call.ok = False
             headers = (
                 {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             )
             return web.Response(status=fault.status, text="fault", headers=headers)
+        call.ok = True
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -279,7 +310,8 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket-mode", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A stalled answer must not hold the shutdown up.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()

@@ -19,6 +19,7 @@ from bot.slack.deps import deps_of
 from bot.slack.modal import Origin
 from bot.slack.router import router_of
 from bot.slack.surfaces import direct_conversation, open_check, publish_home, stored_report
+from handlers.numbers import ascii_int
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -58,8 +59,9 @@ async def on_stop(
     router = router_of(context)
     user = _user(body)
     raw = str(body["actions"][0].get("value", ""))
-    if router.incidents is not None and raw.isascii() and raw.isdigit():
-        await router.incidents.stop_watch(int(raw), user, client)
+    watch_id = ascii_int(raw)
+    if router.incidents is not None and watch_id is not None:
+        await router.incidents.stop_watch(watch_id, user, client)
     await publish_home(client, router.deps, user)
 
 

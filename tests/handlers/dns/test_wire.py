@@ -15,7 +15,7 @@ import pytest
 
 from handlers.catalogue import Zone
 from handlers.dns.resolver import Resolver
-from handlers.dns.wire import UdpClient, encode_question, parse_reply
+from handlers.dns.wire import NOT_OURS, UdpClient, encode_question, parse_reply
 from tests.support.dns_server import DnsServer
 
 ZONE = Zone(
@@ -67,7 +67,7 @@ def test_truncated_and_cname_answers_go_to_the_full_resolver() -> None:
 def test_answer_to_another_question_is_not_taken() -> None:
     data, _ = wire_answer("1.0.0.127.bl.example-bl.net", "A", "127.0.0.2")
     _, question = wire_answer(NAME, "A")
-    assert parse_reply(data, question, 1) is None
+    assert parse_reply(data, question, 1) is NOT_OURS
 
 
 @pytest.mark.parametrize("name", ["bad..name.example", "x" * 64 + ".example", "bücher.example"])
