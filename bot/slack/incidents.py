@@ -350,6 +350,13 @@ class Incidents:
 
     # ---- monitors ----------------------------------------------------------------------
 
+    def _label(self, target: str) -> str:
+        """A pool's name as SMTPCHECK_POOLS spells it (people type it in any case)."""
+        if "/" in target:
+            return target
+        pool = next((p for p in self.deps.settings.pools if p.name.lower() == target.lower()), None)
+        return pool.name if pool is not None else target
+
     def _networks(self, command: Monitor) -> list[str]:
         """The IPv4 networks of a range or of a pool named in SMTPCHECK_POOLS."""
         if command.is_range:
@@ -377,7 +384,7 @@ class Incidents:
 
     async def _monitor(self, command: Monitor, conv: Conversation, client: AsyncWebClient) -> None:
         networks = self._networks(command)
-        label = command.target
+        label = self._label(command.target)
         existing = await asyncio.to_thread(self.store.active_monitor, label, conv.channel)
         if existing is not None:
             await tell(
@@ -427,7 +434,7 @@ class Incidents:
     ) -> None:
         stopped = await asyncio.to_thread(
             lambda: self.store.stop_monitor(
-                command.target,
+                self._label(command.target),
                 conv.channel,
                 reason=f"stopped by <@{conv.user}>",
                 now=datetime.now(UTC),
