@@ -231,3 +231,24 @@ def test_a_recheck_with_nothing_changed_is_one_line() -> None:
     assert "Listed on 1 of 29" not in json.dumps(rendered.blocks)
     changed = blocks.render([report], values=["v"], changes=["newly listed on SpamCop"])
     assert len(changed.blocks) > 1 and "Listed on 1 of 29" in json.dumps(changed.blocks)
+
+
+def test_link_buttons_name_their_page_and_never_cut_advice() -> None:
+    assert blocks.page_label("https://www.rfc-editor.org/rfc/rfc7208#section-4.5") == (
+        "RFC 7208 section 4.5"
+    )
+    assert blocks.page_label("https://www.spamhaus.com/product/data-query-service/") == (
+        "Guide on spamhaus.com"
+    )
+    advice = "x" * 300
+    report = {
+        "target": "51.158.10.22",
+        "verdict": "warn",
+        "checks": {"spf": {"status": "warn", "summary": "s"}},
+        "advice": [{"text": advice, "url": "https://www.rfc-editor.org/rfc/rfc7208#section-5"}],
+    }
+    rendered = blocks.render([report], values=[None])
+    labels = [
+        e["text"]["text"] for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert "RFC 7208 section 5" in labels and not any("xxx" in label for label in labels)
