@@ -349,22 +349,40 @@ def _dmarc(old: Any, new: Any) -> list[Change]:
         return []
     if "error" in (_status(old), _status(new)):
         if _status(old) != _status(new):
-            state = "could not be read" if _status(new) == "error" else "could be read again"
-            return [Change(f"DMARC {state}", False)]
+            said = (
+                _("DMARC could not be read")
+                if _status(new) == "error"
+                else _("DMARC could be read again")
+            )
+            return [Change(said, False)]
         return []
     out: list[Change] = []
     before, after = old.get("policy"), new.get("policy")
     if old.get("found_at") is None and new.get("found_at") is not None:
-        out.append(Change(f"DMARC record published at _dmarc.{new['found_at']}: p={after or '?'}"))
+        out.append(
+            Change(
+                _("DMARC record published at _dmarc.{name}: p={policy}").format(
+                    name=new["found_at"], policy=after or "?"
+                )
+            )
+        )
     elif old.get("found_at") is not None and new.get("found_at") is None:
-        out.append(Change("DMARC record removed"))
+        out.append(Change(_("DMARC record removed")))
     elif before != after:
-        out.append(Change(f"DMARC policy {before or 'none applies'} → {after or 'none applies'}"))
+        out.append(
+            Change(
+                _("DMARC policy {before} → {after}").format(
+                    before=before or _("none applies"), after=after or _("none applies")
+                )
+            )
+        )
     elif _record(old) != _record(new):
-        out.append(Change("DMARC record changed"))
+        out.append(Change(_("DMARC record changed")))
     aligned_before, aligned_after = old.get("spf_aligned"), new.get("spf_aligned")
     if None not in (aligned_before, aligned_after) and aligned_before != aligned_after:
-        out.append(Change("SPF now passes aligned" if aligned_after else "SPF no longer aligned"))
+        out.append(
+            Change(_("SPF now passes aligned") if aligned_after else _("SPF no longer aligned"))
+        )
     return out
 
 
@@ -381,11 +399,25 @@ def _dkim(old: Any, new: Any) -> list[Change]:
         if was == now:
             continue
         if now and not was:
-            out.append(Change(f"DKIM key published at selector {selector} ({now})"))
+            out.append(
+                Change(
+                    _("DKIM key published at selector {selector} ({key})").format(
+                        selector=selector, key=now
+                    )
+                )
+            )
         elif was and not now:
-            out.append(Change(f"DKIM key at selector {selector} is gone"))
+            out.append(
+                Change(_("DKIM key at selector {selector} is gone").format(selector=selector))
+            )
         else:
-            out.append(Change(f"DKIM key at selector {selector}: {was} → {now}"))
+            out.append(
+                Change(
+                    _("DKIM key at selector {selector}: {before} → {after}").format(
+                        selector=selector, before=was, after=now
+                    )
+                )
+            )
     return out
 
 

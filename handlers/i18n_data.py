@@ -15,7 +15,20 @@ from typing import IO, Any
 
 #: Keys whose string values are for people (anything else is a name, a pattern, a URL or a kind).
 TEXT_KEYS = frozenset(
-    {"meaning", "default_meaning", "advice", "access", "terms", "explanation", "summary", "note"}
+    {
+        "meaning",
+        "default_meaning",
+        "advice",
+        "access",
+        "terms",
+        "explanation",
+        "summary",
+        "note",
+        "title",
+        "rule",
+        "short",
+        "description",
+    }
 )
 #: Tables mapping a return code to its meaning, as plain strings.
 CODE_TABLES = frozenset({"codes"})

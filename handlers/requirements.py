@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from handlers.i18n import _, ngettext
 from handlers.results import CheckResult
 
 
@@ -110,11 +111,13 @@ def line_for(receiver: Receiver, items: Sequence[Mapping[str, Any]]) -> str:
     met = [r for r in mine if r.get("met") is True]
     missing = [str(r.get("short") or r.get("rule")) for r in mine if r.get("met") is False]
     unknown = [str(r.get("short") or r.get("rule")) for r in mine if r.get("met") is None]
-    line = f"{receiver.title}: {len(met)} of {len(mine)} met"
+    line = ngettext("{title}: {n} of {total} met", "{title}: {n} of {total} met", len(met)).format(
+        title=_(receiver.title), n=len(met), total=len(mine)
+    )
     if missing:
-        line += f": {', '.join(missing)} missing"
+        line += ": " + _("{rules} missing").format(rules=", ".join(_(m) for m in missing))
     if unknown:
-        line += f"; {', '.join(unknown)} unknown"
+        line += "; " + _("{rules} unknown").format(rules=", ".join(_(u) for u in unknown))
     return line
 
 
@@ -124,7 +127,7 @@ Judgement = tuple[bool | None, str]
 def _ptr(checks: Mapping[str, CheckResult]) -> Judgement:
     ptr = checks.get("ptr")
     if ptr is None or ptr.status in ("error", "skipped"):
-        return None, "reverse DNS not checked"
+        return None, _("reverse DNS not checked")
     confirmed = bool(getattr(ptr, "forward_confirmed", False))
     return confirmed, "" if confirmed else ptr.summary
 
@@ -133,7 +136,7 @@ def _spf(checks: Mapping[str, CheckResult]) -> Judgement:
     spf = checks.get("spf")
     result = getattr(spf, "result", None) if spf is not None else None
     if spf is None or getattr(spf, "ip", None) is None or result in (None, "temperror"):
-        return None, "SPF not evaluated for an address"
+        return None, _("SPF not evaluated for an address")
     return result == "pass", "" if result == "pass" else spf.summary
 
 
@@ -144,16 +147,16 @@ def _dkim(checks: Mapping[str, CheckResult]) -> Judgement:
     if usable:
         return True, ""
     if dkim is None or dkim.status in ("error", "skipped"):
-        return None, "DKIM not checked"
+        return None, _("DKIM not checked")
     if getattr(dkim, "guessed", False) and not any(k.found for k in keys):
-        return None, "no key at the common selectors; the real selector is not known"
+        return None, _("no key at the common selectors; the real selector is not known")
     return False, dkim.summary
 
 
 def _dmarc(checks: Mapping[str, CheckResult]) -> Judgement:
     dmarc = checks.get("dmarc")
     if dmarc is None or dmarc.status in ("error", "skipped"):
-        return None, "DMARC not checked"
+        return None, _("DMARC not checked")
     policy = getattr(dmarc, "policy", None)
     return policy is not None, "" if policy else dmarc.summary
 
@@ -164,16 +167,16 @@ def _alignment(checks: Mapping[str, CheckResult], dkim_met: bool | None) -> Judg
     if aligned is True:
         return True, ""
     if aligned is None:
-        return None, "alignment needs an address to evaluate SPF"
+        return None, _("alignment needs an address to evaluate SPF")
     if dkim_met is False:
-        return False, "SPF is not aligned and no DKIM key signs for the domain"
-    return None, "SPF is not aligned; an aligned DKIM signature would also do"
+        return False, _("SPF is not aligned and no DKIM key signs for the domain")
+    return None, _("SPF is not aligned; an aligned DKIM signature would also do")
 
 
 def _tls(checks: Mapping[str, CheckResult]) -> Judgement:
     bounce = checks.get("bounce")
     if bounce is not None and getattr(bounce, "kind", None) == "tls":
-        return False, "the receiver says the message was not sent over TLS"
+        return False, _("the receiver says the message was not sent over TLS")
     for name in ("mx", "smtp"):
         check = checks.get(name)
         if check is None or check.status == "skipped":
@@ -185,4 +188,4 @@ def _tls(checks: Mapping[str, CheckResult]) -> Judgement:
                 return all(h.starttls for h in answering), ""
         elif getattr(check, "failure", None) is None and hasattr(check, "starttls"):
             return bool(check.starttls), ""
-    return None, "TLS not probed (smtpcheck mx DOMAIN shows it)"
+    return None, _("TLS not probed (smtpcheck mx DOMAIN shows it)")

@@ -129,7 +129,9 @@ def port_refusal(port: int, settings: Settings) -> str | None:
     if port in settings.smtp_ports:
         return None
     allowed = ", ".join(str(p) for p in settings.smtp_ports)
-    return f"port {port} is not an SMTP port this probe connects to (allowed: {allowed})"
+    return _("port {port} is not an SMTP port this probe connects to (allowed: {allowed})").format(
+        port=port, allowed=allowed
+    )
 
 
 def address_refusal(address: str, settings: Settings) -> str | None:
@@ -275,7 +277,11 @@ class _Dialogue:
                 self._record("starttls", "STARTTLS", code, text, "fail")
                 self.session.tls = TlsInfo(problems=["starttls_refused"], detail=text)
                 await self._quit_quietly()
-                raise _Abort("tls", f"the server offered STARTTLS but answered: {text}", "starttls")
+                raise _Abort(
+                    "tls",
+                    _("the server offered STARTTLS but answered: {reply}").format(reply=text),
+                    "starttls",
+                )
             self._record("starttls", "STARTTLS", code, text, "ok")
             await self._handshake()
             if self.session.verify_failed is not None:
@@ -380,12 +386,16 @@ class _Dialogue:
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
         except TimeoutError as exc:
-            detail = f"the TLS handshake did not finish within {self.timeout:g} s"
+            detail = _("the TLS handshake did not finish within {seconds} s").format(
+                seconds=f"{self.timeout:g}"
+            )
             self.session.tls = TlsInfo(problems=["handshake"], detail=detail)
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
         except (ConnectionError, OSError) as exc:
-            detail = f"the connection broke during the TLS handshake ({exc.__class__.__name__})"
+            detail = _("the connection broke during the TLS handshake ({error})").format(
+                error=exc.__class__.__name__
+            )
             self.session.tls = TlsInfo(problems=["handshake"], detail=detail)
             self._record("tls", sent, None, detail, "fail", since=started)
             raise _Abort("tls", detail, "tls") from exc
@@ -447,19 +457,19 @@ class _Dialogue:
                     if len(text) == 3 or text[3] == " ":
                         return int(lines[0][:3]), "\n".join(lines)
                     if len(lines) >= _MAX_REPLY_LINES:
-                        raise _Abort("protocol", "a reply of more than 100 lines", step)
+                        raise _Abort("protocol", _("a reply of more than 100 lines"), step)
         except TimeoutError as exc:
-            detail = f"no reply within {self.timeout:g} s"
+            detail = _("no reply within {seconds} s").format(seconds=f"{self.timeout:g}")
             self._record(step, sent, None, detail, "fail", since=started)
             raise _Abort("timeout", detail, step) from exc
         except (ValueError, asyncio.LimitOverrunError) as exc:
             self._record(step, sent, None, "an overlong line", "fail", since=started)
-            raise _Abort("protocol", "an overlong reply line", step) from exc
+            raise _Abort("protocol", _("an overlong reply line"), step) from exc
         except _Abort as abort:
             self._record(step, sent, None, abort.detail, "fail", since=started)
             raise
         except (ConnectionError, OSError) as exc:
-            detail = f"the connection broke ({exc.__class__.__name__})"
+            detail = _("the connection broke ({error})").format(error=exc.__class__.__name__)
             self._record(step, sent, None, detail, "fail", since=started)
             raise _Abort("rejected" if step == "banner" else "timeout", detail, step) from exc
 
@@ -490,8 +500,8 @@ def _is_reply_line(text: str) -> bool:
 
 def _closed_detail(step: str, lines: list[str]) -> str:
     if step == "banner" and not lines:
-        return "the server closed the connection without a greeting"
-    return f"the server closed the connection during {step}"
+        return _("the server closed the connection without a greeting")
+    return _("the server closed the connection during {step}").format(step=step)
 
 
 def _not_smtp_detail(text: str, lines: list[str]) -> str:
@@ -530,7 +540,7 @@ def _describe_certificate(info: TlsInfo, der: bytes, name: str | None) -> None:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
-        info.detail = "the server's certificate could not be parsed"
+        info.detail = _("the server's certificate could not be parsed")
         return
     info.subject = cert.subject.rfc4514_string()
     info.issuer = cert.issuer.rfc4514_string()

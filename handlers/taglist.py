@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from handlers.i18n import _
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -37,16 +39,18 @@ def parse_tags(text: str, *, lower_names: bool = False) -> TagList:
         spec = raw.strip()
         if not spec:
             if index != len(specs) - 1:
-                problems.append("an empty tag between two ';'")
+                problems.append(_("an empty tag between two ';'"))
             continue
         if "=" not in spec:
-            problems.append(f"'{_short(spec)}' has no '=' (every tag is name=value)")
+            problems.append(
+                _("'{tag}' has no '=' (every tag is name=value)").format(tag=_short(spec))
+            )
             continue
         name, value = (part.strip() for part in spec.split("=", 1))
         if lower_names:
             name = name.lower()
         if not _NAME.match(name):
-            problems.append(f"'{_short(name)}' is not a valid tag name")
+            problems.append(_("'{tag}' is not a valid tag name").format(tag=_short(name)))
             continue
         if name in tags:
             duplicates.append(name)

@@ -523,7 +523,7 @@ def requirements_text(report: JSON) -> str:
     lines = requirement_lines(report)
     if not lines:
         return ""
-    return fit(["*Receivers' sender rules*", *(f"• {esc(line)}" for line in lines)])
+    return fit([_("*Receivers' sender rules*"), *(f"• {esc(line)}" for line in lines)])
 
 
 def _compact(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:

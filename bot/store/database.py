@@ -35,6 +35,7 @@ from bot.changes import changes
 from bot.store import sqlite_file
 from bot.store.monitors import MonitorStore
 from bot.store.schema import deliveries, reports, watches
+from handlers import i18n
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
 MIN_INTERVAL = 5 * 60
@@ -521,14 +522,17 @@ def create_engine(url: str) -> Engine:
 
 
 def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
-    """One line per report: "2026-11-28 09:41  fail  Listed on 2 of 31 — delisted from SpamCop".
+    """One line per report: "28 Nov 2026, 09:41 UTC  fail   Listed on 2 of 31 — delisted from SpamCop".
 
-    Times are UTC. Plain text: Slack renderers escape it like any other text.
+    Times are UTC, written for the reader's locale and padded so the columns line up.
+    Plain text: Slack renderers escape it like any other text.
     """
     lines = []
-    for entry in entries:
+    stamps = [i18n.moment(entry.row.created_at.astimezone(UTC), seconds=False) for entry in entries]
+    width = max((len(stamp) for stamp in stamps), default=0)
+    for entry, stamp in zip(entries, stamps, strict=True):
         row = entry.row
-        line = f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}  {row.verdict:<5}  {_summary(row.report)}"
+        line = f"{stamp:<{width}}  {row.verdict:<5}  {_summary(row.report)}"
         if entry.changes:
             line += " — " + "; ".join(entry.changes)
         lines.append(line.rstrip())

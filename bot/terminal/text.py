@@ -179,7 +179,7 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
         out.extend(f"      {line}" for line in layout(check, style))
     rules = requirement_lines(report)
     if rules:
-        out.append(style.bold("Receivers' sender rules:"))
+        out.append(style.bold(_("Receivers' sender rules:")))
         out.extend(f"  {clean(line)}" for line in rules)
         out.extend(f"      {clean(label)}: {clean(url)}" for label, url in guideline_links(report))
     advice = report.get("advice") or []

@@ -95,8 +95,9 @@ def test_history_in_the_terminal(
     code, out, _ = run("history", IP)
     lines = out.strip().splitlines()
     assert code == 0 and len(lines) == 2
-    assert lines[0].split()[2] == "ok" and "delisted from Spamhaus ZEN" in lines[0]
-    assert lines[1].split()[2] == "warn"
+    assert lines[0].split(" UTC ", 1)[1].split()[0] == "ok"
+    assert "delisted from Spamhaus ZEN" in lines[0]
+    assert lines[1].split(" UTC ", 1)[1].split()[0] == "warn"
 
 
 def test_history_of_an_unknown_address(
