@@ -66,8 +66,10 @@ def percentile(values: Sequence[float], p: float) -> float:
 async def one_burst(
     server: tuple[str, int], zones: tuple[Zone, ...], checks: int, follow_ups_first: bool
 ) -> dict[str, Any]:
-    from handlers.check import full_check
     from handlers.dns.resolver import Resolver
+    from handlers.dnsbl import check_dnsbl
+    from handlers.ptr import check_ptr
+    from handlers.spf import check_spf
 
     settings = Settings(catalogue=zones, nameservers=(server,), timeout=TIMEOUT)
     resolver = Resolver(
@@ -84,11 +86,19 @@ async def one_burst(
         ready: list[float] = []
 
         async def one(n: int) -> None:
-            report = await full_check(address(n), f"d{n}.example-mail.net", resolver, settings)
+            ip, domain = address(n), f"d{n}.example-mail.net"
+            # Blocklists (listing then TXT), PTR then A, SPF then include: the chains of a
+            # full check. DMARC and DKIM add no chain of their own and are left out.
+            _, ptr, spf = await asyncio.gather(
+                check_dnsbl(ip, resolver, settings),
+                check_ptr(ip, resolver, settings),
+                check_spf(domain, ip, resolver, settings),
+            )
             ready.append(time.perf_counter() - start)
-            spf, ptr = report.checks["spf"], report.checks["ptr"]
             if spf.status != "ok" or ptr.status not in ("ok", "warn"):
-                raise BenchmarkError(f"check {n}: SPF {spf.status}, PTR {ptr.status}")
+                raise BenchmarkError(
+                    f"check {n}: SPF {spf.status} ({spf.summary}), PTR {ptr.status}"
+                )
 
         await asyncio.gather(*(one(n) for n in range(checks)))
     finally:

@@ -43,7 +43,10 @@ run_opts=()
 
 cleanup() {
   if ((${#engine[@]})); then
-    "${engine[@]}" rm -f -v "$name" "$name-socket" >/dev/null 2>&1 || true
+    local container
+    for container in "$name" "$name-socket"; do # one at a time: a missing one stops podman rm
+      "${engine[@]}" rm -f -v "$container" >/dev/null 2>&1 || true
+    done
     "${engine[@]}" rmi "$tag" >/dev/null 2>&1 || true
     # Every changed checkout leaves a ~130 MB layer behind; keep three days of build cache.
     "${engine[@]}" image prune -f --filter until=72h >/dev/null 2>&1 || true

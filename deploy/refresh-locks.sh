@@ -11,6 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
   --custom-compile-command deploy/refresh-locks.sh "$@" -o requirements.lock
-printf 'pip>=24\nsetuptools>=68\n' | uv pip compile - --universal --python-version 3.11 \
+printf 'pip>=24\nsetuptools>=77\n' | uv pip compile - --universal --python-version 3.11 \
   --generate-hashes --custom-compile-command deploy/refresh-locks.sh "$@" \
   -o requirements-build.lock

@@ -165,3 +165,15 @@ def test_the_memory_benchmark_runs_both_caches() -> None:
         assert run.questions > 30  # every check asked its own questions
     assert figures.bounded.cached_end <= 50 < figures.unbounded.cached_end
     assert "plateau" in render_memory(figures)
+
+
+def test_monitor_benchmark_runs_one_and_two_replicas() -> None:
+    from bench.bench_monitor import measure as measure_monitor
+    from bench.bench_monitor import render as render_monitor
+
+    figures = measure_monitor("51.158.8.0/25", delay_ms=1, repeat=1)
+    assert set(figures.median_seconds) == {"1", "2"}
+    assert figures.runs["1"][0]["chunks_by_replica"] == [2]
+    assert sum(figures.runs["2"][0]["chunks_by_replica"]) == 2
+    assert figures.ratio_two_vs_one > 0
+    assert "two replicas" in render_monitor(figures)

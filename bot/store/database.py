@@ -160,7 +160,7 @@ class Store(MonitorStore):
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot use the database {_safe(url)}: {exc}") from exc
+            raise StoreError(f"cannot use the database {_safe(url)}: {_first_line(exc)}") from exc
         return store
 
     def migrate(self) -> None:
@@ -614,6 +614,12 @@ def _active(conn: Connection, target: str, channel_id: str, thread: str) -> Watc
         .first()
     )
     return _watch(row) if row else None
+
+
+def _first_line(exc: Exception) -> str:
+    """A driver error in one line (SQLAlchemy appends the statement and a help URL)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    return lines[0] if lines and lines[0] else type(exc).__name__
 
 
 def _safe(url: str) -> str:

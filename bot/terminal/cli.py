@@ -215,7 +215,15 @@ def _keep(reports: Sequence[Report], command: Command) -> str | None:
             store.close()
     except StoreError as exc:
         return str(exc)
+    except Exception as exc:  # down, read-only, corrupt, full: the report is printed anyway
+        return _first_line(exc)
     return None
+
+
+def _first_line(exc: Exception) -> str:
+    """A database error in one line (SQLAlchemy appends the statement and a help URL)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _user() -> str:
@@ -236,6 +244,9 @@ def _history(command: History, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     try:
         lines = history_lines(store.history(command.target))
+    except Exception as exc:  # the database broke after it opened
+        print(_first_line(exc), file=err)
+        return EXIT_USAGE
     finally:
         store.close()
     if not lines:
