@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
@@ -252,3 +253,17 @@ def test_link_buttons_name_their_page_and_never_cut_advice() -> None:
         e["text"]["text"] for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]
     ]
     assert "RFC 7208 section 5" in labels and not any("xxx" in label for label in labels)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_usage_text_splits_the_sentence_from_the_grammar_in_each_language(
+    language: str,
+) -> None:
+    from bot.grammar import usage
+    from handlers import i18n
+
+    with i18n.use(language):  # type: ignore[arg-type]
+        said = blocks.usage_text(usage("That is not an address."))
+    first, _sep, rest = said.partition("\n```")
+    assert first.endswith(".") and "```" not in first
+    assert rest.endswith("```") and "/smtpcheck" in rest
