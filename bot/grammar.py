@@ -54,7 +54,7 @@ MIN_MONITOR_MINUTES = 15
 DEFAULT_MONITOR_MINUTES = 60
 #: Widest range a monitor takes: a /22, 1,024 addresses.
 MONITOR_MIN_PREFIX = 22
-_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 
 
 class UsageError(ValueError):
@@ -276,7 +276,7 @@ def check_range(word: str, widest: int = MIN_PREFIX) -> Range:
 
 
 def monitor_target(word: str) -> str:
-    """A range up to /22 (an address is its /32) or a pool's name, canonical."""
+    """A range up to /22 (an address is its /32) or a pool's name (e.g. "Frankfurt egress")."""
     if looks_like_range(word):
         return check_range(word, MONITOR_MIN_PREFIX).network
     if _is_ip(word) or _IPV4_SHAPE.match(word):
@@ -442,8 +442,9 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
             raise UsageError(
                 f"Say what to {verb}: a range such as 51.158.10.0/24, or a pool's name."
             )
-        _arity(verb, named, 1, 1)
-        target = monitor_target(named[0])
+        if looks_like_range(named[0]) or _is_ip(named[0]):
+            _arity(verb, named, 1, 1)
+        target = monitor_target(" ".join(named))  # a pool's name may have several words
         return Monitor(target, minutes) if verb == "monitor" else Unmonitor(target)
     if verb in ("unwatch", "history"):
         _arity(verb, args, 1, 1)

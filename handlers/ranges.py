@@ -423,6 +423,8 @@ async def check_addresses(
             for _ in range(min(window_size(settings), max(total, 1))):
                 group.create_task(worker())
         await selftests
+    except ExceptionGroup as failed:  # callers expect the error itself, as from gather
+        raise failed.exceptions[0] from None
     finally:
         if not selftests.done():
             selftests.cancel()

@@ -195,6 +195,7 @@ def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:
     assert parse("monitor 51.158.10.0/24 every 2h") == Monitor("51.158.10.0/24", 120)
     assert parse("monitor 51.158.10.5") == Monitor("51.158.10.5/32", 60)
     assert parse("monitor scaleway-par every 15m") == Monitor("scaleway-par", 15)
+    assert parse("monitor Frankfurt egress every 2h") == Monitor("Frankfurt egress", 120)
     assert parse("unmonitor 51.158.10.0/24") == Unmonitor("51.158.10.0/24")
     for text, words in [
         ("monitor 51.158.0.0/21", "up to /22"),
@@ -202,6 +203,7 @@ def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:
         ("monitor", "Say what to monitor"),
         ("monitor 10.0.0.0/24", "private"),
         ("monitor <b>", "neither a range"),
+        ("monitor 51.158.10.0/24 extra", "at most 1 word"),
     ]:
         with pytest.raises(UsageError) as info:
             parse(text)

@@ -17,9 +17,11 @@ import pytest
 
 from bot.store import Store, Watch
 from bot.watches import CheckFn, WatchRunner
+from handlers import i18n
 from handlers.catalogue import builtin
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import SelfTestCache, check_dnsbl, query_name
+from handlers.i18n import Language
 from handlers.ptr import check_ptr, reverse_name
 from handlers.report import Report
 from handlers.settings import Settings
@@ -373,3 +375,27 @@ async def test_run_forever_polls_until_cancelled(store: Store, dns_check: DnsChe
     with pytest.raises(asyncio.CancelledError):
         await task
     assert posts.texts() == [f"{IP}: delisted from SpamCop."]
+
+
+async def test_a_watch_speaks_the_language_of_whoever_started_it(
+    store: Store, dns_check: DnsCheck
+) -> None:
+    """The runner asks the watch's language, then checks, compares and posts in it."""
+    watch = await watch_listed_address(store, dns_check)
+    posts = Posts()
+    asked: list[str | None] = []
+
+    async def language(of: Watch) -> Language:
+        asked.append(of.user_id)
+        return "fr"
+
+    runner = WatchRunner(store, dns_check, posts, language=language)
+    dns_check.delist(IP, SPAMCOP)
+    dns_check.delist(IP, ZEN)
+    [result] = await runner.run_due(T0 + EVERY)
+    assert result.outcome == "clean" and asked == [watch.user_id]
+    assert posts.texts() == [
+        f"{IP} est propre maintenant : verdict fail → ok; retirée de Spamhaus ZEN (SBL); "
+        "retirée de SpamCop. J’ai arrêté de la surveiller."
+    ]
+    assert i18n.current() == "en"  # the language was the run's, not the process's

@@ -32,7 +32,7 @@ from bot.store import Watch as WatchRow
 from bot.watches import Undeliverable, WatchRunner
 from handlers import i18n
 from handlers.check import full_check
-from handlers.i18n import N_, Language, _
+from handlers.i18n import N_, Language, _, ngettext
 from handlers.ranges import RangeError, check_addresses, parse_range
 
 #: Most addresses one monitor covers: a pool from SMTPCHECK_POOLS may be several ranges.
@@ -83,14 +83,16 @@ class Incidents:
         self.deps = deps
         self.client = client
         self.runner = WatchRunner(store, self.check, self.post_watch, language=self.language_of)
-        self.monitors = MonitorRunner(store, self.check_chunk, self.post_monitor)
+        self.monitors = MonitorRunner(
+            store, self.check_chunk, self.post_monitor, language=self.language_of
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._monitor_task: asyncio.Task[None] | None = None
 
     # ---- the watch loop ----------------------------------------------------------------
 
-    async def language_of(self, watch: WatchRow) -> Language:
-        """A watch speaks the language of whoever started it."""
+    async def language_of(self, watch: WatchRow | MonitorRow) -> Language:
+        """A watch or a monitor speaks the language of whoever started it."""
         return await self.deps.locales.language(self.client, watch.user_id or "")
 
     async def check(self, target: str, domain: str | None) -> dict[str, Any]:
@@ -344,21 +346,18 @@ class Incidents:
             lines = [_watch_line(w) for w in watches]
             parts.append(_("*Watching in this channel:*") + "\n" + "\n".join(lines))
         if monitors:
-            lines = [
-                f"• {blocks.esc(m.target)} ({m.addresses} addresses), every "
-                f"{_minutes(m.every_seconds)}, since {m.created_at:%Y-%m-%d %H:%M} UTC, "
-                + (
-                    f"{m.listed_now} listed at the last run"
-                    if m.finished_run
-                    else "first run under way"
-                )
-                + (f", asked by <@{m.user_id}>" if m.user_id else "")
-                for m in monitors
-            ]
-            parts.append("*Monitoring in this channel:*\n" + "\n".join(lines))
+            lines = [_monitor_line(m) for m in monitors]
+            parts.append(_("*Monitoring in this channel:*") + "\n" + "\n".join(lines))
         await tell(client, conv, "\n\n".join(parts))
 
     # ---- monitors ----------------------------------------------------------------------
+
+    def _label(self, target: str) -> str:
+        """A pool's name as SMTPCHECK_POOLS spells it (people type it in any case)."""
+        if "/" in target:
+            return target
+        pool = next((p for p in self.deps.settings.pools if p.name.lower() == target.lower()), None)
+        return pool.name if pool is not None else target
 
     def _networks(self, command: Monitor) -> list[str]:
         """The IPv4 networks of a range or of a pool named in SMTPCHECK_POOLS."""
@@ -367,43 +366,67 @@ class Incidents:
         pools = self.deps.settings.pools
         pool = next((p for p in pools if p.name.lower() == command.target.lower()), None)
         if pool is None:
-            known = ", ".join(p.name for p in pools) or "none are configured (SMTPCHECK_POOLS)"
-            raise UsageError(f"{command.target} is not a range nor a pool I know; pools: {known}.")
+            known = ", ".join(p.name for p in pools) or _("none are configured (SMTPCHECK_POOLS)")
+            raise UsageError(
+                _("{target} is not a range nor a pool I know; pools: {known}.").format(
+                    target=command.target, known=known
+                )
+            )
         networks = [str(n) for n in pool.ranges if n.version == 4]
         if not networks:
-            raise UsageError(f"The pool {pool.name} has no IPv4 range to monitor.")
+            raise UsageError(
+                _("The pool {pool} has no IPv4 range to monitor.").format(pool=pool.name)
+            )
         try:
             for network in networks:
                 parse_range(network, 32 - MAX_MONITOR_ADDRESSES.bit_length() + 1)
         except RangeError as exc:
-            raise UsageError(f"The pool {pool.name} cannot be monitored: {exc}") from None
+            raise UsageError(
+                _("The pool {pool} cannot be monitored: {error}").format(pool=pool.name, error=exc)
+            ) from None
         total = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
         if total > MAX_MONITOR_ADDRESSES:
             raise UsageError(
-                f"The pool {pool.name} has {total:,} addresses; a monitor covers at most "
-                f"{MAX_MONITOR_ADDRESSES:,}: monitor its ranges one by one."
+                _(
+                    "The pool {pool} has {total} addresses; a monitor covers at most {most}: "
+                    "monitor its ranges one by one."
+                ).format(
+                    pool=pool.name,
+                    total=i18n.number(total),
+                    most=i18n.number(MAX_MONITOR_ADDRESSES),
+                )
             )
         return networks
 
     async def _monitor(self, command: Monitor, conv: Conversation, client: AsyncWebClient) -> None:
         networks = self._networks(command)
-        label = command.target
+        label = self._label(command.target)
         existing = await asyncio.to_thread(self.store.active_monitor, label, conv.channel)
         if existing is not None:
             await tell(
                 client,
                 conv,
-                f"I am already monitoring {blocks.esc(label)} in this channel "
-                f"(every {_minutes(existing.every_seconds)}).",
+                _("I am already monitoring {target} in this channel (every {interval}).").format(
+                    target=blocks.esc(label), interval=_minutes(existing.every_seconds)
+                ),
             )
             return
         size = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
-        text = (
-            f":satellite: Monitoring {blocks.esc(label)} ({size:,} addresses) on every blocklist, "
-            f"every {_minutes(command.every_minutes * 60)} (asked by <@{conv.user}>). The first "
-            "run says what is listed now; after that I post here only what changes (newly "
-            "listed addresses and by which list, delisted ones). Stop with "
-            f"`/smtpcheck unmonitor {blocks.esc(label)}`."
+        text = ngettext(
+            ":satellite: Monitoring {target} ({n} address) on every blocklist, every {interval} "
+            "(asked by <@{user}>). The first run says what is listed now; after that I post here "
+            "only what changes (newly listed addresses and by which list, delisted ones). Stop "
+            "with `/smtpcheck unmonitor {target}`.",
+            ":satellite: Monitoring {target} ({n} addresses) on every blocklist, every {interval} "
+            "(asked by <@{user}>). The first run says what is listed now; after that I post here "
+            "only what changes (newly listed addresses and by which list, delisted ones). Stop "
+            "with `/smtpcheck unmonitor {target}`.",
+            size,
+        ).format(
+            target=blocks.esc(label),
+            n=i18n.number(size),
+            interval=_minutes(command.every_minutes * 60),
+            user=conv.user,
         )
         shown = blocks.notice(text)
         try:
@@ -412,7 +435,7 @@ class Incidents:
             )
         except Exception:
             log.warning("monitor %s: cannot post in %s", label, conv.channel, exc_info=True)
-            await tell(client, conv, NEED_THREAD)
+            await tell(client, conv, _(NEED_THREAD))
             return
         thread = conv.thread_ts or str(posted.get("ts") or "")
         try:
@@ -429,7 +452,11 @@ class Incidents:
             )
         except MonitorExistsError as exc:
             await tell(
-                client, conv, f"I am already monitoring {blocks.esc(exc.monitor.target)} here."
+                client,
+                conv,
+                _("I am already monitoring {target} here.").format(
+                    target=blocks.esc(exc.monitor.target)
+                ),
             )
 
     async def _unmonitor(
@@ -437,7 +464,7 @@ class Incidents:
     ) -> None:
         stopped = await asyncio.to_thread(
             lambda: self.store.stop_monitor(
-                command.target,
+                self._label(command.target),
                 conv.channel,
                 reason=f"stopped by <@{conv.user}>",
                 now=datetime.now(UTC),
@@ -447,11 +474,15 @@ class Incidents:
             await tell(
                 client,
                 conv,
-                f"I was not monitoring {blocks.esc(command.target)} in this channel.",
+                _("I was not monitoring {target} in this channel.").format(
+                    target=blocks.esc(command.target)
+                ),
             )
             return
         shown = blocks.notice(
-            f"Stopped monitoring {blocks.esc(stopped.target)} (asked by <@{conv.user}>)."
+            _("Stopped monitoring {target} (asked by <@{user}>).").format(
+                target=blocks.esc(stopped.target), user=conv.user
+            )
         )
         await client.chat_postMessage(
             channel=stopped.channel_id,
@@ -460,7 +491,11 @@ class Incidents:
             blocks=shown.blocks,
         )
         if stopped.thread_ts != (conv.thread_ts or ""):
-            await tell(client, conv, f"Stopped monitoring {blocks.esc(stopped.target)}.")
+            await tell(
+                client,
+                conv,
+                _("Stopped monitoring {target}.").format(target=blocks.esc(stopped.target)),
+            )
 
 
 def _stopped_by(watch: WatchRow, user: str) -> str:
@@ -484,4 +519,30 @@ def _watch_line(watch: WatchRow) -> str:
         interval=_minutes(watch.every_seconds),
         until=i18n.moment(watch.expires_at, seconds=False),
         user=watch.user_id,
+    )
+
+
+def _monitor_line(monitor: MonitorRow) -> str:
+    """• 51.158.10.0/24 (256 addresses), every 1 h, since …, 2 listed at the last run"""
+    state = (
+        ngettext(
+            "{n} listed at the last run", "{n} listed at the last run", monitor.listed_now
+        ).format(n=monitor.listed_now)
+        if monitor.finished_run
+        else _("first run under way")
+    )
+    said = (
+        _(
+            "• {target} ({n} addresses), every {interval}, since {since}, {state}, asked by <@{user}>"
+        )
+        if monitor.user_id
+        else _("• {target} ({n} addresses), every {interval}, since {since}, {state}")
+    )
+    return said.format(
+        target=blocks.esc(monitor.target),
+        n=i18n.number(monitor.addresses),
+        interval=_minutes(monitor.every_seconds),
+        since=i18n.moment(monitor.created_at, seconds=False),
+        state=state,
+        user=monitor.user_id,
     )

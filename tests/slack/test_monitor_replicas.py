@@ -126,3 +126,59 @@ def test_two_replicas_share_a_monitor_run_and_tell_each_change_once(
         dns_server.delay = 0.0
         one.stop()
         two.stop()
+
+
+POOLS = """
+[[pool]]
+name = "Frankfurt egress"
+ranges = ["51.158.204.0/26", "51.158.205.0/27", "2a01:4f8:10a::/48"]
+
+[[pool]]
+name = "Everything"
+ranges = ["51.150.0.0/16"]
+"""
+
+
+def test_a_pool_is_monitored_by_its_name_and_a_wrong_name_is_told(
+    slack: FakeSlack, dns_server: DnsServer, tmp_path: Path
+) -> None:
+    pools = tmp_path / "pools.toml"
+    pools.write_text(POOLS)
+    list_address(dns_server, "51.158.205.3", SPAMCOP, ttl=0)
+    env = bot_env(
+        slack.api_url,
+        dns_server,
+        tmp_path,
+        ZONES_TOML,
+        SMTPCHECK_POOLS=str(pools),
+        SMTPCHECK_WATCH_POLL="0.05",
+    )
+    bot = BotProcess(env, tmp_path / "pool.log").start()
+    try:
+        bot.command("monitor frankfurt EGRESS", channel="C_POOL")
+        posted = slack.wait_for(
+            lambda: [c for c in thread_posts(slack, "C_POOL") if "listed now" in c.all_text()],
+            timeout=30,
+        )
+        text = posted[0].all_text()
+        assert "Frankfurt egress: 1 of 96 addresses listed now" in text
+        assert "51.158.205.3 newly listed on SpamCop" in text
+        bot.command("monitor nowhere", channel="C_POOL")
+        bot.command("monitor everything", channel="C_POOL")
+        said = slack.wait_call("chat.postEphemeral", "C_POOL", count=2, timeout=10)
+        texts = [c.all_text() for c in said]
+        assert any(
+            "nowhere is not a range nor a pool I know" in t and "Frankfurt egress" in t
+            for t in texts
+        )
+        assert any("65,536 addresses" in t or "cannot be monitored" in t for t in texts)
+        bot.command("unmonitor Frankfurt egress", channel="C_POOL")
+        slack.wait_for(
+            lambda: any(
+                "Stopped monitoring Frankfurt egress" in c.all_text()
+                for c in thread_posts(slack, "C_POOL")
+            ),
+            timeout=10,
+        )
+    finally:
+        bot.stop()
