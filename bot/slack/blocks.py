@@ -143,6 +143,10 @@ def _code(text: object) -> str:
     return "`" + esc(text).replace("`", "'") + "`"
 
 
+#: Checks whose fact lines hold only what we measured (addresses, list names): no code spans.
+OWN_LINES = frozenset({"range"})
+
+
 def _fact(line: str) -> str:
     """A fact line ("banner: 220 mx.example ESMTP"): what follows the label came from the
     peer (a banner, a bounce, a record), so it is a code span that cannot link or format;
@@ -411,7 +415,8 @@ def check_text(name: str, check: JSON, target: str) -> str:
         body = _spf_text(check)
     elif name in LINES:
         summary = [esc(check.get("summary", ""))] if check.get("summary") else []
-        body = fit([*summary, *(_fact(line) for line in LINES[name](check))])
+        shown = esc if name in OWN_LINES else _fact
+        body = fit([*summary, *(shown(line) for line in LINES[name](check))])
     else:
         body = _generic_text(check)
     return clip(f"{_title(name, check)}\n{body}".rstrip(), MAX_SECTION)
