@@ -672,7 +672,7 @@ def notice(text: str) -> Rendered:
 
 def usage_text(message: str) -> str:
     """A usage reply: the grammar's text escaped, in a code block so columns line up."""
-    word = _("Usage:")
+    word = _("Usage:") if _("Usage:") in message else "Usage:"
     first, _sep, rest = message.partition(word)
     head = esc(first.strip())
     body = esc((word + rest).strip()).replace("```", "'''")

@@ -459,6 +459,29 @@ class Incidents:
                 ),
             )
 
+    async def stop_monitor(
+        self, monitor_id: int, user: str, client: AsyncWebClient
+    ) -> MonitorRow | None:
+        """Stop one monitor (App Home's Stop) and say so in its thread; None if already stopped."""
+        stopped = await asyncio.to_thread(
+            lambda: self.store.stop_monitor_by_id(
+                monitor_id, reason=f"stopped by <@{user}>", now=datetime.now(UTC)
+            )
+        )
+        if stopped is not None:
+            shown = blocks.notice(
+                _("Stopped monitoring {target} (asked by <@{user}>).").format(
+                    target=blocks.esc(stopped.target), user=user
+                )
+            )
+            await client.chat_postMessage(
+                channel=stopped.channel_id,
+                thread_ts=stopped.thread_ts or None,
+                text=shown.text,
+                blocks=shown.blocks,
+            )
+        return stopped
+
     async def _unmonitor(
         self, command: Unmonitor, conv: Conversation, client: AsyncWebClient
     ) -> None:
