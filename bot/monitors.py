@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.store import Chunk, FinishedRun, Monitor, Store
+from handlers import i18n
+from handlers.i18n import Language, _, ngettext
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class ChunkResult:
 CheckFn = Callable[[Sequence[str]], Awaitable[ChunkResult]]
 #: Says `text` in the monitor's thread; raises when Slack did not take it.
 PostFn = Callable[[Monitor, str], Awaitable[None]]
+#: The language a monitor speaks (its starter's); None: the process default.
+LanguageFn = Callable[[Monitor], Awaitable[Language]]
 
 #: Lines of changes in one post; the rest are counted ("and 12 more").
 MAX_LINES = 40
@@ -85,17 +89,22 @@ def change_lines(
         if old == new:
             continue
         if not old:
-            lines.append((0, ip, f"{ip} newly listed on {', '.join(sorted(new))}"))
+            said = _("{ip} newly listed on {lists}").format(ip=ip, lists=", ".join(sorted(new)))
+            lines.append((0, ip, said))
         elif not new:
-            lines.append((1, ip, f"{ip} delisted (was on {', '.join(sorted(old))})"))
+            said = _("{ip} delisted (was on {lists})").format(ip=ip, lists=", ".join(sorted(old)))
+            lines.append((1, ip, said))
         else:
             parts = []
             if new - old:
-                parts.append(f"now also on {', '.join(sorted(new - old))}")
+                parts.append(_("now also on {lists}").format(lists=", ".join(sorted(new - old))))
             if old - new:
-                parts.append(f"no longer on {', '.join(sorted(old - new))}")
-            lines.append((0, ip, f"{ip} {'; '.join(parts)} (on {', '.join(sorted(new))})"))
-    return [text for _, _, text in sorted(lines, key=lambda x: (x[0], _address_key(x[1])))]
+                parts.append(_("no longer on {lists}").format(lists=", ".join(sorted(old - new))))
+            said = _("{ip} {changes} (on {lists})").format(
+                ip=ip, changes="; ".join(parts), lists=", ".join(sorted(new))
+            )
+            lines.append((0, ip, said))
+    return [text for _order, _ip, text in sorted(lines, key=lambda x: (x[0], _address_key(x[1])))]
 
 
 def _address_key(ip: str) -> tuple[int, ...]:
@@ -109,30 +118,43 @@ def render_change(
     listed = len(now)
     total = monitor.addresses
     unchecked = (
-        f" {run.unchecked} address{'es' if run.unchecked != 1 else ''} could not be fully "
-        "checked (a list did not answer)."
+        " "
+        + ngettext(
+            "{n} address could not be fully checked (a list did not answer).",
+            "{n} addresses could not be fully checked (a list did not answer).",
+            run.unchecked,
+        ).format(n=run.unchecked)
         if run.unchecked
         else ""
     )
     if monitor.told is None:
         if not now:
-            return f"{monitor.target}: all {total} addresses are clean on every list.{unchecked}"
+            said = _("{target}: all {total} addresses are clean on every list.").format(
+                target=monitor.target, total=total
+            )
+            return said + unchecked
         lines = change_lines({}, now)
-        head = f"{monitor.target}: {listed} of {total} addresses listed now:"
+        head = ngettext(
+            "{target}: {n} of {total} addresses listed now:",
+            "{target}: {n} of {total} addresses listed now:",
+            listed,
+        ).format(target=monitor.target, n=listed, total=total)
         return _clip(head, lines) + unchecked
     lines = change_lines(monitor.told, now)
     if not lines:
         return None
-    head = f"{monitor.target}: {len(lines)} change{'s' if len(lines) != 1 else ''} " + (
-        f"({listed} of {total} addresses listed now):"
-    )
+    head = ngettext(
+        "{target}: {changes} change ({n} of {total} addresses listed now):",
+        "{target}: {changes} changes ({n} of {total} addresses listed now):",
+        len(lines),
+    ).format(target=monitor.target, changes=len(lines), n=listed, total=total)
     return _clip(head, lines) + unchecked
 
 
 def _clip(head: str, lines: Sequence[str]) -> str:
     shown = [f"• {line}" for line in lines[:MAX_LINES]]
     if len(lines) > MAX_LINES:
-        shown.append(f"• and {len(lines) - MAX_LINES} more")
+        shown.append("• " + _("and {n} more").format(n=len(lines) - MAX_LINES))
     return head + "\n" + "\n".join(shown)
 
 
@@ -148,7 +170,9 @@ class MonitorRunner:
         clock: Callable[[], datetime] = _utc_now,
         chunks_per_round: int = 1,
         lease_seconds: int = 300,
+        language: LanguageFn | None = None,
     ) -> None:
+        self.language = language
         self.store = store
         self.check = check
         self.post = post
@@ -175,7 +199,7 @@ class MonitorRunner:
     async def run_until_idle(self, now: datetime | None = None, rounds: int = 10_000) -> list[Told]:
         """Rounds until there is no chunk left to claim (tests, one-off runs)."""
         told: list[Told] = []
-        for _ in range(rounds):
+        for _round in range(rounds):
             result = await self.run_round(now)
             told += result.told
             if not result.chunks:
@@ -209,6 +233,13 @@ class MonitorRunner:
         )
 
     async def _tell(self, run: FinishedRun) -> Told:
+        """Tell the thread, in the language of whoever started the monitor."""
+        if self.language is None:
+            return await self._tell_in_language(run)
+        with i18n.use(await self.language(run.monitor)):
+            return await self._tell_in_language(run)
+
+    async def _tell_in_language(self, run: FinishedRun) -> Told:
         now = effective(run)
         text = render_change(run.monitor, run, now)
         if text is None:

@@ -17,9 +17,11 @@ import pytest
 
 from bot.store import Store, Watch
 from bot.watches import CheckFn, WatchRunner
+from handlers import i18n
 from handlers.catalogue import builtin
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import SelfTestCache, check_dnsbl, query_name
+from handlers.i18n import Language
 from handlers.ptr import check_ptr, reverse_name
 from handlers.report import Report
 from handlers.settings import Settings
@@ -310,6 +312,49 @@ async def test_failed_check_or_post_does_not_lose_the_watch(
     assert result.outcome == "changed" and not result.posted
     assert store.get_watch(watch.id).state == "active"  # type: ignore[union-attr]
 
+    # The change was never told: the next run tells it, once.
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 3 * EVERY)
+    assert result.posted and posts.texts() == [f"{IP}: delisted from SpamCop."]
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 4 * EVERY)
+    assert result.outcome == "unchanged" and len(posts.items) == 1
+
+
+async def test_a_watch_ends_clean_only_after_its_last_post(
+    store: Store, dns_check: DnsCheck
+) -> None:
+    watch = await watch_listed_address(store, dns_check)
+    dns_check.delist(IP, SPAMCOP)
+    dns_check.delist(IP, ZEN)
+
+    async def refuse(*args: Any) -> None:
+        raise ConnectionError("Slack is away")
+
+    [result] = await WatchRunner(store, dns_check, refuse).run_due(T0 + EVERY)
+    assert result.outcome == "clean" and not result.posted
+    kept = store.get_watch(watch.id)
+    assert kept is not None and kept.state == "active" and kept.lease_owner is None
+
+    posts = Posts()
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 2 * EVERY)
+    assert result.outcome == "clean" and result.posted
+    assert store.get_watch(watch.id).state == "clean"  # type: ignore[union-attr]
+    assert len(posts.items) == 1 and "is clean now" in posts.texts()[0]
+    assert await WatchRunner(store, dns_check, posts).run_due(T0 + 3 * EVERY) == []
+
+
+async def test_a_thread_that_is_gone_ends_the_watch(store: Store, dns_check: DnsCheck) -> None:
+    from bot.watches import Undeliverable
+
+    watch = await watch_listed_address(store, dns_check)
+    dns_check.delist(IP, SPAMCOP)
+
+    async def archived(*args: Any) -> None:
+        raise Undeliverable("is_archived")
+
+    [result] = await WatchRunner(store, dns_check, archived).run_due(T0 + EVERY)
+    assert not result.posted
+    assert store.get_watch(watch.id).state == "stopped"  # type: ignore[union-attr]
+
 
 async def test_run_forever_polls_until_cancelled(store: Store, dns_check: DnsCheck) -> None:
     await watch_listed_address(store, dns_check)
@@ -330,3 +375,27 @@ async def test_run_forever_polls_until_cancelled(store: Store, dns_check: DnsChe
     with pytest.raises(asyncio.CancelledError):
         await task
     assert posts.texts() == [f"{IP}: delisted from SpamCop."]
+
+
+async def test_a_watch_speaks_the_language_of_whoever_started_it(
+    store: Store, dns_check: DnsCheck
+) -> None:
+    """The runner asks the watch's language, then checks, compares and posts in it."""
+    watch = await watch_listed_address(store, dns_check)
+    posts = Posts()
+    asked: list[str | None] = []
+
+    async def language(of: Watch) -> Language:
+        asked.append(of.user_id)
+        return "fr"
+
+    runner = WatchRunner(store, dns_check, posts, language=language)
+    dns_check.delist(IP, SPAMCOP)
+    dns_check.delist(IP, ZEN)
+    [result] = await runner.run_due(T0 + EVERY)
+    assert result.outcome == "clean" and asked == [watch.user_id]
+    assert posts.texts() == [
+        f"{IP} est propre maintenant : verdict fail → ok; retirée de Spamhaus ZEN (SBL); "
+        "retirée de SpamCop. J’ai arrêté de la surveiller."
+    ]
+    assert i18n.current() == "en"  # the language was the run's, not the process's

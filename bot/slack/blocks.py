@@ -33,6 +33,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.facts import LINES, guideline_links, requirement_lines
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 
@@ -102,8 +103,9 @@ class Rendered:
 
 
 def esc(value: object) -> str:
-    """Text safe for mrkdwn: `&`, `<`, `>` as entities, so nothing becomes a link or a ping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe for mrkdwn: `&`, `<`, `>` as entities, so nothing becomes a link or a ping,
+    and no bidi control or zero-width character left to disguise it."""
+    return visible(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -141,6 +143,20 @@ def _code(text: object) -> str:
     return "`" + esc(text).replace("`", "'") + "`"
 
 
+#: Checks whose fact lines hold only what we measured (addresses, list names): no code spans.
+OWN_LINES = frozenset({"range"})
+
+
+def _fact(line: str) -> str:
+    """A fact line ("banner: 220 mx.example ESMTP"): what follows the label came from the
+    peer (a banner, a bounce, a record), so it is a code span that cannot link or format;
+    a line without a label is a code span whole."""
+    label, sep, value = line.partition(": ")
+    if not sep or not value.strip():
+        return _code(line.strip()) if line.strip() else ""
+    return f"{esc(label)}: {_code(value)}"
+
+
 def plain(text: str) -> str:
     """Text for plain_text fields: Slack does not parse them, but angle brackets still look like markup."""
     return text.replace("<", "‹").replace(">", "›")
@@ -153,7 +169,10 @@ def _label(text: str) -> PlainTextObject:
 def _section(text: str) -> SectionBlock:
     """A mrkdwn section; Slack refuses empty text, so an empty one says so."""
     return SectionBlock(
-        text=MarkdownTextObject(text=clip(text, MAX_SECTION) if text.strip() else "–")
+        # verbatim: a bare URL or #channel in data stays text (our <url|label> links still work)
+        text=MarkdownTextObject(
+            text=clip(text, MAX_SECTION) if text.strip() else "–", verbatim=True
+        )
     )
 
 
@@ -288,7 +307,8 @@ def _dnsbl_lines(check: JSON) -> list[str]:
         if facts:
             line += ": " + "; ".join(facts)
         if entry.get("txt"):
-            line += "\n    " + _("reason: {txt}").format(txt=esc(clip(str(entry["txt"]), 300)))
+            # The list operator's words: a code span, so they neither link nor format.
+            line += "\n    " + _("reason: {txt}").format(txt=_code(clip(str(entry["txt"]), 300)))
         lines.append(line)
     return lines
 
@@ -364,7 +384,7 @@ def _spf_text(check: JSON) -> str:
     if check.get("record"):
         lines.append(_code(clip(str(check["record"]), 1200)))
     if check.get("explanation"):
-        lines.append(esc(clip(str(check["explanation"]), 500)))
+        lines.append(_code(clip(str(check["explanation"]), 500)))  # the domain owner's words
     warnings = [w for w in check.get("warnings") or [] if isinstance(w, Mapping)]
     for warning in warnings[:MAX_SPF_WARNINGS]:
         fix = f" {warning['fix']}" if warning.get("fix") else ""
@@ -395,7 +415,8 @@ def check_text(name: str, check: JSON, target: str) -> str:
         body = _spf_text(check)
     elif name in LINES:
         summary = [esc(check.get("summary", ""))] if check.get("summary") else []
-        body = fit([*summary, *(esc(line) for line in LINES[name](check))])
+        shown = esc if name in OWN_LINES else _fact
+        body = fit([*summary, *(shown(line) for line in LINES[name](check))])
     else:
         body = _generic_text(check)
     return clip(f"{_title(name, check)}\n{body}".rstrip(), MAX_SECTION)
@@ -492,7 +513,9 @@ def _context(report: JSON) -> ContextBlock:
     if report.get("resolver"):
         parts.append(_("resolver {resolver}").format(resolver=esc(report["resolver"])))
     return ContextBlock(
-        elements=[MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000))]
+        elements=[
+            MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000), verbatim=True)
+        ]
     )
 
 
@@ -649,7 +672,7 @@ def notice(text: str) -> Rendered:
 
 def usage_text(message: str) -> str:
     """A usage reply: the grammar's text escaped, in a code block so columns line up."""
-    word = _("Usage:")
+    word = _("Usage:") if _("Usage:") in message else "Usage:"
     first, _sep, rest = message.partition(word)
     head = esc(first.strip())
     body = esc((word + rest).strip()).replace("```", "'''")

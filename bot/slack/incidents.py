@@ -16,22 +16,23 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import make_resolver
 from bot.grammar import Check, Command, History, Monitor, Unmonitor, Unwatch, UsageError, Watch
 from bot.monitors import ChunkResult, MonitorRunner
 from bot.slack import blocks
-from bot.slack.delivery import deliver, tell
+from bot.slack.delivery import CANNOT_POST, deliver, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.threads import command_in, first_message
 from bot.store import Monitor as MonitorRow
 from bot.store import MonitorExistsError, Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
-from bot.watches import WatchRunner
+from bot.watches import Undeliverable, WatchRunner
 from handlers import i18n
 from handlers.check import full_check
-from handlers.i18n import N_, Language, _
+from handlers.i18n import N_, Language, _, ngettext
 from handlers.ranges import RangeError, check_addresses, parse_range
 
 #: Most addresses one monitor covers: a pool from SMTPCHECK_POOLS may be several ranges.
@@ -82,14 +83,16 @@ class Incidents:
         self.deps = deps
         self.client = client
         self.runner = WatchRunner(store, self.check, self.post_watch, language=self.language_of)
-        self.monitors = MonitorRunner(store, self.check_chunk, self.post_monitor)
+        self.monitors = MonitorRunner(
+            store, self.check_chunk, self.post_monitor, language=self.language_of
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._monitor_task: asyncio.Task[None] | None = None
 
     # ---- the watch loop ----------------------------------------------------------------
 
-    async def language_of(self, watch: WatchRow) -> Language:
-        """A watch speaks the language of whoever started it."""
+    async def language_of(self, watch: WatchRow | MonitorRow) -> Language:
+        """A watch or a monitor speaks the language of whoever started it."""
         return await self.deps.locales.language(self.client, watch.user_id or "")
 
     async def check(self, target: str, domain: str | None) -> dict[str, Any]:
@@ -108,7 +111,11 @@ class Incidents:
         report: Mapping[str, Any] | None,
         changes: Sequence[str],
     ) -> None:
-        """Say in the watch's thread what changed (with the fresh report), or why it stopped."""
+        """Say in the watch's thread what changed (with the fresh report), or why it stopped.
+
+        Raises when Slack did not take the post (the runner tells it again next run), and
+        Undeliverable when it never will (the conversation is gone, or the bot was removed).
+        """
         thread = watch.thread_ts or None
         if report is None or watch.state != "active":
             shown = blocks.notice(blocks.esc(text))
@@ -117,9 +124,14 @@ class Incidents:
             rendered = blocks.render([report], values=[value], changes=list(changes))
             shown = with_stop_button(rendered, watch.id)
             shown = blocks.Rendered(shown.blocks, blocks.clip(f"{text} {shown.text}", 3000))
-        await self.client.chat_postMessage(
-            channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
-        )
+        try:
+            await self.client.chat_postMessage(
+                channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
+            )
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.get("error") in CANNOT_POST:
+                raise Undeliverable(str(exc.response.get("error"))) from exc
+            raise
 
     async def check_chunk(self, addresses: Sequence[str]) -> ChunkResult:
         """Blocklists for one chunk of a monitor's run, on a fresh resolver (no cached answer)."""
@@ -334,18 +346,8 @@ class Incidents:
             lines = [_watch_line(w) for w in watches]
             parts.append(_("*Watching in this channel:*") + "\n" + "\n".join(lines))
         if monitors:
-            lines = [
-                f"• {blocks.esc(m.target)} ({m.addresses} addresses), every "
-                f"{_minutes(m.every_seconds)}, since {m.created_at:%Y-%m-%d %H:%M} UTC, "
-                + (
-                    f"{m.listed_now} listed at the last run"
-                    if m.finished_run
-                    else "first run under way"
-                )
-                + (f", asked by <@{m.user_id}>" if m.user_id else "")
-                for m in monitors
-            ]
-            parts.append("*Monitoring in this channel:*\n" + "\n".join(lines))
+            lines = [_monitor_line(m) for m in monitors]
+            parts.append(_("*Monitoring in this channel:*") + "\n" + "\n".join(lines))
         await tell(client, conv, "\n\n".join(parts))
 
     # ---- monitors ----------------------------------------------------------------------
@@ -364,21 +366,35 @@ class Incidents:
         pools = self.deps.settings.pools
         pool = next((p for p in pools if p.name.lower() == command.target.lower()), None)
         if pool is None:
-            known = ", ".join(p.name for p in pools) or "none are configured (SMTPCHECK_POOLS)"
-            raise UsageError(f"{command.target} is not a range nor a pool I know; pools: {known}.")
+            known = ", ".join(p.name for p in pools) or _("none are configured (SMTPCHECK_POOLS)")
+            raise UsageError(
+                _("{target} is not a range nor a pool I know; pools: {known}.").format(
+                    target=command.target, known=known
+                )
+            )
         networks = [str(n) for n in pool.ranges if n.version == 4]
         if not networks:
-            raise UsageError(f"The pool {pool.name} has no IPv4 range to monitor.")
+            raise UsageError(
+                _("The pool {pool} has no IPv4 range to monitor.").format(pool=pool.name)
+            )
         try:
             for network in networks:
                 parse_range(network, 32 - MAX_MONITOR_ADDRESSES.bit_length() + 1)
         except RangeError as exc:
-            raise UsageError(f"The pool {pool.name} cannot be monitored: {exc}") from None
+            raise UsageError(
+                _("The pool {pool} cannot be monitored: {error}").format(pool=pool.name, error=exc)
+            ) from None
         total = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
         if total > MAX_MONITOR_ADDRESSES:
             raise UsageError(
-                f"The pool {pool.name} has {total:,} addresses; a monitor covers at most "
-                f"{MAX_MONITOR_ADDRESSES:,}: monitor its ranges one by one."
+                _(
+                    "The pool {pool} has {total} addresses; a monitor covers at most {most}: "
+                    "monitor its ranges one by one."
+                ).format(
+                    pool=pool.name,
+                    total=i18n.number(total),
+                    most=i18n.number(MAX_MONITOR_ADDRESSES),
+                )
             )
         return networks
 
@@ -390,17 +406,27 @@ class Incidents:
             await tell(
                 client,
                 conv,
-                f"I am already monitoring {blocks.esc(label)} in this channel "
-                f"(every {_minutes(existing.every_seconds)}).",
+                _("I am already monitoring {target} in this channel (every {interval}).").format(
+                    target=blocks.esc(label), interval=_minutes(existing.every_seconds)
+                ),
             )
             return
         size = sum(ipaddress.IPv4Network(n).num_addresses for n in networks)
-        text = (
-            f":satellite: Monitoring {blocks.esc(label)} ({size:,} addresses) on every blocklist, "
-            f"every {_minutes(command.every_minutes * 60)} (asked by <@{conv.user}>). The first "
-            "run says what is listed now; after that I post here only what changes (newly "
-            "listed addresses and by which list, delisted ones). Stop with "
-            f"`/smtpcheck unmonitor {blocks.esc(label)}`."
+        text = ngettext(
+            ":satellite: Monitoring {target} ({n} address) on every blocklist, every {interval} "
+            "(asked by <@{user}>). The first run says what is listed now; after that I post here "
+            "only what changes (newly listed addresses and by which list, delisted ones). Stop "
+            "with `/smtpcheck unmonitor {target}`.",
+            ":satellite: Monitoring {target} ({n} addresses) on every blocklist, every {interval} "
+            "(asked by <@{user}>). The first run says what is listed now; after that I post here "
+            "only what changes (newly listed addresses and by which list, delisted ones). Stop "
+            "with `/smtpcheck unmonitor {target}`.",
+            size,
+        ).format(
+            target=blocks.esc(label),
+            n=i18n.number(size),
+            interval=_minutes(command.every_minutes * 60),
+            user=conv.user,
         )
         shown = blocks.notice(text)
         try:
@@ -409,7 +435,7 @@ class Incidents:
             )
         except Exception:
             log.warning("monitor %s: cannot post in %s", label, conv.channel, exc_info=True)
-            await tell(client, conv, NEED_THREAD)
+            await tell(client, conv, _(NEED_THREAD))
             return
         thread = conv.thread_ts or str(posted.get("ts") or "")
         try:
@@ -426,8 +452,35 @@ class Incidents:
             )
         except MonitorExistsError as exc:
             await tell(
-                client, conv, f"I am already monitoring {blocks.esc(exc.monitor.target)} here."
+                client,
+                conv,
+                _("I am already monitoring {target} here.").format(
+                    target=blocks.esc(exc.monitor.target)
+                ),
             )
+
+    async def stop_monitor(
+        self, monitor_id: int, user: str, client: AsyncWebClient
+    ) -> MonitorRow | None:
+        """Stop one monitor (App Home's Stop) and say so in its thread; None if already stopped."""
+        stopped = await asyncio.to_thread(
+            lambda: self.store.stop_monitor_by_id(
+                monitor_id, reason=f"stopped by <@{user}>", now=datetime.now(UTC)
+            )
+        )
+        if stopped is not None:
+            shown = blocks.notice(
+                _("Stopped monitoring {target} (asked by <@{user}>).").format(
+                    target=blocks.esc(stopped.target), user=user
+                )
+            )
+            await client.chat_postMessage(
+                channel=stopped.channel_id,
+                thread_ts=stopped.thread_ts or None,
+                text=shown.text,
+                blocks=shown.blocks,
+            )
+        return stopped
 
     async def _unmonitor(
         self, command: Unmonitor, conv: Conversation, client: AsyncWebClient
@@ -444,11 +497,15 @@ class Incidents:
             await tell(
                 client,
                 conv,
-                f"I was not monitoring {blocks.esc(command.target)} in this channel.",
+                _("I was not monitoring {target} in this channel.").format(
+                    target=blocks.esc(command.target)
+                ),
             )
             return
         shown = blocks.notice(
-            f"Stopped monitoring {blocks.esc(stopped.target)} (asked by <@{conv.user}>)."
+            _("Stopped monitoring {target} (asked by <@{user}>).").format(
+                target=blocks.esc(stopped.target), user=conv.user
+            )
         )
         await client.chat_postMessage(
             channel=stopped.channel_id,
@@ -457,7 +514,11 @@ class Incidents:
             blocks=shown.blocks,
         )
         if stopped.thread_ts != (conv.thread_ts or ""):
-            await tell(client, conv, f"Stopped monitoring {blocks.esc(stopped.target)}.")
+            await tell(
+                client,
+                conv,
+                _("Stopped monitoring {target}.").format(target=blocks.esc(stopped.target)),
+            )
 
 
 def _stopped_by(watch: WatchRow, user: str) -> str:
@@ -481,4 +542,30 @@ def _watch_line(watch: WatchRow) -> str:
         interval=_minutes(watch.every_seconds),
         until=i18n.moment(watch.expires_at, seconds=False),
         user=watch.user_id,
+    )
+
+
+def _monitor_line(monitor: MonitorRow) -> str:
+    """• 51.158.10.0/24 (256 addresses), every 1 h, since …, 2 listed at the last run"""
+    state = (
+        ngettext(
+            "{n} listed at the last run", "{n} listed at the last run", monitor.listed_now
+        ).format(n=monitor.listed_now)
+        if monitor.finished_run
+        else _("first run under way")
+    )
+    said = (
+        _(
+            "• {target} ({n} addresses), every {interval}, since {since}, {state}, asked by <@{user}>"
+        )
+        if monitor.user_id
+        else _("• {target} ({n} addresses), every {interval}, since {since}, {state}")
+    )
+    return said.format(
+        target=blocks.esc(monitor.target),
+        n=i18n.number(monitor.addresses),
+        interval=_minutes(monitor.every_seconds),
+        since=i18n.moment(monitor.created_at, seconds=False),
+        state=state,
+        user=monitor.user_id,
     )

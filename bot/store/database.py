@@ -485,6 +485,18 @@ class Store(MonitorStore):
                 )
             return _get_watch(conn, watch.id)
 
+    def holds_lease(self, watch: Watch) -> bool:
+        """Whether this store still holds the claim on an active `watch` (not stopped meanwhile)."""
+        with self._tx() as conn:
+            found = conn.execute(
+                sa.select(watches.c.id).where(
+                    watches.c.id == watch.id,
+                    watches.c.state == "active",
+                    watches.c.lease_owner == self.owner,
+                )
+            ).first()
+        return found is not None
+
     def release_watch(self, watch: Watch) -> None:
         """Give a claimed watch back without a result (its check failed); it runs next interval."""
         with self._tx() as conn:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.facts import LINES, guideline_links, requirement_lines
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 
@@ -34,8 +35,9 @@ CLEAN_SHOWN = 0
 
 
 def clean(value: object) -> str:
-    """`value` as text with control characters made visible instead of obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    """`value` as text with control characters made visible instead of obeyed, and bidi
+    controls and zero-width characters removed (they could disguise a name)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", visible(value))
 
 
 class Style:

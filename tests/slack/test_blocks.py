@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
@@ -184,3 +185,17 @@ def test_progress_and_usage_are_escaped() -> None:
     assert "&lt;!here&gt;" in blocks.progress("<!here>").text
     text = blocks.usage_text("bad <!channel>\n\nUsage:\n/smtpcheck IP")
     assert "&lt;!channel&gt;" in text and text.count("```") == 2
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_usage_text_splits_the_sentence_from_the_grammar_in_each_language(
+    language: str,
+) -> None:
+    from bot.grammar import usage
+    from handlers import i18n
+
+    with i18n.use(language):  # type: ignore[arg-type]
+        said = blocks.usage_text(usage("That is not an address."))
+    first, _sep, rest = said.partition("\n```")
+    assert first.endswith(".") and "```" not in first
+    assert rest.endswith("```") and "/smtpcheck" in rest
