@@ -399,3 +399,40 @@ async def test_a_watch_speaks_the_language_of_whoever_started_it(
         "retirée de SpamCop. J’ai arrêté de la surveiller."
     ]
     assert i18n.current() == "en"  # the language was the run's, not the process's
+
+
+async def test_a_replica_killed_mid_post_leaves_the_change_to_the_next(
+    db_url: str, dns_server: DnsServer
+) -> None:
+    """The process dies while its post is in flight: nothing was recorded, so once its
+    lease runs out another replica finds the same change and tells it."""
+    check = DnsCheck(dns_server)
+    check.good_ptr(IP, "mail.example-mail.net")
+    first, second = Store.open(db_url), Store.open(db_url)
+    try:
+        watch = await watch_listed_address(first, check)
+        check.delist(IP, SPAMCOP)
+        in_flight = asyncio.Event()
+
+        async def dies(*args: Any) -> None:
+            in_flight.set()
+            await asyncio.sleep(3600)
+
+        dying = asyncio.create_task(
+            WatchRunner(first, check, dies, lease_seconds=300).run_due(T0 + EVERY)
+        )
+        await asyncio.wait_for(in_flight.wait(), 10)
+        dying.cancel()  # the replica is gone mid-post
+        with pytest.raises(asyncio.CancelledError):
+            await dying
+        kept = second.get_watch(watch.id)
+        assert kept is not None and kept.state == "active" and kept.runs == 0
+
+        posts = Posts()
+        survivor = WatchRunner(second, check, posts)
+        assert await survivor.run_due(T0 + EVERY + timedelta(seconds=60)) == []  # lease holds
+        [result] = await survivor.run_due(T0 + 2 * EVERY + timedelta(seconds=300))
+        assert result.posted and posts.texts() == [f"{IP}: delisted from SpamCop."]
+    finally:
+        first.close()
+        second.close()
