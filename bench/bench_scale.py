@@ -601,6 +601,8 @@ def render(f: Figures) -> str:
             f"{wide['seconds']:.2f} s for {wide['questions']} questions; bound "
             f"{wide['bound_seconds']:.2f} s = {f.ratios['wide_vs_bound']:.2f}x; "
             f"peak RSS {wide['peak_rss_mb']:.0f} MB; missing answers {wide['failed']}",
+            f"  where the time went, wall / client CPU / DNS server CPU (s): "
+            f"{wide['seconds']:.2f} / {wide['cpu_seconds']:.2f} / {wide['server_cpu_seconds']:.2f}",
             f"  targets: within 1.1x of the bound {_verdict(f.ratios['wide_vs_bound'] <= 1.1)}; "
             f"under 150 MB {_verdict(wide['peak_rss_mb'] < 150)}",
             "",
