@@ -273,13 +273,21 @@ def test_reports_are_stored_with_who_and_where(
     bot.command(ip, channel="C_S1", user="U77")
     report = slack.wait_call("chat.update", "C_S1")[0]
     engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT user_id, channel_id, thread_ts, verdict, report FROM reports WHERE target = :t"
-            ),
-            {"t": ip},
-        ).all()
+
+    def stored_rows() -> list[Any]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.text(
+                        "SELECT user_id, channel_id, thread_ts, verdict, report FROM reports "
+                        "WHERE target = :t"
+                    ),
+                    {"t": ip},
+                ).all()
+            )
+
+    # The report is saved while chat.update is in flight, not before it.
+    rows = slack.wait_for(stored_rows, timeout=5)
     engine.dispose()
     assert len(rows) == 1
     user, channel, thread, verdict, stored = rows[0]
