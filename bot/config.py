@@ -93,10 +93,29 @@ def settings_from_env(
         timeout=timeout if timeout is not None else _float(env, "SMTPCHECK_TIMEOUT", 2.0),
         dqs_key=env.get("SPAMHAUS_DQS_KEY", "").strip() or None,
         smtp_timeout=_float(env, "SMTPCHECK_SMTP_TIMEOUT", 15.0),
+        smtp_ports=_ports(env),
         allow_private_targets=_flag(env, "SMTPCHECK_ALLOW_PRIVATE_TARGETS"),
         dns_cache_size=_count(env, "SMTPCHECK_DNS_CACHE_SIZE", DEFAULT_CACHE_SIZE),
         question_budget=_count(env, "SMTPCHECK_QUESTION_BUDGET", DEFAULT_QUESTION_BUDGET),
     )
+
+
+def _ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    """SMTPCHECK_SMTP_PORTS: the ports the probe may reach from Slack (default 25,465,587,2525)."""
+    raw = env.get("SMTPCHECK_SMTP_PORTS", "").strip()
+    if not raw:
+        return Settings().smtp_ports
+    ports: list[int] = []
+    for item in raw.split(","):
+        word = item.strip()
+        if not (word.isascii() and word.isdigit() and 0 < int(word) < 65536):
+            raise ConfigError(
+                _(
+                    "SMTPCHECK_SMTP_PORTS must be port numbers separated by commas, not {raw!r}."
+                ).format(raw=raw)
+            )
+        ports.append(int(word))
+    return tuple(dict.fromkeys(ports))
 
 
 _DEFAULT_REFERENCE: tuple[str, int] | None = next(

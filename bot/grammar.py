@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.paste import NotAName, a_label, clean, host_and_port, mail_domain, strip_invisible
+from handlers import i18n
+from handlers.i18n import N_, _, ngettext
 from handlers.numbers import port_number
 from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
 from handlers.targets import non_global_reason, reason_phrase
 
-USAGE = """\
+USAGE = N_("""\
 /smtpcheck IP [DOMAIN]            full check: blocklists, PTR + forward confirmation; with DOMAIN
                                   also SPF for this IP, DMARC and DKIM of DOMAIN
 /smtpcheck HOSTNAME [DOMAIN]      the same for every address the name resolves to
@@ -36,7 +40,7 @@ USAGE = """\
 /smtpcheck monitor RANGE|POOL [every 1h]   blocklists of a whole range (up to /22) or egress pool, changes only
 /smtpcheck unmonitor RANGE|POOL
 /smtpcheck history IP
-/smtpcheck help"""
+/smtpcheck help""")
 
 EXAMPLES = (
     "/smtpcheck 51.158.10.22 example.com",
@@ -71,6 +75,10 @@ class Check:
     target: str
     domain: str | None = None
     scope: Scope = "full"
+    #: The host name as the person typed it, when DNS is asked another form (an IDN's A-label).
+    display: str | None = None
+    #: What reading the input changed, said in the report (an IPv4-mapped address).
+    notes: tuple[str, ...] = ()
 
     @property
     def is_hostname(self) -> bool:
@@ -90,6 +98,8 @@ class Spf:
     ip: str | None = None
     sender: str | None = None
     helo: str | None = None
+    #: The domain as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +124,15 @@ class Dkim:
 class Smtp:
     host: str
     port: int = 25
+    #: The host name as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
 class Mx:
     domain: str
+    #: The domain as typed, when DNS is asked its A-label.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,34 +251,71 @@ def check_ip(word: str, *, public: bool = True) -> str:
     except ValueError:
         if _IPV4_SHAPE.match(word):
             raise UsageError(
-                f"{_show(word)} looks like an IPv4 address but is not a valid one."
+                _("{word} looks like an IPv4 address but is not a valid one.").format(
+                    word=_show(word)
+                )
             ) from None
         if _IPV6_SHAPE.match(word) and word.count(":") >= 2:
             raise UsageError(
-                f"{_show(word)} looks like an IPv6 address but is not a valid one."
+                _("{word} looks like an IPv6 address but is not a valid one.").format(
+                    word=_show(word)
+                )
             ) from None
-        raise UsageError(f"{_show(word)} is not an IP address.") from None
+        raise UsageError(_("{word} is not an IP address.").format(word=_show(word))) from None
     if public:
         reason = non_global_reason(ip)
         if reason:
             raise UsageError(
-                f"{ip} is {reason_phrase(reason)}: blocklists and reverse DNS only mean "
-                "something for public internet addresses."
+                _(
+                    "{ip} is {reason}: blocklists and reverse DNS only mean something for public internet addresses."
+                ).format(ip=ip, reason=reason_phrase(reason))
             )
     return str(ip)
 
 
-def check_target(word: str, *, public: bool = True) -> str:
-    """An address (validated) or a host name with a dot (normalised, not yet resolved)."""
-    if (
+def _looks_like_ip(word: str) -> bool:
+    return bool(
         _is_ip(word)
         or _IPV4_SHAPE.match(word)
         or (_IPV6_SHAPE.match(word) and word.count(":") >= 2)
-    ):
+    )
+
+
+def _name(word: str) -> str | None:
+    """`word` as the host name DNS is asked (A-label for an IDN), or None if it is not one."""
+    try:
+        name = a_label(word)
+    except NotAName:
+        return None
+    return name if _is_hostname(name) else None
+
+
+def check_target(word: str, *, public: bool = True) -> str:
+    """An address (validated) or a host name with a dot (normalised, not yet resolved).
+
+    An internationalised name comes back as its A-label; `shown` gives the typed form.
+    """
+    if _looks_like_ip(word):
         return check_ip(word, public=public)
-    if _is_hostname(word):
-        return word.lower().rstrip(".")
-    raise UsageError(f"{_show(word)} is neither an IP address nor a host name with a dot.")
+    name = _name(word)
+    if name is not None:
+        return name
+    domain = mail_domain(word)
+    if domain is not None:
+        raise UsageError(
+            _(
+                "{word} is a mail address, not a server: give the server's IP address or host name, or check its domain's SPF with `spf {domain}`."
+            ).format(word=_show(word), domain=_show(domain))
+        )
+    raise UsageError(
+        _("{word} is neither an IP address nor a host name with a dot.").format(word=_show(word))
+    )
+
+
+def shown(word: str, target: str) -> str | None:
+    """The typed form of a host name when it differs from what DNS is asked, else None."""
+    typed = word.rstrip(".")
+    return typed if not _is_ip(target) and typed.lower() != target else None
 
 
 def check_range(word: str, widest: int = MIN_PREFIX) -> Range:
@@ -282,19 +333,32 @@ def monitor_target(word: str) -> str:
     if _is_ip(word) or _IPV4_SHAPE.match(word):
         ip = check_ip(word)
         if ":" in ip:
-            raise UsageError("Monitors take IPv4 ranges; watch an IPv6 address with `watch`.")
+            raise UsageError(_("Monitors take IPv4 ranges; watch an IPv6 address with `watch`."))
         return f"{ip}/32"
     if not _POOL_NAME.match(word):
         raise UsageError(
-            f"{_show(word)} is neither a range (e.g. 51.158.10.0/24) nor a pool's name."
+            _("{word} is neither a range (e.g. 51.158.10.0/24) nor a pool's name.").format(
+                word=_show(word)
+            )
         )
     return word
 
 
 def check_domain(word: str) -> str:
-    if _is_ip(word) or not _is_hostname(word):
-        raise UsageError(f"{_show(word)} is not a valid mail domain (e.g. example.com).")
-    return word.lower().rstrip(".")
+    """A mail domain (A-label for an IDN), or UsageError; a mail address gets its domain named."""
+    domain = mail_domain(word)
+    if domain is not None and _name(domain):
+        raise UsageError(
+            _("{word} is a mail address; the domain is {domain}: use `{domain}`.").format(
+                word=_show(word), domain=_show(domain)
+            )
+        )
+    name = None if _is_ip(word) else _name(word)
+    if name is None:
+        raise UsageError(
+            _("{word} is not a valid mail domain (e.g. example.com).").format(word=_show(word))
+        )
+    return name
 
 
 MAX_SELECTORS = 10
@@ -305,11 +369,19 @@ def _auth_domain(verb: str, word: str) -> str:
     """The mail domain of `dmarc`/`dkim`; an address or a mail address gets a suggestion."""
     if _is_ip(word):
         raise UsageError(
-            f"`{verb}` takes a domain first, then {'an address' if verb == 'dmarc' else 'selectors'}: `{verb} example.com ...`."
+            (
+                _("`{verb}` takes a domain first, then an address: `{verb} example.com ...`.")
+                if verb == "dmarc"
+                else _("`{verb}` takes a domain first, then selectors: `{verb} example.com ...`.")
+            ).format(verb=verb)
         )
     if "@" in word and _is_hostname(word.rsplit("@", 1)[1]):
         domain = word.rsplit("@", 1)[1].lower().rstrip(".")
-        raise UsageError(f"The domain of {_show(word)} is {domain}: use `{verb} {domain}`.")
+        raise UsageError(
+            _("The domain of {word} is {domain}: use `{verb} {domain}`.").format(
+                word=_show(word), domain=domain, verb=verb
+            )
+        )
     return check_domain(word)
 
 
@@ -319,7 +391,11 @@ def _selectors(words: list[str]) -> list[str]:
     for word in words:
         name = word.lower().rstrip(".").split("._domainkey.", 1)[0]
         if not _SELECTOR.match(name) or ".." in name:
-            raise UsageError(f"{_show(word)} is not a DKIM selector (e.g. selector1, s1, google).")
+            raise UsageError(
+                _("{word} is not a DKIM selector (e.g. selector1, s1, google).").format(
+                    word=_show(word)
+                )
+            )
         if name not in out:
             out.append(name)
     return out
@@ -340,27 +416,35 @@ def _interval(
     match = _EVERY.match(spec)
     if not match:
         raise UsageError(
-            f"I could not read the interval {_show(spec)!r}: write e.g. `every 15m` or `every 2h`."
+            _(
+                "I could not read the interval {spec!r}: write e.g. `every 15m` or `every 2h`."
+            ).format(spec=_show(spec))
         )
     number, unit = int(match.group(1)), match.group(2)[0]
     minutes = number * {"m": 1, "h": 60, "d": 1440}[unit]
     if minutes < least:
         raise UsageError(
-            f"{what} re-check no more often than every {least} minutes; "
-            f"write `every {least}m` or more."
+            _(
+                "{what} re-check no more often than every {least} minutes; write `every {least}m` or more."
+            ).format(what=what, least=least)
         )
     if minutes > MAX_WATCH_MINUTES:
-        raise UsageError(f"{what} re-check at least once a day; write `every 24h` or less.")
+        raise UsageError(
+            _("{what} re-check at least once a day; write `every 24h` or less.").format(what=what)
+        )
     return words[:at], minutes
 
 
 def _arity(verb: str, args: list[str], least: int, most: int) -> None:
     if len(args) < least:
-        raise UsageError(f"`{verb}` needs more: see the usage below.")
+        raise UsageError(_("`{verb}` needs more: see the usage below.").format(verb=verb))
     if len(args) > most:
         raise UsageError(
-            f"`{verb}` takes at most {most} word{'s' if most != 1 else ''} after it; "
-            f"I did not understand {_show(' '.join(args[most:]))!r}."
+            ngettext(
+                "`{verb}` takes at most {most} word after it; I did not understand {rest!r}.",
+                "`{verb}` takes at most {most} words after it; I did not understand {rest!r}.",
+                most,
+            ).format(verb=verb, most=most, rest=_show(" ".join(args[most:])))
         )
 
 
@@ -369,38 +453,57 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
 
     `widest_range`: the shortest prefix a range may have here (/24 in Slack, /20 in the
     terminal, where nobody else waits on the same channel).
+
+    Words are read as people paste them (see `bot.paste`): brackets, quotes, trailing
+    punctuation and zero-width characters dropped, a URL as its host, `::ffff:` as IPv4.
     """
     if len(text) > MAX_TEXT:
         raise UsageError(
-            f"That is too long for me ({len(text):,} characters; {MAX_TEXT:,} at most)."
+            _("That is too long for me ({length} characters; {most} at most).").format(
+                length=i18n.number(len(text)), most=i18n.number(MAX_TEXT)
+            )
         )
-    text = unslack(text).strip()
-    words = text.split()
-    if not words:
+    text = strip_invisible(unslack(text)).strip()
+    raw = text.split()
+    if not raw:
         return Help()
-    verb = words[0].lower()
-    args = words[1:]
+    verb = raw[0].lower()
     if verb in ("help", "-h", "--help", "?"):
         return Help()
     if verb == "bounce":
-        rest = text[len(words[0]) :].strip()
+        rest = text[len(raw[0]) :].strip()
         if not rest:
-            raise UsageError("Paste the bounce or rejection text after `bounce`.")
+            raise UsageError(_("Paste the bounce or rejection text after `bounce`."))
         return Bounce(rest)
+    notes: list[str] = []
+
+    def plain(word: str) -> str:
+        cleaned = clean(word)
+        if cleaned.note and cleaned.note not in notes:
+            notes.append(cleaned.note)
+        return cleaned.text
+
+    if verb == "smtp":
+        return _smtp(raw[1:], plain)
+    words = [raw[0], *(plain(w) for w in raw[1:])]
+    if verb not in _VERBS:
+        words[0] = plain(raw[0])
+    args = words[1:]
     if verb in ("bl", "ptr"):
         _arity(verb, args, 1, 1)
         if looks_like_range(args[0]):
             if verb == "ptr":
                 raise UsageError(
-                    "`ptr` takes one address; a range is checked against blocklists: "
-                    f"`bl {_show(args[0])}`."
+                    _(
+                        "`ptr` takes one address; a range is checked against blocklists: `bl {value}`."
+                    ).format(value=_show(args[0]))
                 )
             return check_range(args[0], widest_range)
-        return Check(check_target(args[0]), None, "bl" if verb == "bl" else "ptr")
+        target = check_target(args[0])
+        scope: Scope = "bl" if verb == "bl" else "ptr"
+        return Check(target, None, scope, display=shown(args[0], target), notes=tuple(notes))
     if verb == "spf":
-        _arity(verb, args, 1, 2)
-        ip = check_ip(args[1], public=False) if len(args) == 2 else None
-        return Spf(args[0].rstrip(".").lower() if args[0] != "." else args[0], ip)
+        return _spf(args)
     if verb == "dmarc":
         _arity(verb, args, 1, 2)
         ip = check_ip(args[1], public=False) if len(args) == 2 else None
@@ -408,18 +511,10 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
     if verb == "dkim":
         _arity(verb, args, 1, 1 + MAX_SELECTORS)
         return Dkim(_auth_domain(verb, args[0]), tuple(_selectors(args[1:])))
-    if verb == "smtp":
-        _arity(verb, args, 1, 2)
-        port = 25
-        if len(args) == 2:
-            given = port_number(args[1])
-            if given is None:
-                raise UsageError(f"{_show(args[1])} is not a port number (25, 465, 587 or 2525).")
-            port = given
-        return Smtp(check_target(args[0], public=False), port)
     if verb == "mx":
         _arity(verb, args, 1, 1)
-        return Mx(check_domain(args[0]))
+        domain = check_domain(args[0])
+        return Mx(domain, display=shown(args[0], domain))
     if verb == "egress":
         _arity(verb, args, 0, 1)
         return Egress(check_ip(args[0]) if args else None)
@@ -427,11 +522,11 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         watched, minutes = _interval(args)
         if not watched:
             if len(watched) != len(args):
-                raise UsageError("Say which address to watch: `watch IP [DOMAIN] [every 15m]`.")
+                raise UsageError(_("Say which address to watch: `watch IP [DOMAIN] [every 15m]`."))
             return Watch()
         _arity(verb, watched, 1, 2)
-        domain = check_domain(watched[1]) if len(watched) == 2 else None
-        return Watch(check_ip(watched[0]), domain, minutes)
+        watch_domain = check_domain(watched[1]) if len(watched) == 2 else None
+        return Watch(check_ip(watched[0]), watch_domain, minutes)
     if verb in ("monitor", "unmonitor"):
         named, minutes = (
             _interval(args, DEFAULT_MONITOR_MINUTES, MIN_MONITOR_MINUTES, "Monitors")
@@ -440,7 +535,9 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         )
         if not named:
             raise UsageError(
-                f"Say what to {verb}: a range such as 51.158.10.0/24, or a pool's name."
+                _("Say what to {verb}: a range such as 51.158.10.0/24, or a pool's name.").format(
+                    verb=verb
+                )
             )
         if looks_like_range(named[0]) or _is_ip(named[0]):
             _arity(verb, named, 1, 1)
@@ -452,22 +549,118 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         return Unwatch(target) if verb == "unwatch" else History(target)
     if verb == "check":
         if not args:
-            raise UsageError("Say what to check: an IP address or a host name.")
+            raise UsageError(_("Say what to check: an IP address or a host name."))
         words, args = args, args[1:]
     if looks_like_range(words[0]):
         if args:
             raise UsageError(
-                "A range is checked against blocklists only; SPF and PTR need one address: "
-                f"drop {_show(' '.join(args))!r} or give a single address."
+                _(
+                    "A range is checked against blocklists only; SPF and PTR need one address: drop {value!r} or give a single address."
+                ).format(value=_show(" ".join(args)))
             )
         return check_range(words[0], widest_range)
     _arity("check", args, 0, 1)
     target = check_target(words[0])
-    domain = check_domain(args[0]) if args else None
-    return Check(target, domain, "full")
+    if args and not _is_ip(target) and _looks_like_ip(args[0]):
+        raise UsageError(
+            _("The address goes first, then the mail domain: `{value} {value2}`.").format(
+                value=_show(args[0]), value2=_show(words[0])
+            )
+        )
+    mail = check_domain(args[0]) if args else None
+    return Check(target, mail, "full", display=shown(words[0], target), notes=tuple(notes))
+
+
+_VERBS = frozenset(
+    {
+        "bl",
+        "ptr",
+        "spf",
+        "dmarc",
+        "dkim",
+        "smtp",
+        "mx",
+        "egress",
+        "watch",
+        "unwatch",
+        "history",
+        "monitor",
+        "unmonitor",
+        "check",
+    }
+)
+
+
+def _spf(args: list[str]) -> Spf:
+    """`spf DOMAIN [IP]`; an address or a mail address where the domain goes gets a suggestion.
+
+    A domain that is not a valid name is still evaluated: RFC 7208 section 4.3 makes its
+    result `none`.
+    """
+    _arity("spf", args, 1, 2)
+    first = args[0]
+    if _looks_like_ip(first):
+        if len(args) == 2 and not _looks_like_ip(args[1]):
+            raise UsageError(
+                _("`spf` takes the domain first, then the address: `spf {value} {first}`.").format(
+                    value=_show(args[1]), first=_show(first)
+                )
+            )
+        raise UsageError(
+            _(
+                "`spf` takes a domain first, then the address to evaluate: `spf DOMAIN {first}`."
+            ).format(first=_show(first))
+        )
+    domain = mail_domain(first)
+    if domain is not None:
+        suggestion = f"spf {domain} {args[1]}" if len(args) == 2 else f"spf {domain}"
+        raise UsageError(
+            _(
+                "`spf` takes a domain, not a mail address: the domain of {first} is {domain}, so use `{suggestion}`."
+            ).format(first=_show(first), domain=_show(domain), suggestion=_show(suggestion))
+        )
+    ip = check_ip(args[1], public=False) if len(args) == 2 else None
+    if first == ".":
+        return Spf(first, ip)
+    try:
+        name = a_label(first)
+    except NotAName:
+        name = first.rstrip(".").lower()
+    return Spf(name, ip, display=shown(first, name))
+
+
+def _smtp(args: list[str], plain: Callable[[str], str]) -> Smtp:
+    """`smtp HOST [PORT]`, also `HOST:PORT` and `[V6]:PORT` as people paste them."""
+    _arity("smtp", args, 1, 2)
+    host_word, attached = host_and_port(clean(args[0]).text if "://" in args[0] else args[0])
+    host_word = plain(host_word)
+    if attached is not None and len(args) == 2:
+        raise UsageError(
+            _("Give the port once: `smtp {host_word} {attached}`.").format(
+                host_word=_show(host_word), attached=attached
+            )
+        )
+    port = 25 if attached is None else attached
+    if len(args) == 2:
+        word = plain(args[1])
+        given = port_number(word)
+        if given is None:
+            raise UsageError(
+                _("{word} is not a port number (25, 465, 587 or 2525).").format(word=_show(word))
+            )
+        port = given
+    if not 0 < port < 65536:
+        raise UsageError(_("{port} is not a port number (25, 465, 587 or 2525).").format(port=port))
+    host = check_target(host_word, public=False)
+    return Smtp(host, port, display=shown(host_word, host))
+
+
+def bad_input(error: str, prefix: str = "/smtpcheck") -> str:
+    """The reply to bad input: the one sentence, and where the full usage is."""
+    return _("{error} See `{prefix} help`.").format(error=error, prefix=prefix)
 
 
 def usage(error: str | None = None) -> str:
     """The reply to bad input or `help`: the sentence, then the grammar."""
     head = f"{error}\n\n" if error else ""
-    return f"{head}Usage:\n{USAGE}\n\nExamples:\n" + "\n".join(EXAMPLES)
+    return f"{head}{_('Usage:')}\n{_(USAGE)}\n\n{_('Examples:')}\n" + "\n".join(EXAMPLES)

@@ -31,28 +31,49 @@ from bot.grammar import (
 )
 from handlers.check import apply_pool, full_check
 from handlers.dns.resolver import Resolver
+from handlers.i18n import _
 from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, check_range
 from handlers.report import Report
+from handlers.resolver_health import all_failed, check_resolver
 from handlers.results import CheckResult, worst
 from handlers.settings import Settings
-from handlers.targets import non_global_reason
+from handlers.targets import non_global_reason, reason_phrase
 
-MAX_ADDRESSES = 8
+#: Most addresses of one host name that are checked (INTERFACE.md).
+MAX_ADDRESSES = 32
+
+
+def address_order(addresses: list[str]) -> list[str]:
+    """IPv4 first, then IPv6, each in numeric order: the same order whatever DNS shuffled."""
+    unique = {ipaddress.ip_address(a) for a in addresses}
+    return [str(ip) for ip in sorted(unique, key=lambda ip: (ip.version, int(ip)))]
+
+
+class Unresolved(UsageError):
+    """A name the DNS did not answer for (not one that does not exist): maybe the resolver is down."""
 
 
 async def addresses_of(name: str, resolver: Resolver) -> list[str]:
-    """Every A and AAAA address of `name`, or UsageError saying why there are none."""
+    """Every A and AAAA address of `name` in address order, or UsageError saying why none."""
     a, aaaa = await asyncio.gather(resolver.lookup(name, "A"), resolver.lookup(name, "AAAA"))
-    found = [*a.records, *aaaa.records]
+    found = address_order([*a.records, *aaaa.records])
     if found:
         return found
     if "timeout" in (a.outcome, aaaa.outcome):
-        raise UsageError(f"{name} could not be resolved: the resolver did not answer in time.")
+        raise Unresolved(
+            _("{name} could not be resolved: the resolver did not answer in time.").format(
+                name=name
+            )
+        )
     if a.outcome in ("servfail", "refused", "error"):
-        raise UsageError(f"{name} could not be resolved: {a.detail or a.outcome}.")
+        raise Unresolved(
+            _("{name} could not be resolved: {value}.").format(
+                name=name, value=a.detail or a.outcome
+            )
+        )
     if a.outcome == "nxdomain":
-        raise UsageError(f"{name} does not resolve: the name does not exist.")
-    raise UsageError(f"{name} does not resolve: it has no A or AAAA record.")
+        raise UsageError(_("{name} does not resolve: the name does not exist.").format(name=name))
+    raise UsageError(_("{name} does not resolve: it has no A or AAAA record.").format(name=name))
 
 
 async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str], list[str]]:
@@ -63,15 +84,26 @@ async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str],
         reason = non_global_reason(ipaddress.ip_address(text))
         if reason:
             notes.append(
-                f"{name} also resolves to {text}, a {reason} address, which was not checked."
+                _("{name} also resolves to {address}, {kind}, which was not checked.").format(
+                    name=name, address=text, kind=reason_phrase(reason)
+                )
             )
         else:
             public.append(text)
     if not public:
         kinds = ", ".join(found)
-        raise UsageError(f"{name} resolves only to addresses that are not public ({kinds}).")
+        raise UsageError(
+            _("{name} resolves only to addresses that are not public ({kinds}).").format(
+                name=name, kinds=kinds
+            )
+        )
     if len(public) > MAX_ADDRESSES:
-        notes.append(f"{name} has {len(public)} addresses; the first {MAX_ADDRESSES} were checked.")
+        notes.append(
+            _(
+                "{name} has {n} addresses; the first {most} in address order (IPv4 first) "
+                "were checked."
+            ).format(name=name, n=len(public), most=MAX_ADDRESSES)
+        )
         public = public[:MAX_ADDRESSES]
     return public, notes
 
@@ -79,22 +111,23 @@ async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str],
 async def run_check(command: Check, resolver: Resolver, settings: Settings) -> list[Report]:
     """A full (or blocklist-only, PTR-only) check; one report per address of a host name."""
     if not command.is_hostname:
-        return [
-            await full_check(
-                command.target, command.domain, resolver, settings, scope=command.scope
-            )
-        ]
+        report = await full_check(
+            command.target, command.domain, resolver, settings, scope=command.scope
+        )
+        report.notes[:0] = command.notes
+        return [report]
     addresses, notes = await public_addresses_of(command.target, resolver)
+    hostname = command.display or command.target
     reports = await asyncio.gather(
         *(
             full_check(
-                ip, command.domain, resolver, settings, scope=command.scope, hostname=command.target
+                ip, command.domain, resolver, settings, scope=command.scope, hostname=hostname
             )
             for ip in addresses
         )
     )
     for report in reports:
-        report.notes.extend(notes)
+        report.notes.extend([*command.notes, *notes])
     return list(reports)
 
 
@@ -116,7 +149,18 @@ async def run_spf(command: Spf, resolver: Resolver, settings: Settings) -> list[
     result = await check_spf(
         command.domain, command.ip, resolver, settings, sender=command.sender, helo=command.helo
     )
-    return [_single(command.domain, "spf", result, resolver, started)]
+    shown = command.display or command.domain
+    report = _single(shown, "spf", result, resolver, started)
+    if result.domain and result.domain != command.domain:
+        # The envelope sender decides the domain SPF is about (RFC 7208 section 2.4).
+        report.target = result.domain
+        report.notes.append(
+            _(
+                "The envelope sender {sender} decides the domain: SPF was checked for {domain}, "
+                "not {shown}."
+            ).format(sender=command.sender, domain=result.domain, shown=shown)
+        )
+    return [report]
 
 
 async def run_dmarc(command: Dmarc, resolver: Resolver, settings: Settings) -> list[Report]:
@@ -160,7 +204,7 @@ async def run_smtp(command: Smtp, resolver: Resolver, settings: Settings) -> lis
 
     started = time.perf_counter()
     result = await probe_smtp(command.host, command.port, resolver, settings)
-    report = _single(command.host, "smtp", result, resolver, started)
+    report = _single(command.display or command.host, "smtp", result, resolver, started)
     if result.address:
         pool_report = Report(target=result.address, checks={})
         apply_pool(pool_report, settings)
@@ -174,7 +218,7 @@ async def run_mx(command: Mx, resolver: Resolver, settings: Settings) -> list[Re
 
     started = time.perf_counter()
     result = await check_mx(command.domain, resolver, settings)
-    return [_single(command.domain, "mx", result, resolver, started)]
+    return [_single(command.display or command.domain, "mx", result, resolver, started)]
 
 
 async def run_egress(command: Egress, resolver: Resolver, settings: Settings) -> list[Report]:
@@ -192,23 +236,30 @@ async def run_egress(command: Egress, resolver: Resolver, settings: Settings) ->
 
 
 async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[Report]:
-    """Explain a pasted bounce, then check every sending address it names.
+    """Explain a pasted bounce, then check what it names.
 
-    Text with no address and no known rejection is bad input: the person gets the
-    sentence and the usage, never a guess.
+    Every sending address gets the full check, with SPF, DMARC and DKIM for the mail domain
+    the bounce names; with no address, the domain's records are reviewed (all three for an
+    authentication rejection, SPF otherwise). A list the bounce cites
+    that is clean by the live check is said to be "listed then, clean now". Text with no
+    address and no known rejection is bad input: one sentence, never a guess.
     """
-    from handlers.bounce import explain_bounce
+    from handlers.bounce import compare_with_live, explain_bounce
+    from handlers.dnsbl import DnsblResult
+    from handlers.spf import check_spf
 
     started = time.perf_counter()
     bounce = explain_bounce(text)
     if not bounce.found:
-        raise UsageError(f"{bounce.summary}.")
+        raise UsageError(_("{summary}.").format(summary=bounce.summary))
     domain = bounce.domain
     selectors = bounce.selectors_for(domain) if domain else []
     if not bounce.ips:
         report = _single(domain or "bounce", "bounce", bounce, resolver, started)
         if domain and bounce.kind in AUTHENTICATION_KINDS:
             report.checks.update(await _domain_checks(domain, selectors, resolver, settings))
+        elif domain and bounce.kind != "recipient":
+            report.checks["spf"] = await check_spf(domain, None, resolver, settings)
         return [report]
     reports = await asyncio.gather(
         *(
@@ -217,7 +268,15 @@ async def run_bounce(text: str, resolver: Resolver, settings: Settings) -> list[
         )
     )
     for report in reports:
-        report.checks = {"bounce": bounce, **report.checks}
+        said = bounce
+        dnsbl = report.checks.get("dnsbl")
+        if isinstance(dnsbl, DnsblResult):
+            listed = [item.zone for item in dnsbl.listed]
+            policy = any(item.kind == "policy" for item in dnsbl.listed)
+            said = compare_with_live(
+                bounce, report.target, listed, dnsbl.clean, policy_listed=policy
+            )
+        report.checks = {"bounce": said, **report.checks}
         report.duration_ms = (time.perf_counter() - started) * 1000
     return list(reports)
 
@@ -275,12 +334,38 @@ async def run(
     started = time.perf_counter()
     try:
         reports = await _dispatch(command, resolver, settings, progress)
+    except Unresolved:
+        down = await _resolver_down(command, resolver, started)
+        if down is None:
+            tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
+            raise
+        reports = [down]
     except UsageError:
         tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
         raise
+    else:
+        if all_failed([c.status for r in reports for c in r.checks.values()]):
+            down = await _resolver_down(command, resolver, started)
+            reports = [down] if down is not None else reports
     verdict = worst(r.verdict for r in reports)
     tally.record_check(kind_of(command), verdict, time.perf_counter() - started)
     return reports
+
+
+async def _resolver_down(command: Command, resolver: Resolver, started: float) -> Report | None:
+    """One report naming the resolver when it is what failed, instead of blaming every check."""
+    result = await check_resolver(resolver)
+    if result is None:
+        return None
+    target = next(
+        (
+            str(getattr(command, a))
+            for a in ("target", "network", "domain", "host")
+            if getattr(command, a, None)
+        ),
+        "resolver",
+    )
+    return _single(target, "resolver", result, resolver, started)
 
 
 async def _dispatch(

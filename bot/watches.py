@@ -3,11 +3,17 @@
 Independent of Slack: the runner gets a `check` that produces a JSON report and a
 `post` that says something in the watch's thread. State lives in the store, so a
 restarted process (or another replica) carries on where this one stopped.
+
+Notification is at least once: a run with something to say posts first and records
+the new baseline (or the watch's end) only once the post went out. A post that fails,
+or a replica killed mid-post, leaves the watch as it was, and the next run, wherever it
+happens, finds the same change and says it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +33,12 @@ CheckFn = Callable[[str, str | None], Awaitable[dict[str, Any]]]
 PostFn = Callable[[Watch, str, Mapping[str, Any] | None, Sequence[str]], Awaitable[None]]
 #: The language a watch speaks (its starter's); None: the process default.
 LanguageFn = Callable[[Watch], Awaitable[Language]]
+
+
+class Undeliverable(Exception):
+    """The post can never go out (the conversation is gone, the bot was removed from it):
+    nobody is left to tell, so the run counts as told."""
+
 
 Outcome = Literal["unchanged", "changed", "clean", "expired", "failed", "gone"]
 
@@ -122,13 +134,29 @@ class WatchRunner:
         text: str | None,
         found: list[str],
     ) -> RunResult:
-        """Record the run, then post: a run whose record lost (stopped meanwhile) says nothing."""
+        """Tell what there is to tell, then record the run: a change counts as told only
+        once the post went out, and a watch ends only after its last post."""
         state: WatchState = "active"
         reason = None
         if outcome == "clean":
             state, reason = "clean", "all clean"
         elif outcome == "expired":
             state, reason = "expired", "7 days passed"
+        posted = False
+        if text is not None:
+            if not await asyncio.to_thread(self.store.holds_lease, watch):
+                return RunResult(watch, "gone", False, found)  # stopped meanwhile: say nothing
+            shown = report if report is not None else watch.last_report
+            try:
+                await self.post(dataclasses.replace(watch, state=state), text, shown, found)
+                posted = True
+            except Undeliverable:
+                log.warning("watch %s: its thread cannot be posted to; ending it", watch.id)
+                state, reason = ("stopped", "the thread cannot be posted to")
+            except Exception:  # Slack was away: the next run finds the same change
+                log.exception("watch %s: post failed; the next run tells it again", watch.id)
+                await asyncio.to_thread(self.store.release_watch, watch)
+                return RunResult(watch, outcome, False, found)
         baseline = carry_forward(watch.last_report, report) if report is not None else None
         done = await asyncio.to_thread(
             self.store.record_watch_result,
@@ -140,16 +168,8 @@ class WatchRunner:
             now=now,
         )
         if done is None:
-            return RunResult(watch, "gone", False, found)
-        if text is None:
-            return RunResult(done, outcome, False, found)
-        shown = report if report is not None else watch.last_report
-        try:
-            await self.post(done, text, shown, found)
-        except Exception:  # Slack was away: the run counts, the next change posts again
-            log.exception("watch %s: post failed", watch.id)
-            return RunResult(done, outcome, False, found)
-        return RunResult(done, outcome, True, found)
+            return RunResult(watch, "gone", posted, found)
+        return RunResult(done, outcome, posted, found)
 
 
 def _clean_text(watch: Watch, found: Sequence[str]) -> str:

@@ -14,11 +14,12 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
+from handlers.i18n import N_, _
 from handlers.results import Advice, CheckResult, Status
 
 Kind = Literal[
@@ -30,6 +31,7 @@ Kind = Literal[
     "tls",
     "reputation",
     "policy",
+    "recipient",
     "receiver_fault",
     "unknown",
 ]
@@ -63,7 +65,7 @@ _NAMED_DOMAIN = tuple(
 )
 _DOMAIN_SHAPE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 #: The summary for text with no address and no known rejection (INTERFACE.md).
-NOT_FOUND = "I could not find an address or a known rejection in this"
+NOT_FOUND = N_("I could not find an address or a known rejection in this")
 
 _F = re.IGNORECASE | re.ASCII
 _KIND_ORDER: tuple[Kind, ...] = (
@@ -75,6 +77,7 @@ _KIND_ORDER: tuple[Kind, ...] = (
     "spf",
     "policy",
     "blocklist",
+    "recipient",
     "reputation",
 )
 
@@ -94,12 +97,14 @@ class BounceResult(CheckResult):
     zones: list[str] = field(default_factory=list)
     #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
     ip_source: IpSource | None = None
+    #: Lists the bounce names that the live check finds clean now ("listed then, clean now").
+    clean_now: list[str] = field(default_factory=list)
     found: bool = False
     #: DKIM selectors (s=) of the DKIM-Signature headers pasted with the bounce, with the
     #: signing domain (d=) of each: the DKIM check looks them up instead of guessing.
     dkim_signatures: list[tuple[str, str]] = field(default_factory=list)
-    #: The mail domain the bounce names (envelope sender, "sending domain [x]", the SPF
-    #: domain of the authentication results), lower case, or None.
+    #: The mail domain the bounce names (envelope sender, `from=<...>`, "sending domain [x]",
+    #: "SPF check for [domain]", a returned message's Return-Path), lower case, or None.
     domain: str | None = None
 
     def selectors_for(self, domain: str) -> list[str]:
@@ -134,6 +139,12 @@ class _Patterns:
     kinds: dict[Kind, tuple[re.Pattern[str], ...]]
     #: Enhanced status codes that decide the kind on their own.
     kind_codes: dict[str, Kind]
+    #: Where the mail domain is named, most telling first; group 1 is a domain or an address.
+    sender_domain: tuple[re.Pattern[str], ...]
+    #: Where a DSN or log names the host that refused the mail; group 1 is its name.
+    remote_mta: tuple[re.Pattern[str], ...]
+    #: Local parts of addresses that are the bounce's own, never the sender's.
+    not_senders: frozenset[str]
 
 
 def _compile(items: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -169,7 +180,16 @@ def _patterns() -> _Patterns:
         if kind not in _KIND_ORDER:
             raise ValueError(f"bounce_patterns.toml: kind_codes {code!r}: unknown kind {kind!r}")
         kind_codes[code] = kind
-    return _Patterns(receivers, lists, kinds, kind_codes)
+    domain = data["sender_domain"]
+    return _Patterns(
+        receivers,
+        lists,
+        kinds,
+        kind_codes,
+        sender_domain=tuple(re.compile(p, _F | re.MULTILINE) for p in domain["patterns"]),
+        remote_mta=tuple(re.compile(p, _F | re.MULTILINE) for p in data["remote_mta"]["patterns"]),
+        not_senders=frozenset(x.lower() for x in domain["not_senders"]),
+    )
 
 
 # --- splitting the paste --------------------------------------------------------------
@@ -324,10 +344,32 @@ def _context(text: str, start: int, end: int) -> Context:
     return "none"
 
 
+#: How far after a reply code the rejection sentence reaches (a wrapped DSN line or two).
+_REJECTION_REACH = 400
+
+
+def _rejection_spans(text: str) -> list[tuple[int, int]]:
+    """Where the receiver's own words are: from each reply code to the end of its paragraph."""
+    spans: list[tuple[int, int]] = []
+    for m in (*_PAIR.finditer(text), *_CODE_ALONE.finditer(text)):
+        limit = m.start() + _REJECTION_REACH
+        end = text.find("\n\n", m.start(), limit)
+        spans.append((m.start(), limit if end == -1 else end))
+    return spans
+
+
 def _sending_ips(text: str) -> tuple[list[str], set[str]]:
-    """Public addresses the rejection is about, and the receiver's own addresses."""
+    """Public addresses the rejection is about, and the receiver's own addresses.
+
+    An address with a word before or after it that says whose it is goes where that word
+    says. One with no such word counts as the sender's when it stands in the rejection
+    itself (after the reply code): a receiver names the client it refuses far more often
+    than itself, and marks its own address when it does (`host X[...] said`).
+    """
     receiver: set[str] = set()
     sender: list[str] = []
+    unmarked: list[str] = []
+    spans: list[tuple[int, int]] | None = None
     for start, end, raw in _candidates(text):
         ip = _valid_ip(raw)
         if ip is None:
@@ -337,7 +379,12 @@ def _sending_ips(text: str) -> tuple[list[str], set[str]]:
             receiver.add(ip)
         elif where == "sender" and ip not in sender:
             sender.append(ip)
-    return [ip for ip in sender if ip not in receiver][:MAX_IPS], receiver
+        elif where == "none" and not sender and ip not in unmarked:
+            spans = _rejection_spans(text) if spans is None else spans
+            if any(a <= start < b for a, b in spans):
+                unmarked.append(ip)
+    chosen = sender or unmarked
+    return [ip for ip in chosen if ip not in receiver][:MAX_IPS], receiver
 
 
 def _received_ips(headers: Sequence[str], exclude: set[str]) -> list[str]:
@@ -347,7 +394,7 @@ def _received_ips(headers: Sequence[str], exclude: set[str]) -> list[str]:
         if _AUTHENTICATED_HOP.search(header):
             continue
         from_part = re.split(r"\bby\b", header, maxsplit=1, flags=_F)[0]
-        for _, _, raw in _candidates(from_part):
+        for _start, _end, raw in _candidates(from_part):
             ip = _valid_ip(raw)
             if ip and ip not in exclude and ip not in out:
                 out.append(ip)
@@ -379,14 +426,79 @@ def _zones(flat: str) -> list[str]:
     return out
 
 
-def _receiver(flat: str) -> _Receiver | None:
-    receivers = _patterns().receivers
-    for r in receivers:
-        if any(p.search(flat) for p in r.strong):
-            return r
-    for r in receivers:
+def _receiver(flat: str, strong: _Receiver | None = None) -> _Receiver | None:
+    """The system named by its own wording (strong), else by a hint such as a domain (weak)."""
+    strong = strong or _strong_receiver(flat)
+    if strong is not None:
+        return strong
+    for r in _patterns().receivers:
         if any(p.search(flat) for p in r.weak):
             return r
+    return None
+
+
+def _strong_receiver(flat: str) -> _Receiver | None:
+    for r in _patterns().receivers:
+        if any(p.search(flat) for p in r.strong):
+            return r
+    return None
+
+
+_HOST_NAME = re.compile(r"(?=.{4,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", _F)
+
+
+def _remote_mta(text: str) -> str | None:
+    """The host that refused the mail, as a DSN or log names it (Remote-MTA, `host X said`).
+
+    The Reporting-MTA is the sender's own server and is never the answer.
+    """
+    for pattern in _patterns().remote_mta:
+        for m in pattern.finditer(text[:PHRASE_SCAN]):
+            name = m.group(1).lower().rstrip(".")
+            if _HOST_NAME.fullmatch(name):
+                return name
+    return None
+
+
+def _who(head: str, strong: _Receiver | None, fallback: _Receiver | None) -> str | None:
+    """The receiver's name: its vendor when its wording shows it, else the remote host.
+
+    MTA software (Postfix, Exim) names the receiver only when nothing says which host it
+    was: in a DSN the sender's own MTA writes the report, and its wording must not be
+    taken for the receiver.
+    """
+    if strong is not None and strong.name not in _SOFTWARE:
+        return strong.name
+    remote = _remote_mta(head)
+    if remote is not None:
+        return remote
+    return fallback.name if fallback else None
+
+
+_MAIL_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]", _F
+)
+
+
+def _mail_domain(head: str, text: str) -> str | None:
+    """The sender's mail domain the bounce names, in the order the pattern file gives.
+
+    The rejection itself is read first, then the whole paste (a returned message's
+    Return-Path or From). A null sender (`<>`) and the bounce's own addresses
+    (MAILER-DAEMON@...) are not the sender.
+    """
+    patterns = _patterns()
+    first, whole = head[:PHRASE_SCAN], text[:PHRASE_SCAN]
+    for source in (first, whole) if whole != first else (first,):
+        for pattern in patterns.sender_domain:
+            for m in pattern.finditer(source):
+                found = m.group(1).strip().strip("<>[]\"'").rstrip(".")
+                local, at, domain = found.rpartition("@")
+                if at and local.lower() in patterns.not_senders:
+                    continue
+                domain = domain.lower()
+                if len(domain) <= 253 and _MAIL_DOMAIN.fullmatch(domain) and "." in domain:
+                    return domain
     return None
 
 
@@ -401,8 +513,21 @@ def _lists(flat: str, zones: Sequence[str]) -> tuple[list[_List], list[str]]:
     return named, names
 
 
+#: Enhanced codes about the sender's own address (RFC 3463 X.1.7, X.1.8), not the recipient.
+_SENDER_ADDRESS_CODES = re.compile(r"[45]\.1\.[78]\Z")
+_RECIPIENT_CODES = re.compile(r"[45]\.[12]\.[0-9]{1,3}\Z")
+
+
 def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kind:
-    """A dead list first, then a code that says why on its own, then the phrases in order."""
+    """A dead list first, then a recipient code (X.1.x, X.2.x: the address or mailbox), then
+    a code that says why on its own, then the phrases in order."""
+    if (
+        enhanced
+        and _RECIPIENT_CODES.match(enhanced)
+        and not _SENDER_ADDRESS_CODES.match(enhanced)
+        and not named
+    ):
+        return "recipient"
     kinds = _patterns().kinds
     if any(b.dead for b in named):
         return "receiver_fault"
@@ -422,21 +547,21 @@ def _kind(flat: str, named: Sequence[_List], enhanced: str | None = None) -> Kin
 # --- wording --------------------------------------------------------------------------
 
 _ENHANCED_MEANINGS = {
-    "5.7.0": "other security or policy problem",
-    "4.7.0": "other security or policy problem",
-    "5.7.1": "delivery not authorized, message refused",
-    "4.7.1": "delivery not authorized, message refused",
-    "5.7.2": "mailing list expansion prohibited",
-    "5.7.23": "SPF validation failed",
-    "5.7.25": "reverse DNS validation failed",
-    "4.7.25": "reverse DNS validation failed",
-    "5.7.26": "several authentication checks failed",
-    "5.7.509": "the sending domain fails DMARC and publishes a reject policy",
-    "5.7.606": "banned sending IP",
-    "4.7.650": "temporarily rate limited due to IP reputation",
-    "5.7.708": "traffic not accepted from this IP",
-    "5.1.1": "the recipient address does not exist",
-    "5.2.2": "the recipient's mailbox is full",
+    "5.7.0": N_("other security or policy problem"),
+    "4.7.0": N_("other security or policy problem"),
+    "5.7.1": N_("delivery not authorized, message refused"),
+    "4.7.1": N_("delivery not authorized, message refused"),
+    "5.7.2": N_("mailing list expansion prohibited"),
+    "5.7.23": N_("SPF validation failed"),
+    "5.7.25": N_("reverse DNS validation failed"),
+    "4.7.25": N_("reverse DNS validation failed"),
+    "5.7.26": N_("several authentication checks failed"),
+    "5.7.509": N_("the sending domain fails DMARC and publishes a reject policy"),
+    "5.7.606": N_("banned sending IP"),
+    "4.7.650": N_("temporarily rate limited due to IP reputation"),
+    "5.7.708": N_("traffic not accepted from this IP"),
+    "5.1.1": N_("the recipient address does not exist"),
+    "5.2.2": N_("the recipient's mailbox is full"),
 }
 
 
@@ -447,7 +572,7 @@ _SOFTWARE = frozenset({"Postfix", "Exim"})
 def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
 
 
 def _codes_text(reply: str | None, enhanced: str | None) -> str:
@@ -468,23 +593,36 @@ def _status(reply: str | None, enhanced: str | None, flat: str) -> Status:
 def _summary(
     status: Status, who: str | None, ips: Sequence[str], codes: str, kind: Kind, names: list[str]
 ) -> str:
-    verb = "refused" if status == "fail" else "deferred"
-    sender = f" from {_join(ips)}" if ips else ""
+    refused = status == "fail" or kind == "recipient"
+    sender = " " + _("from {ips}").format(ips=_join(ips)) if ips else ""
     code = f" ({codes})" if codes else ""
     reasons: dict[Kind, str] = {
-        "blocklist": f"listed on {_join(names)}" if names else "on the receiver's own block list",
-        "ptr": "reverse DNS (PTR) problem",
-        "spf": "SPF did not pass",
-        "dkim": "DKIM did not pass",
-        "dmarc": "sender authentication (DMARC, SPF/DKIM alignment) failed",
-        "tls": "the receiver wants the mail sent over TLS",
-        "reputation": "the receiver's own reputation data or rate limits",
-        "policy": "the address may not send directly; send through the provider's relay",
-        "receiver_fault": "the receiver's own fault, not a listing of the sender",
-        "unknown": "no reason I recognise",
+        "blocklist": (
+            _("listed on {lists}").format(lists=_join(names))
+            if names
+            else _("on the receiver's own block list")
+        ),
+        "ptr": _("reverse DNS (PTR) problem"),
+        "spf": _("SPF did not pass"),
+        "dkim": _("DKIM did not pass"),
+        "dmarc": _("sender authentication (DMARC, SPF/DKIM alignment) failed"),
+        "tls": _("the receiver wants the mail sent over TLS"),
+        "reputation": _("the receiver's own reputation data or rate limits"),
+        "policy": _("the address may not send directly; send through the provider's relay"),
+        "recipient": _("the recipient's address or mailbox; nothing is wrong with your server"),
+        "receiver_fault": _("the receiver's own fault, not a listing of the sender"),
+        "unknown": _("no reason I recognise"),
     }
-    subject = f"The receiving server ({who})" if who in _SOFTWARE else (who or "The receiver")
-    return f"{subject} {verb} mail{sender}{code}: {reasons[kind]}"
+    if who in _SOFTWARE:
+        subject = _("The receiving server ({software})").format(software=who)
+    else:
+        subject = who or _("The receiver")
+    said = (
+        _("{subject} refused mail{sender}{codes}: {reason}")
+        if refused
+        else _("{subject} deferred mail{sender}{codes}: {reason}")
+    )
+    return said.format(subject=subject, sender=sender, codes=code, reason=reasons[kind])
 
 
 def _explanation(
@@ -498,140 +636,153 @@ def _explanation(
     kind: Kind,
     named: Sequence[_List],
     names: Sequence[str],
+    domain: str | None = None,
 ) -> str:
-    receiver = who or "The receiving server"
+    receiver = who or _("The receiving server")
     if who in _SOFTWARE:
-        receiver = f"The receiving server ({who})"
-    addr = _join(ips) if ips else "the sending address"
+        receiver = _("The receiving server ({software})").format(software=who)
+    addr = _join(ips) if ips else _("the sending address")
     parts: list[str] = []
 
     codes = _codes_text(reply, enhanced)
-    how = "refused the message permanently" if status == "fail" else "deferred the message"
-    said = f"{receiver} {how}"
+    permanent = status == "fail" or (kind == "recipient" and (reply or enhanced or "5")[0] == "5")
+    said = (
+        _("{receiver} refused the message permanently")
+        if permanent
+        else _("{receiver} deferred the message")
+    ).format(receiver=receiver)
     if codes:
         meaning = _ENHANCED_MEANINGS.get(enhanced or "")
-        said += f" with {codes}" + (f" ({meaning})" if meaning else "")
-    if status == "warn":
-        said += "; that is a temporary refusal, so the sending server retries until it gives up"
+        said += (
+            " " + _("with {codes}").format(codes=codes) + (f" ({_(meaning)})" if meaning else "")
+        )
+    if not permanent:
+        said += "; " + _(
+            "that is a temporary refusal, so the sending server retries until it gives up"
+        )
     parts.append(said + ".")
 
     spamhaus = any(b.name == "Spamhaus" for b in named)
     if kind == "blocklist":
         if names:
             parts.append(
-                f"It names {_join(list(names))}: the receiver looked {addr} up on that list "
-                "and found it listed."
+                _(
+                    "It names {value}: the receiver looked {addr} up on that list and found it listed."
+                ).format(value=_join(list(names)), addr=addr)
             )
             if spamhaus:
                 parts.append(
-                    "On Spamhaus, a PBL (policy) listing is expected for a provider's egress "
-                    "addresses and means the mail should be sent authenticated through the "
-                    "provider's smarthost, not that the address is bad; ask for PBL removal only "
-                    "if this server is meant to send directly. An SBL, XBL or CSS listing is a "
-                    "reputation problem: find the cause (an infected machine, a compromised "
-                    "account, an open relay), fix it, then request removal on Spamhaus's site."
+                    _(
+                        "On Spamhaus, a PBL (policy) listing is expected for a provider's egress addresses and means the mail should be sent authenticated through the provider's smarthost, not that the address is bad; ask for PBL removal only if this server is meant to send directly. An SBL, XBL or CSS listing is a reputation problem: find the cause (an infected machine, a compromised account, an open relay), fix it, then request removal on Spamhaus's site."
+                    )
                 )
             else:
                 parts.append(
-                    "Confirm the listing and its reason on the list's own lookup page, fix what "
-                    "caused it, then use the list's removal form."
+                    _(
+                        "Confirm the listing and its reason on the list's own lookup page, fix what caused it, then use the list's removal form."
+                    )
                 )
         else:
             parts.append(
-                f"{receiver} keeps its own block list and {addr} (or its network) is on it; "
-                "public blocklists may well be clean. Fix what caused it (a compromised "
-                f"account, a bulk mailing, spam traps), then ask {receiver} to lift the block."
+                _(
+                    "{receiver} keeps its own block list and {addr} (or its network) is on it; public blocklists may well be clean. Fix what caused it (a compromised account, a bulk mailing, spam traps), then ask {receiver} to lift the block."
+                ).format(receiver=receiver, addr=addr)
             )
     elif kind == "ptr":
         parts.append(
-            f"The receiver requires {addr} to have a reverse DNS (PTR) record whose name "
-            "resolves back to the same address, and it does not. Ask whoever operates the "
-            "address (the network operator or hosting provider, not the domain registrar) to "
-            "set a PTR to the mail server's name, and make that name resolve back to the "
-            "address. Where the operator cannot provide PTR records (some regions cannot), send "
-            "through a relay that has one."
+            _(
+                "The receiver requires {addr} to have a reverse DNS (PTR) record whose name resolves back to the same address, and it does not. Ask whoever operates the address (the network operator or hosting provider, not the domain registrar) to set a PTR to the mail server's name, and make that name resolve back to the address. Where the operator cannot provide PTR records (some regions cannot), send through a relay that has one."
+            ).format(addr=addr)
         )
     elif kind == "spf":
         parts.append(
-            f"The receiver checked the sender's domain and the message failed SPF or sender "
-            f"authentication (DKIM, DMARC): {addr} is not among the servers the domain's SPF "
-            "record allows, or the message is unauthenticated. Add the address (ip4:/ip6:, or "
-            "an include: for the relay) to the domain's SPF record, or send through a server "
-            "the record already lists, and sign with DKIM where the receiver requires it."
+            _(
+                "The receiver checked the sender's domain and the message failed SPF or sender authentication (DKIM, DMARC): {addr} is not among the servers the domain's SPF record allows, or the message is unauthenticated. Add the address (ip4:/ip6:, or an include: for the relay) to the domain's SPF record, or send through a server the record already lists, and sign with DKIM where the receiver requires it."
+            ).format(addr=addr)
         )
     elif kind == "dkim":
         parts.append(
-            "The receiver wants the message signed with DKIM by the sender's domain, and no "
-            "valid signature passed: the key is missing from DNS at the selector the signature "
-            "names, revoked or too short, or the message was changed after signing (a footer "
-            "added by a relay). Check the key at the s= selector of the DKIM-Signature, and "
-            "make sure the mail platform signs every message with it."
+            _(
+                "The receiver wants the message signed with DKIM by the sender's domain, and no valid signature passed: the key is missing from DNS at the selector the signature names, revoked or too short, or the message was changed after signing (a footer added by a relay). Check the key at the s= selector of the DKIM-Signature, and make sure the mail platform signs every message with it."
+            )
         )
     elif kind == "dmarc":
         parts.append(
-            "The receiver enforces sender authentication: Gmail, Yahoo and Microsoft require "
-            "SPF or DKIM to pass for the From domain, and from bulk senders a DMARC record "
-            "(at least p=none) with SPF or DKIM aligned to the From domain. The message did "
-            "not meet that: check the domain's DMARC record, that SPF passes for "
-            f"{addr} with an envelope domain under the From domain, and that DKIM signs with "
-            "the From domain (d=)."
+            _(
+                "The receiver enforces sender authentication: Gmail, Yahoo and Microsoft require SPF or DKIM to pass for the From domain, and from bulk senders a DMARC record (at least p=none) with SPF or DKIM aligned to the From domain. The message did not meet that: check the domain's DMARC record, that SPF passes for {addr} with an envelope domain under the From domain, and that DKIM signs with the From domain (d=)."
+            ).format(addr=addr)
         )
     elif kind == "tls":
         parts.append(
-            "The receiver wants mail delivered over an encrypted (TLS) connection and this one "
-            "was not. Enable STARTTLS for outgoing mail on the sending server (Postfix: "
-            "smtp_tls_security_level = may), with a working TLS library and CA certificates."
+            _(
+                "The receiver wants mail delivered over an encrypted (TLS) connection and this one was not. Enable STARTTLS for outgoing mail on the sending server (Postfix: smtp_tls_security_level = may), with a working TLS library and CA certificates."
+            )
         )
     elif kind == "policy":
         parts.append(
-            f"The receiver does not take mail straight from {addr}: it is an address that "
-            "should send through its provider's relay (often it is on the Spamhaus PBL). That "
-            "says nothing bad about its reputation. Send through the provider's smarthost with "
-            "SMTP AUTH, or, if this server really is meant to send directly, ask the provider "
-            "to allow it and then have the PBL listing removed."
+            _(
+                "The receiver does not take mail straight from {addr}: it is an address that should send through its provider's relay (often it is on the Spamhaus PBL). That says nothing bad about its reputation. Send through the provider's smarthost with SMTP AUTH, or, if this server really is meant to send directly, ask the provider to allow it and then have the PBL listing removed."
+            ).format(addr=addr)
+        )
+    elif kind == "recipient":
+        parts.append(
+            _(
+                "The refusal is about the recipient, not the sender: the address does not exist there, or its mailbox is full or disabled. Nothing is wrong with your server, its address or its domain. Check the recipient's address for typos and confirm it with them by other means; a full mailbox clears when its owner makes room."
+            )
         )
     elif kind == "reputation":
         parts.append(
-            f"{receiver} is limiting or refusing {addr} on its own reputation data (volume, "
-            "complaints, spam traps), so public blocklists may be clean. Check what the server "
-            "has been sending (a compromised account, a bulk mailing), slow down, and use "
-            f"{receiver}'s sender support to ask for mitigation once the cause is fixed."
+            _(
+                "{receiver} is limiting or refusing {addr} on its own reputation data (volume, complaints, spam traps), so public blocklists may be clean. Check what the server has been sending (a compromised account, a bulk mailing), slow down, and use {receiver}'s sender support to ask for mitigation once the cause is fixed."
+            ).format(receiver=receiver, addr=addr)
         )
     elif kind == "receiver_fault":
         dead = [b.dead for b in named if b.dead]
         if dead:
             parts.append(
-                f"This is the receiver's own fault, not a listing of {addr}: "
-                f"{'; '.join(dead)}, and the receiver still rejects mail on it. Send its "
-                "postmaster the bounce and ask them to remove that list from their "
-                "configuration."
+                _(
+                    "This is the receiver's own fault, not a listing of {addr}: {dead}, and the receiver still rejects mail on it. Send its postmaster the bounce and ask them to remove that list from their configuration."
+                ).format(addr=addr, dead="; ".join(dead))
             )
         else:
             parts.append(
-                f"This is the receiver's own fault, not a listing of {addr}: its DNS resolver "
-                "is refused by Spamhaus (a public or shared resolver, or over the free query "
-                "limit), and it treats the error answer as a listing, so it rejects everyone. "
-                "Nothing needs fixing on the sending side; send the receiver's postmaster the "
-                "bounce and ask them to query through their own resolver or a Spamhaus DQS key."
+                _(
+                    "This is the receiver's own fault, not a listing of {addr}: its DNS resolver is refused by Spamhaus (a public or shared resolver, or over the free query limit), and it treats the error answer as a listing, so it rejects everyone. Nothing needs fixing on the sending side; send the receiver's postmaster the bounce and ask them to query through their own resolver or a Spamhaus DQS key."
+                ).format(addr=addr)
             )
     else:
         parts.append(
-            "The text does not name a blocklist, reverse DNS, SPF or a reputation limit as the "
-            "reason, so I will not guess one."
+            _(
+                "The text does not name a blocklist, reverse DNS, SPF or a reputation limit as the reason, so I will not guess one."
+            )
         )
 
     if ips and ip_source == "received_headers":
         parts.append(
-            f"The rejection itself names no sending address; {addr} comes from the returned "
-            "message's Received headers and may be a hop before the server that was refused."
+            _(
+                "The rejection itself names no sending address; {addr} comes from the returned message's Received headers and may be a hop before the server that was refused."
+            ).format(addr=addr)
         )
-    elif not ips and kind != "unknown":
+    elif not ips and kind not in ("unknown", "recipient"):
         parts.append(
-            "The text names no sending address: find it in the sending server's log or ask "
-            "the sender which server sent the message, then check that address."
+            _(
+                "The text names no sending address: find it in the sending server's log or ask the sender which server sent the message, then check that address."
+            )
+        )
+    elif ips and domain:
+        parts.append(
+            _(
+                "The checks that follow look {addr} up on the blocklists and PTR, and check {domain}'s SPF for it."
+            ).format(addr=addr, domain=domain)
         )
     elif ips:
-        parts.append(f"The checks that follow look {addr} up on the blocklists, PTR and SPF.")
+        parts.append(
+            _("The checks that follow look {addr} up on the blocklists and PTR.").format(addr=addr)
+        )
+    elif domain and kind != "recipient":
+        parts.append(
+            _("The checks that follow review {domain}'s SPF record.").format(domain=domain)
+        )
     return " ".join(parts)
 
 
@@ -646,27 +797,34 @@ def _advice(
                 url = b.lookup_url.replace("{ip}", ip) if ip else None
                 if url is None and "{ip}" not in b.lookup_url:
                     url = b.lookup_url
-                out.append(Advice(f"Look the address up on {b.name}", url))
+                out.append(Advice(_("Look the address up on {name}").format(name=b.name), url))
     if kind in ("blocklist", "reputation") and receiver and receiver.delist_url:
-        out.append(Advice(f"Ask {receiver.name} to lift its block", receiver.delist_url))
+        out.append(
+            Advice(
+                _("Ask {name} to lift its block").format(name=receiver.name), receiver.delist_url
+            )
+        )
     if kind == "ptr":
-        out.append(Advice("Ask the address's network operator to set a PTR record"))
+        out.append(Advice(_("Ask the address's network operator to set a PTR record")))
     if kind == "spf":
-        out.append(Advice("Add the sending address to the domain's SPF record"))
+        out.append(Advice(_("Add the sending address to the domain's SPF record")))
     if kind in ("dkim", "dmarc"):
         out.append(
             Advice(
-                "Meet the receivers' sender authentication rules: SPF and DKIM for the From "
-                "domain, and a DMARC record (at least p=none) with one of them aligned",
+                _(
+                    "Meet the receivers' sender authentication rules: SPF and DKIM for the From domain, and a DMARC record (at least p=none) with one of them aligned"
+                ),
                 GMAIL_GUIDELINES,
             )
         )
     if kind == "tls":
-        out.append(Advice("Turn on STARTTLS for outgoing mail on the sending server"))
+        out.append(Advice(_("Turn on STARTTLS for outgoing mail on the sending server")))
     if kind == "policy":
-        out.append(Advice("Send through the provider's smarthost with SMTP AUTH"))
+        out.append(Advice(_(SMARTHOST_ADVICE)))
     if kind == "receiver_fault":
-        out.append(Advice("Send the bounce to the receiver's postmaster: the fault is theirs"))
+        out.append(Advice(_("Send the bounce to the receiver's postmaster: the fault is theirs")))
+    if kind == "recipient":
+        out.append(Advice(_("Check the recipient's address with them: the sending side is fine")))
     return out
 
 
@@ -721,33 +879,34 @@ def explain_bounce(text: str) -> BounceResult:
     text = re.sub(r"IPv6:", "IPv6 ", text, flags=_F)
     cut = _RETURNED.search(text)
     head = text[: cut.start()] if cut else text
-    head, _ = _received_headers(head)
-    _, all_received = _received_headers(text)
+    head, _received = _received_headers(head)
+    _head, all_received = _received_headers(text)
     flat = _flatten(head)[:PHRASE_SCAN]
 
     reply, enhanced = _codes(head)
     zones = _zones(flat)
-    receiver = _receiver(flat)
+    strong = _strong_receiver(flat)
+    receiver = _receiver(flat, strong)
     named, names = _lists(flat, zones)
     kind = _kind(flat, named, enhanced)
 
     ips, receiver_ips = _sending_ips(head)
     ip_source: IpSource | None = "rejection" if ips else None
-    if not ips and kind != "unknown":
+    if not ips and kind not in ("unknown", "recipient"):
         ips = _received_ips(all_received, receiver_ips)
         ip_source = "received_headers" if ips else None
 
-    who = receiver.name if receiver else None
+    who = _who(head, strong, receiver)
     found = bool(ips) or kind != "unknown"
     if not found:
         return BounceResult(
             status="warn",
-            summary=NOT_FOUND,
+            summary=_(NOT_FOUND),
             reply_code=reply,
             enhanced_code=enhanced,
             receiver=who,
             kind="unknown",
-            explanation=(
+            explanation=_(
                 "I could not find a sending address or a rejection I recognise (a blocklist, "
                 "reverse DNS, SPF, a reputation limit) in this text, so I will not guess. "
                 "Paste the full bounce, including the line with the receiver's reply code."
@@ -756,7 +915,10 @@ def explain_bounce(text: str) -> BounceResult:
         )
 
     status: Status = _status(reply, enhanced, flat) if kind != "unknown" else "warn"
+    if kind == "recipient":
+        status = "warn"  # the mail was not delivered, but the sending server is not at fault
     signatures = dkim_signatures(text)
+    domain = named_domain(flat, ()) or _mail_domain(head, text) or named_domain("", signatures)
     return BounceResult(
         status=status,
         summary=_summary(status, who, ips, _codes_text(reply, enhanced), kind, names),
@@ -776,11 +938,64 @@ def explain_bounce(text: str) -> BounceResult:
             kind=kind,
             named=named,
             names=names,
+            domain=domain,
         ),
         zones=zones,
         ip_source=ip_source,
+        domain=domain,
         found=True,
         dkim_signatures=signatures,
-        domain=named_domain(flat, signatures),
         advice=_advice(kind, ips, receiver, named),
     )
+
+
+# --- the bounce against the live check ---------------------------------------------------
+
+SMARTHOST_ADVICE = N_("Send through the provider's smarthost with SMTP AUTH")
+
+
+def _zones_named(bounce: BounceResult, asked: Iterable[str]) -> dict[str, list[str]]:
+    """Each list the bounce names -> the catalogue zones that are that list."""
+    asked = list(asked)
+    out: dict[str, list[str]] = {}
+    for b in _patterns().lists:
+        if b.name not in bounce.blocklists or b.dead:
+            continue
+        zones = [z for z in asked if any(p.search(z) for p in b.patterns)]
+        if zones:
+            out[b.name] = zones
+    for zone in bounce.zones:
+        if zone in asked and not any(zone in zs for zs in out.values()):
+            out[zone] = [zone]
+    return out
+
+
+def compare_with_live(
+    bounce: BounceResult,
+    ip: str,
+    listed: Iterable[str],
+    clean: Iterable[str],
+    *,
+    policy_listed: bool = False,
+) -> BounceResult:
+    """The bounce, saying which lists it names no longer list `ip` by the live check.
+
+    A receiver that refused mail on a list the address is clean on now saw an older
+    listing (it has expired since, or the receiver caches answers): the sender may only
+    have to retry. `listed` and `clean` are the zones the live check found each way.
+    """
+    listed, clean = set(listed), set(clean)
+    if policy_listed:
+        # The live check's policy advice says the same thing for this very address: once.
+        bounce = replace(bounce, advice=[a for a in bounce.advice if a.text != _(SMARTHOST_ADVICE)])
+    named = _zones_named(bounce, listed | clean)
+    now_clean = [name for name, zones in named.items() if all(z in clean for z in zones) and zones]
+    if not now_clean:
+        return bounce
+    lists = _join(now_clean)
+    note = _(
+        "Listed then, clean now: {lists} no longer lists {ip}. The listing has expired "
+        "since the bounce, or the receiver caches its answers; retry, and if the receiver "
+        "still refuses, ask it to clear its cache."
+    ).format(lists=lists, ip=ip)
+    return replace(bounce, explanation=f"{bounce.explanation} {note}", clean_now=now_clean)

@@ -87,7 +87,13 @@ def apply_pool(report: Report, settings: Settings) -> None:
     report.notes.append(pool.note())
     ptr = report.checks.get("ptr")
     if ptr is not None and ptr.status in ("fail", "warn"):
-        ptr.advice.insert(0, pool.ptr_advice())
+        from handlers.i18n import _
+        from handlers.ptr import REGIONS
+
+        # The pool knows whether its region can have PTR records: the generic "some regions
+        # cannot" note would only contradict it.
+        regions = _(REGIONS)
+        ptr.advice = [pool.ptr_advice(), *(a for a in ptr.advice if a.text != regions)]
     dnsbl = report.checks.get("dnsbl")
     advice = pool.pbl_advice()
     policy = isinstance(dnsbl, DnsblResult) and any(i.kind == "policy" for i in dnsbl.listed)

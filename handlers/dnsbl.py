@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from handlers.catalogue import Zone
 from handlers.dns.resolver import Answer, Resolver
-from handlers.i18n import N_, _, ngettext, translated
+from handlers.i18n import N_, _, ngettext
 from handlers.results import Advice, CheckResult, Status
 from handlers.settings import Settings
 
@@ -497,16 +497,16 @@ def _judge(
     for item in blocking:
         if item.kind != "policy":
             continue
+        # One piece of advice per list, whatever the number of policy codes (PBL's 127.0.0.10
+        # and 127.0.0.11 mean the same thing to the sender); a code's own advice wins.
         zone = by_zone[item.zone]
-        for code, meaning in zip(item.codes, item.meanings, strict=True):
-            own = zone.code(code)
-            text = translated(own.advice) if own is not None and own.advice else None
-            advice.append(
-                Advice(
-                    text or _(POLICY_ADVICE).format(list=item.list, ip=ip, meaning=meaning),
-                    item.lookup_url,
-                )
-            )
+        own = [zone.code(code) for code in item.codes]
+        texts = [_(c.advice) for c in own if c is not None and c.advice]
+        meaning = "; ".join(dict.fromkeys(item.meanings))
+        text = (
+            texts[0] if texts else _(POLICY_ADVICE).format(list=item.list, ip=ip, meaning=meaning)
+        )
+        advice.append(Advice(text, item.lookup_url))
     if dormant:
         result.notes.append(
             ngettext(

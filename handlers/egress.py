@@ -67,10 +67,14 @@ async def check_egress(
     reference = settings.egress_reference
     if reference is None:
         return EgressResult(
-            status="skipped",
-            summary=_("No egress reference server configured"),
+            status="error",
+            summary=_(
+                "Egress not checked: SMTPCHECK_EGRESS_REFERENCE is off, so there is no reference "
+                "MX to ask which address mail leaves from"
+            ),
             reference="",
             expected=expected_ip,
+            note="",
         )
     host, port = reference
     result = EgressResult(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.dns.resolver import Resolver
-from handlers.i18n import _, ngettext
+from handlers.i18n import N_, _, ngettext
 from handlers.results import Advice, CheckResult, Status, worst
 from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp
@@ -129,7 +129,8 @@ async def check_mx(domain: str, resolver: Resolver, settings: Settings) -> MxRes
         *(probe_smtp(h, port, resolver, settings) for _pref, h in records)
     )
     result.hosts = [
-        _row(pref, host, probe) for (pref, host), probe in zip(records, probes, strict=True)
+        _row(pref, host, _dangling(domain, host, probe))
+        for (pref, host), probe in zip(records, probes, strict=True)
     ]
     _judge(result, mixed_null=bool(null))
     return result
@@ -142,6 +143,30 @@ def _parse(records: tuple[str, ...]) -> list[tuple[int, str]]:
         if preference.isdigit() and host:
             parsed.append((int(preference), host.lower().rstrip(".") or "."))
     return parsed
+
+
+_DANGLING = (N_("the name does not exist"), N_("the name has no address"))
+
+
+def _dangling(domain: str, host: str, probe: SmtpResult) -> SmtpResult:
+    """An MX host whose name does not resolve is the domain's mistake: fail, fix the record.
+
+    A lookup that failed (timeout, SERVFAIL) stays an error: nothing is known about it.
+    """
+    if probe.failure != "dns" or not any(_(words) in probe.summary for words in _DANGLING):
+        return probe
+    probe.status = "fail"
+    probe.summary = _("{host}: the MX record points at a name with no address").format(host=host)
+    probe.advice = [
+        Advice(
+            _(
+                "Fix the MX record of {domain}: it names {host}, which has no A or AAAA record, "
+                "so senders cannot deliver through it. Point the MX at the mail server's real "
+                "name, or give that name its address."
+            ).format(domain=domain, host=host)
+        )
+    ]
+    return probe
 
 
 def _row(preference: int, host: str, probe: SmtpResult) -> MxHost:

@@ -257,7 +257,8 @@ def _ipv6_in_name(name: str, address: ipaddress.IPv6Address) -> str:
 
 # ---- advice -------------------------------------------------------------------------------
 
-_REGIONS = N_(
+#: Said when a PTR is missing, unless the operator's pool file knows better.
+REGIONS = N_(
     "In some regions (for example some operators' points of presence in China) PTR records "
     "cannot be had for assigned addresses at all; send through a relay whose address has one."
 )
@@ -273,7 +274,7 @@ def _advice_missing(ip: str) -> list[Advice]:
             ).format(ip=ip),
             FCRDNS_URL,
         ),
-        Advice(_(_REGIONS)),
+        Advice(_(REGIONS)),
     ]
 
 

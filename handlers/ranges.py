@@ -27,15 +27,18 @@ import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
+from handlers import i18n
 from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
+from handlers.i18n import N_, _, ngettext
 from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
-from handlers.targets import non_global_reason
+from handlers.targets import non_global_reason, range_phrase, reason_phrase
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ TERMINAL_MIN_PREFIX = 20
 #: Addresses in flight per question the resolver's cap lets through, over the lists:
 #: twice what fills the cap, so a slow list's tail never leaves it idle.
 WINDOW_FILL = 2
-IPV6_REASON = "an IPv6 /64 has 18 quintillion addresses; check single addresses"
+IPV6_REASON = N_("an IPv6 /64 has 18 quintillion addresses; check single addresses")
 
 #: Called as addresses finish: (done, total). May be a plain function or a coroutine function.
 Progress = Callable[[int, int], Awaitable[object] | object]
@@ -73,22 +76,37 @@ def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Networ
     head, slash, prefix = text.partition("/")
     if not slash:
         raise RangeError(
-            f"{text} is not an address range: write ADDRESS/PREFIX, e.g. 51.158.10.0/26."
+            _("{text} is not an address range: write ADDRESS/PREFIX, e.g. 51.158.10.0/26.").format(
+                text=text
+            )
         )
     try:
         address = ipaddress.ip_address(head)
     except ValueError:
-        raise RangeError(f"{head} is not a valid IP address, so {text} is not a range.") from None
+        raise RangeError(
+            _("{head} is not a valid IP address, so {text} is not a range.").format(
+                head=head, text=text
+            )
+        ) from None
     if address.version == 6:
-        raise RangeError(f"{text} is an IPv6 range: {IPV6_REASON}.")
+        raise RangeError(_("{text} is an IPv6 range: {why}.").format(text=text, why=_(IPV6_REASON)))
     length = ascii_int(prefix)
     if length is None or length > 32:
-        raise RangeError(f"/{prefix} is not an IPv4 prefix length (0 to 32).")
+        raise RangeError(
+            _("/{prefix} is not an IPv4 prefix length (0 to 32).").format(prefix=prefix)
+        )
     network = ipaddress.IPv4Network(f"{address}/{length}", strict=False)
     if network.prefixlen < min_prefix:
         raise RangeError(
-            f"{network} has {network.num_addresses:,} addresses; ranges are checked up to "
-            f"/{min_prefix} ({2 ** (32 - min_prefix):,} addresses): split it into /{min_prefix}s."
+            _(
+                "{network} has {n} addresses; ranges are checked up to /{prefix} ({most} "
+                "addresses): split it into /{prefix}s."
+            ).format(
+                network=network,
+                n=i18n.number(network.num_addresses),
+                prefix=min_prefix,
+                most=i18n.number(2 ** (32 - min_prefix)),
+            )
         )
     reasons = {ip: non_global_reason(ip) for ip in network}
     kinds = {reason for reason in reasons.values() if reason}
@@ -96,13 +114,17 @@ def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Networ
         if len(kinds) == 1 and all(reasons.values()):
             kind = kinds.pop()
             raise RangeError(
-                f"{network} is a {kind} range: blocklists only mean something for public "
-                "internet addresses."
+                _(
+                    "{network} is {kind}: blocklists only mean something for public internet "
+                    "addresses."
+                ).format(network=network, kind=range_phrase(kind))
             )
         first = next(ip for ip, reason in reasons.items() if reason)
         raise RangeError(
-            f"{network} includes {first}, a {reasons[first]} address: blocklists only mean "
-            "something for public internet addresses."
+            _(
+                "{network} includes {first}, {kind}: blocklists only mean something for public "
+                "internet addresses."
+            ).format(network=network, first=first, kind=reason_phrase(str(reasons[first])))
         )
     return network
 
@@ -115,6 +137,46 @@ def range_addresses(text: str) -> list[str]:
 # ---- results --------------------------------------------------------------------------------
 
 
+#: How bad a listing is, worst first: reputation on a list receivers block on, then policy
+#: (the address should send through a smarthost), then lists few receivers block on.
+Severity = Literal["reputation", "policy", "informational"]
+_SEVERITY_ORDER: dict[str, int] = {"reputation": 0, "policy": 1, "informational": 2}
+
+
+def severity(item: Listing) -> Severity:
+    """What one list's listing of one address means, from that address's own codes."""
+    if item.tier == "informational":
+        return "informational"
+    return "policy" if item.kind == "policy" else "reputation"
+
+
+def short_code(code: str, meaning: str, list_name: str = "") -> str:
+    """`127.0.0.2 SBL`: the code and the sub-list its meaning names, for tables and advice.
+
+    A label that only repeats the list's name (SpamCop's "SpamCop: ...") is left out.
+    """
+    label = meaning.split(":", 1)[0].strip() if ":" in meaning else ""
+    if not label or len(label) > 24 or label.lower() in list_name.lower():
+        return code
+    return f"{code} {label}"
+
+
+@dataclass(frozen=True)
+class RowListing:
+    """One list that lists one address of the range, with that address's own codes."""
+
+    list: str
+    zone: str
+    codes: tuple[str, ...]
+    #: Sub-lists the codes stand for (SBL, XBL, PBL ...), same order as `codes`.
+    labels: tuple[str, ...]
+    severity: Severity
+
+    def text(self) -> str:
+        """`Spamhaus ZEN 127.0.0.2 SBL, 127.0.0.4 XBL`."""
+        return f"{self.list} {', '.join(self.labels)}"
+
+
 @dataclass(frozen=True)
 class RangeRow:
     """One address of the range: its blocklist status and the lists that name it."""
@@ -125,10 +187,31 @@ class RangeRow:
     lists: tuple[str, ...] = ()
     #: Zones that could not give an answer about it (timeout, refused, ...).
     unavailable: tuple[str, ...] = ()
+    #: Each listing with its codes, worst first.
+    listings: tuple[RowListing, ...] = ()
 
     @property
     def listed(self) -> bool:
         return bool(self.lists)
+
+    @property
+    def kind(self) -> str:
+        """The address's worst listing: reputation, policy, informational; empty when clean."""
+        return self.listings[0].severity if self.listings else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "status": self.status,
+            "kind": self.kind or None,
+            "lists": list(self.lists),
+            "unavailable": list(self.unavailable),
+            "listings": [asdict(item) for item in self.listings],
+        }
+
+    def codes_text(self) -> str:
+        """Every listing with its codes: `Spamhaus ZEN 127.0.0.2 SBL; SpamCop 127.0.0.2`."""
+        return "; ".join(item.text() for item in self.listings)
 
 
 @dataclass
@@ -147,81 +230,125 @@ class RangeResult(CheckResult):
     notes: list[str] = field(default_factory=list)
 
     def to_csv(self) -> str:
-        """address,status,lists,unavailable, one line per address, listed ones first."""
+        """One line per address, listed ones first: address, status, lists, unavailable,
+        then the address's worst kind of listing and every listing with its codes."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["address", "status", "lists", "unavailable"])
+        writer.writerow(["address", "status", "lists", "unavailable", "kind", "codes"])
         for row in self.rows:
             writer.writerow(
-                [row.address, row.status, "; ".join(row.lists), "; ".join(row.unavailable)]
+                [
+                    row.address,
+                    row.status,
+                    "; ".join(row.lists),
+                    "; ".join(row.unavailable),
+                    row.kind,
+                    row.codes_text(),
+                ]
             )
         return out.getvalue()
 
     def table(self) -> str:
-        """The rows as aligned plain text, for a terminal."""
+        """The rows as aligned plain text, for a terminal: each listing with its codes."""
         width = max([len("address"), *(len(r.address) for r in self.rows)])
-        lines = [f"{'address':<{width}}  {'status':<7} lists"]
+        kind_width = max([len("kind"), *(len(r.kind) for r in self.rows)])
+        lines = [f"{'address':<{width}}  {'status':<7} {'kind':<{kind_width}} lists"]
         for row in self.rows:
-            detail = ", ".join(row.lists)
+            detail = row.codes_text()
             if row.unavailable:
-                missing = f"not checked: {', '.join(row.unavailable)}"
+                missing = _("not checked: {lists}").format(lists=", ".join(row.unavailable))
                 detail = f"{detail}; {missing}" if detail else missing
-            lines.append(f"{row.address:<{width}}  {row.status:<7} {detail}".rstrip())
+            lines.append(
+                f"{row.address:<{width}}  {row.status:<7} {row.kind:<{kind_width}} {detail}".rstrip()
+            )
         return "\n".join(lines)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 'es' if word.endswith('ss') else 's'}"
+def _addresses(count: int) -> str:
+    return ngettext("{n} address", "{n} addresses", count).format(n=count)
 
 
 def _summary(result: RangeResult, policy_only: int) -> str:
     parts: list[str] = []
     if result.clean:
-        parts.append(f"{_plural(result.clean, 'address')} clean on all {result.lists} lists")
+        parts.append(
+            ngettext(
+                "{n} address clean on all {lists} lists",
+                "{n} addresses clean on all {lists} lists",
+                result.clean,
+            ).format(n=result.clean, lists=result.lists)
+        )
     if result.listed:
         listed = (
-            f"{result.listed} listed"
+            ngettext("{n} listed", "{n} listed", result.listed).format(n=result.listed)
             if parts
-            else (f"{result.listed} of {_plural(result.addresses, 'address')} listed")
+            else ngettext(
+                "{n} of {total} addresses listed", "{n} of {total} addresses listed", result.listed
+            ).format(n=result.listed, total=result.addresses)
         )
         if policy_only:
-            listed += f" ({policy_only} on policy lists only)"
+            listed += " " + _("({n} on policy lists only)").format(n=policy_only)
         parts.append(listed)
     if result.unchecked:
-        parts.append(f"{result.unchecked} not fully checked (a list did not answer)")
+        parts.append(
+            ngettext(
+                "{n} not fully checked (a list did not answer)",
+                "{n} not fully checked (a list did not answer)",
+                result.unchecked,
+            ).format(n=result.unchecked)
+        )
     return "; ".join(parts)
 
 
+def _row_listing(item: Listing) -> RowListing:
+    labels = tuple(
+        short_code(c, m, item.list) for c, m in zip(item.codes, item.meanings, strict=True)
+    )
+    return RowListing(item.list, item.zone, item.codes, labels, severity(item))
+
+
+def _listings(result: DnsblResult) -> list[RowListing]:
+    """The address's listings with their codes, in the order the check found them."""
+    return [_row_listing(item) for item in result.listed]
+
+
 def _row(ip: str, result: DnsblResult) -> RangeRow:
+    listings = sorted(_listings(result), key=lambda r: _SEVERITY_ORDER[r.severity])
     return RangeRow(
         address=ip,
         status=result.status,
-        lists=tuple(item.list for item in result.listed),
+        lists=tuple(item.list for item in listings),
         unavailable=tuple(u.zone for u in result.unavailable),
+        listings=tuple(listings),
     )
 
 
-def _sample(addresses: Sequence[str], shown: int = 5) -> str:
-    if len(addresses) <= shown:
-        return ", ".join(addresses)
-    return f"{', '.join(addresses[:shown])} and {len(addresses) - shown} more"
+#: Addresses whose codes an advice shows; the rest are counted.
+SHOWN_IN_ADVICE = 5
+_TIER_ORDER = {"major": 0, "secondary": 1, "informational": 2}
 
 
 @dataclass
 class _ZoneTally:
-    """What one list says about the range: its first listing, the addresses, the meanings."""
+    """What one list says about the range for one kind of listing (reputation, policy, ...)."""
 
     first: Listing
-    addresses: list[str] = field(default_factory=list)
-    meanings: set[str] = field(default_factory=set)
+    severity: Severity
+    count: int = 0
+    #: The first addresses with their own codes (`127.0.0.2 SBL`), for the advice.
+    shown: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
 
 class RangeTally:
-    """Per-address results folded in as they finish, so none has to be kept whole."""
+    """Per-address results folded in as they finish, so none has to be kept whole.
+
+    Each address is classified by its own codes: on one list, an address with SBL or XBL
+    is a reputation problem even when its neighbours are only on the PBL.
+    """
 
     def __init__(self) -> None:
         self.rows: list[RangeRow] = []
-        self.by_zone: dict[str, _ZoneTally] = {}
+        self.by_zone: dict[tuple[str, Severity], _ZoneTally] = {}
         self.policy_only = 0
         self.notes: list[str] = []
         self._resolver_advice: list[Advice] = []
@@ -229,11 +356,18 @@ class RangeTally:
     def add(self, ip: str, result: DnsblResult) -> RangeRow:
         row = _row(ip, result)
         self.rows.append(row)
-        for item in result.listed:
-            tally = self.by_zone.setdefault(item.zone, _ZoneTally(item))
-            tally.addresses.append(ip)
-            tally.meanings.update(item.meanings)
-        if result.listed and all(i.kind == "policy" for i in result.listed):
+        for item, listing in zip(result.listed, _listings(result), strict=True):
+            key = (item.zone, listing.severity)
+            tally = self.by_zone.setdefault(key, _ZoneTally(item, listing.severity))
+            if ipaddress.IPv4Address(ip) < ipaddress.IPv4Address(
+                tally.shown[0][0] if tally.shown else ip
+            ):
+                tally.first = item  # its pages are the lowest address's, whatever finished first
+            tally.count += 1
+            tally.shown.append((ip, listing.labels))
+            tally.shown.sort(key=lambda x: ipaddress.IPv4Address(x[0]))
+            del tally.shown[SHOWN_IN_ADVICE:]
+        if row.kind == "policy":
             self.policy_only += 1
         self.notes.extend(note for note in result.notes if note not in self.notes)
         # Advice about the resolver, not one address (e.g. "Spamhaus refused the resolver").
@@ -243,34 +377,44 @@ class RangeTally:
         return row
 
     def advice(self, network: str) -> list[Advice]:
-        """One piece of advice per list that names addresses of the range (not one per address)."""
+        """One piece of advice per list and kind of listing, worst first (not alphabetical)."""
         advice: list[Advice] = []
         ordered = sorted(
-            self.by_zone.values(), key=lambda t: (t.first.kind != "reputation", t.first.list)
+            self.by_zone.values(),
+            key=lambda t: (
+                _SEVERITY_ORDER[t.severity],
+                _TIER_ORDER.get(t.first.tier, 3),
+                -t.count,
+                t.first.list,
+            ),
         )
         for tally in ordered:
-            first, ips = tally.first, sorted(tally.addresses, key=ipaddress.IPv4Address)
-            count = _plural(len(ips), "address")
-            if first.kind == "reputation":
-                advice.append(
-                    Advice(
-                        f"{first.list} lists {count} of {network} ({_sample(ips)}). Find and fix "
-                        "the cause on each (compromised account or machine, open relay, unwanted "
-                        "bulk mail), then request removal on the list's page.",
-                        first.removal_url,
-                    )
-                )
+            first = tally.first
+            count = _addresses(tally.count)
+            shown = sorted(tally.shown, key=lambda x: ipaddress.IPv4Address(x[0]))
+            codes = "; ".join(f"{ip}: {', '.join(labels)}" for ip, labels in shown)
+            if tally.count > len(shown):
+                codes += "; " + _("and {n} more").format(n=tally.count - len(shown))
+            if tally.severity == "reputation":
+                text = _(
+                    "{list} lists {count} of {network} for bad reputation ({codes}). Find and "
+                    "fix the cause on each (compromised account or machine, open relay, unwanted "
+                    "bulk mail), then request removal on the list's page."
+                ).format(list=first.list, count=count, network=network, codes=codes)
+                advice.append(Advice(text, first.removal_url))
+            elif tally.severity == "policy":
+                text = _(
+                    "{list} lists {count} of {network} by policy only ({codes}): expected for a "
+                    "provider's egress pool, not a sign of bad reputation. Mail from these "
+                    "addresses should go through the provider's smarthost with SMTP AUTH."
+                ).format(list=first.list, count=count, network=network, codes=codes)
+                advice.append(Advice(text, first.lookup_url))
             else:
-                meanings = "; ".join(sorted(tally.meanings))
-                advice.append(
-                    Advice(
-                        f"{first.list} lists {count} of {network} by policy ({meanings}): "
-                        "expected for a provider's egress pool, not a sign of bad reputation. "
-                        "Mail from these addresses should go through the provider's smarthost "
-                        "with SMTP AUTH.",
-                        first.lookup_url,
-                    )
-                )
+                text = _(
+                    "{list} lists {count} of {network} ({codes}); few receivers block on it, so "
+                    "it is worth knowing rather than a cause of bounces on its own."
+                ).format(list=first.list, count=count, network=network, codes=codes)
+                advice.append(Advice(text, first.lookup_url))
         seen = set(advice)
         advice.extend(piece for piece in self._resolver_advice if piece not in seen)
         return advice
@@ -350,13 +494,22 @@ def forecast(addresses: int, settings: Settings) -> str:
     seconds = least_seconds(addresses, settings)
     lists = sum(1 for zone in settings.catalogue if zone.ipv4)
     pace = (
-        f"at most {settings.per_list_rate:g} questions a second to each list"
+        _("at most {n} questions a second to each list").format(n=f"{settings.per_list_rate:g}")
         if settings.per_list_rate > 0
-        else f"at most {settings.max_in_flight} questions in flight"
+        else _("at most {n} questions in flight").format(n=settings.max_in_flight)
     )
-    return (
-        f"Checking {addresses:,} address{'' if addresses == 1 else 'es'} on {lists} lists: {questions:,} questions, "
-        f"{pace}, so {_duration(seconds)} at least (more over a slow resolver)."
+    return ngettext(
+        "Checking {n} address on {lists} lists: {questions} questions, {pace}, so {duration} "
+        "at least (more over a slow resolver).",
+        "Checking {n} addresses on {lists} lists: {questions} questions, {pace}, so {duration} "
+        "at least (more over a slow resolver).",
+        addresses,
+    ).format(
+        n=i18n.number(addresses),
+        lists=lists,
+        questions=i18n.number(questions),
+        pace=pace,
+        duration=_duration(seconds),
     )
 
 

@@ -732,7 +732,11 @@ def _forbidden(result: SmtpResult, reason: str) -> SmtpResult:
     return result
 
 
-_BANNER_HOST = re.compile(r"^\d{3}[ -]([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+)\b")
+#: The host name a greeting starts with (`220 mx.example.net ESMTP`); its last label has a
+#: letter, so an enhanced status code (`554 5.7.1 ...`) is never taken for a name.
+_BANNER_HOST = re.compile(
+    r"^\d{3}[ -]((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*)(?![\w.-])"
+)
 
 
 def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> SmtpResult:
@@ -768,12 +772,26 @@ def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> Smtp
     result.failure = None
     notes = [_("connected in {ms} ms").format(ms=f"{result.connect_ms:g}")]
     if result.tls is not None:
-        said = (
-            _("implicit TLS {version}, certificate valid")
-            if result.implicit_tls
-            else _("STARTTLS {version}, certificate valid")
-        )
-        notes.append(said.format(version=result.tls.version))
+        if result.tls.name_checked:
+            said = (
+                _("implicit TLS {version}, certificate valid")
+                if result.implicit_tls
+                else _("STARTTLS {version}, certificate valid")
+            )
+            notes.append(said.format(version=result.tls.version))
+        else:
+            said = (
+                _(
+                    "implicit TLS {version}, certificate chain and dates valid but not checked "
+                    "against a name (probed by address, and the address has no PTR)"
+                )
+                if result.implicit_tls
+                else _(
+                    "STARTTLS {version}, certificate chain and dates valid but not checked "
+                    "against a name (probed by address, and the address has no PTR)"
+                )
+            )
+            notes.append(said.format(version=result.tls.version))
         result.status = "ok"
     else:
         notes.append(_("no STARTTLS offered"))
@@ -826,6 +844,10 @@ def _failure_summary(abort: _Abort, result: SmtpResult) -> str:
         )
     if abort.failure == "unreachable":
         return _("unreachable ({detail})").format(detail=abort.detail)
+    if abort.failure == "rejected" and not _has_reply(abort):
+        return _("{detail}: a silent refusal or a firewall, not an SMTP reply").format(
+            detail=abort.detail
+        )
     if abort.failure == "rejected":
         said = (
             _("the server refuses us at its greeting: {reply}")
@@ -875,6 +897,17 @@ def _failure_advice(abort: _Abort, result: SmtpResult) -> list[Advice]:
                 _(
                     "There is no route to {target} from {probed_from} ({detail}). Check the address and the routing or firewall between them."
                 ).format(target=target, probed_from=result.probed_from, detail=abort.detail)
+            )
+        ]
+    if abort.failure == "rejected" and not _has_reply(abort):
+        return [
+            Advice(
+                _(
+                    "{target} accepted the connection, then closed it without any SMTP reply. "
+                    "A server that limits connections per client (tcpwrappers, postscreen, a "
+                    "connection-rate limit), a firewall or IPS that resets SMTP, or a crashed "
+                    "mail server does this; its own logs say which."
+                ).format(target=target)
             )
         ]
     if abort.failure == "rejected":
@@ -943,6 +976,11 @@ def _tls_advice(result: SmtpResult) -> Advice:
             "Most senders still deliver over port 25, but those enforcing MTA-STS or DANE will not."
         )
     return Advice(text)
+
+
+def _has_reply(abort: _Abort) -> bool:
+    """True when the refusal is an SMTP reply (4xx/5xx), not a connection the server closed."""
+    return abort.detail[:3].isdigit()
 
 
 def _timeout_text(result: SmtpResult) -> str:

@@ -61,6 +61,10 @@ class SpfResult(CheckResult):
     #: pass, fail, softfail, neutral, none, permerror, temperror; None when not evaluated.
     result: str | None = None
     record: str | None = None
+    #: Every SPF record the domain publishes (more than one is a permerror).
+    records: list[str] = field(default_factory=list)
+    #: False when the domain does not exist (NXDOMAIN); None when not looked at.
+    exists: bool | None = None
     explanation: str | None = None
     #: DNS-querying terms over the include/redirect tree (RFC 7208 limit: 10).
     lookups: int | None = None
@@ -201,12 +205,12 @@ async def check_spf(
     if sender and "@" in sender:
         domain = sender.rsplit("@", 1)[1] or domain
     if not domain:
+        example = f"`{ip or '51.158.10.22'} example.com`"
         return SpfResult(
             "skipped",
             _(
-                "SPF not checked: no mail domain given. "
-                "Give the mail domain to check SPF: /smtpcheck IP example.com"
-            ),
+                "SPF not checked: no mail domain given (add it after the address: {example})."
+            ).format(example=example),
         )
     if ip is not None:
         ip = str(ipaddress.ip_address(ip))
@@ -248,6 +252,8 @@ def _from_review(review: SpfReview) -> SpfResult:
         "",
         domain=domain,
         record=review.record,
+        records=review.records,
+        exists=review.exists if not review.error else None,
         lookups=review.lookups if review.record else None,
         warnings=review.warnings,
     )
@@ -258,10 +264,20 @@ def _from_review(review: SpfReview) -> SpfResult:
         )
         out.advice = [_temperror_advice(domain)]
         return out
+    if not review.exists:
+        out.status, out.result = "warn", "none"
+        out.summary = _no_such_domain(domain)
+        out.advice = _nxdomain_advice(review.warnings)
+        return out
     if not review.records:
         out.status, out.result = "warn", "none"
         out.summary = _("{domain} publishes no SPF record").format(domain=domain)
         out.advice = [_publish_advice(domain, None)]
+        return out
+    if len(review.records) > 1:
+        out.status, out.result = "fail", "permerror"
+        out.summary = _several_records(domain, len(review.records))
+        out.advice = _warning_advice(review.warnings)
         return out
     if len(review.records) > 1:
         out.result = "permerror"
@@ -292,6 +308,8 @@ def _from_evaluation(
         domain=domain,
         result=result,
         record=review.record,
+        records=review.records,
+        exists=review.exists if not review.error else None,
         explanation=evaluation.explanation or None,
         lookups=review.lookups if review.record else None,
         warnings=review.warnings,
@@ -313,15 +331,22 @@ def _from_evaluation(
     }
     said = summaries.get(result, _("SPF could not be evaluated: {detail}"))
     out.summary = said.format(domain=domain, ip=ip, by=by, detail=detail)
+    if not review.exists:
+        out.summary = f"SPF {result}: {_no_such_domain(domain)}"
+    elif len(review.records) > 1:
+        out.summary = f"SPF {result}: {_several_records(domain, len(review.records))}"
     if result not in RESULT_STATUS:
         out.result = None
-    if review.warnings and result != "none":
-        out.summary += "; " + _problems(review.warnings)
+    others = [w for w in review.warnings if w.code not in ("multiple_records", "no_such_domain")]
+    if others and result != "none":
+        out.summary += "; " + _problems(others)
     advice: list[Advice] = []
     if result in ("fail", "softfail", "neutral"):
         advice.append(_add_address_advice(domain, ip, review.record))
-    elif result == "none":
+    elif result == "none" and review.exists:
         advice.append(_publish_advice(domain, ip))
+    elif result == "none":
+        advice.extend(_nxdomain_advice(review.warnings))
     elif result == "temperror":
         advice.append(_temperror_advice(domain))
     advice.extend(_warning_advice(review.warnings))
@@ -336,6 +361,25 @@ def _from_evaluation(
         )
     out.advice = advice
     return out
+
+
+def _nxdomain_advice(warnings: list[SpfWarning]) -> list[Advice]:
+    return [
+        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
+        for w in warnings
+        if w.code == "no_such_domain"
+    ]
+
+
+def _no_such_domain(domain: str) -> str:
+    return _("{domain} does not exist (NXDOMAIN), so it has no SPF record").format(domain=domain)
+
+
+def _several_records(domain: str, count: int) -> str:
+    return _(
+        "{domain} publishes {n} SPF records, which is a permanent error (RFC 7208 section 3.2): "
+        "receivers treat the domain as having a broken SPF"
+    ).format(domain=domain, n=count)
 
 
 def _problems(warnings: list[SpfWarning]) -> str:

@@ -80,6 +80,8 @@ class SpfReview:
     error: str | None = None
     #: DNS-querying terms counted but not looked up (past the limits a receiver stops at).
     unresolved: int = 0
+    #: False when the domain does not exist (NXDOMAIN): there is nowhere to publish a record.
+    exists: bool = True
 
 
 def is_spf(text: str) -> bool:
@@ -137,6 +139,8 @@ class _Walk:
         self.followed: list[str] = []
         self.warnings: list[SpfWarning] = []
         self.hidden = 0
+        #: The outcome of the last TXT question (`nxdomain` says the name does not exist).
+        self.last_outcome = ""
 
     def warn(self, warning: SpfWarning) -> None:
         """Keep `warning` once; past MAX_WARNINGS only count it."""
@@ -165,6 +169,7 @@ class _Walk:
         """SPF records at `domain`, an error text when DNS failed, and whether the name is void."""
         self.records_read += 1
         answer = await self.budget.lookup(domain, "TXT")
+        self.last_outcome = answer.outcome
         if not answer.definite:
             return [], answer.detail or answer.outcome, False
         records = [r for r in answer.records if is_spf(r)]
@@ -186,6 +191,10 @@ async def review_spf(
         review.error = error
         return review
     review.records = records
+    if not records and walk.last_outcome == "nxdomain":
+        review.exists = False
+        review.warnings.append(no_such_domain(domain))
+        return review
     if not records:
         review.warnings.append(no_record(domain))
         return review
@@ -324,6 +333,23 @@ def _syntax_problem(term: Term) -> str:
 
 def _sec(section: str) -> str:
     return f"{RFC}#section-{section}"
+
+
+def no_such_domain(domain: str) -> SpfWarning:
+    return SpfWarning(
+        "no_such_domain",
+        _("{domain} does not exist (the DNS answers NXDOMAIN)").format(domain=domain),
+        _(
+            "A domain that does not exist can have no SPF record, and receivers refuse mail "
+            "from it whatever SPF says."
+        ),
+        _(
+            "Check the spelling of {domain}; if it is right, the domain is not registered or its "
+            "DNS is not delegated."
+        ).format(domain=domain),
+        "RFC 7208 section 4.3",
+        _sec("4.3"),
+    )
 
 
 def no_record(domain: str) -> SpfWarning:

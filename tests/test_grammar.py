@@ -188,6 +188,93 @@ def test_fuzz_grammar_words(words: list[str]) -> None:
         assert command.target not in ("999.1.1.1", "10.0.0.1")
 
 
+# ---- what people paste -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[2a01:4f8::25]", Check("2a01:4f8::25")),
+        ("<51.158.10.22>", Check("51.158.10.22")),
+        ("51.158.10.22,", Check("51.158.10.22")),
+        ("'51.158.10.22';", Check("51.158.10.22")),
+        ("(51.158.10.22)", Check("51.158.10.22")),
+        ("\u200b51.158.10.22\ufeff", Check("51.158.10.22")),
+        ("51.158.10.\u200d22", Check("51.158.10.22")),
+        ("2a01:4f8::", Check("2a01:4f8::")),
+        ("bl <51.158.10.22>.", Check("51.158.10.22", None, "bl")),
+        ("51.158.10.22 example.com.", Check("51.158.10.22", "example.com")),
+        ("51.158.10.22 <example.com>,", Check("51.158.10.22", "example.com")),
+        ("https://mail.example.com/owa/", Check("mail.example.com")),
+        ("http://[2a01:4f8::25]:8080/x", Check("2a01:4f8::25")),
+        ("spf example.com, 51.158.10.22.", Spf("example.com", "51.158.10.22")),
+        ("mx <https://example.com>", Mx("example.com")),
+        ("history [51.158.10.22]", History("51.158.10.22")),
+    ],
+)
+def test_pasted_words_are_read_as_meant(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "word", ["::ffff:51.158.10.22", "::ffff:339e:a16", "[::FFFF:51.158.10.22]"]
+)
+def test_ipv4_mapped_addresses_are_their_ipv4_address_with_a_note(word: str) -> None:
+    command = parse(word)
+    assert isinstance(command, Check)
+    assert command.target == "51.158.10.22"
+    assert command.notes and "IPv4-mapped form of 51.158.10.22" in command.notes[0]
+    assert parse(f"watch {word}") == Watch("51.158.10.22")
+
+
+def test_internationalised_names_are_asked_as_a_labels_and_shown_as_typed() -> None:
+    command = parse("münchen-post.de")
+    assert command == Check("xn--mnchen-post-thb.de", display="münchen-post.de")
+    assert parse("51.158.10.22 Straße.de") == Check("51.158.10.22", "xn--strae-oqa.de")
+    assert parse("spf münchen-post.de") == Spf("xn--mnchen-post-thb.de", display="münchen-post.de")
+    assert parse("mx münchen-post.de") == Mx("xn--mnchen-post-thb.de", display="münchen-post.de")
+    with pytest.raises(UsageError):
+        parse("mx ☃☃.example")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("smtp mx.example-mail.net:2525", Smtp("mx.example-mail.net", 2525)),
+        ("smtp [2a01:4f8::25]:587", Smtp("2a01:4f8::25", 587)),
+        ("smtp 2a01:4f8::25", Smtp("2a01:4f8::25", 25)),
+        ("smtp 51.158.10.22:465", Smtp("51.158.10.22", 465)),
+        ("smtp <mx.example-mail.net> 587", Smtp("mx.example-mail.net", 587)),
+        ("smtp münchen-post.de:25", Smtp("xn--mnchen-post-thb.de", 25, display="münchen-post.de")),
+    ],
+)
+def test_smtp_host_port_as_pasted(text: str, expected: Smtp) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("northwind-traders.com 51.158.10.22", "`51.158.10.22 northwind-traders.com`"),
+        ("spf 51.158.10.20", "`spf` takes a domain first"),
+        ("spf 51.158.10.22 example.com", "`spf example.com 51.158.10.22`"),
+        (
+            "spf bob@example.com",
+            "the domain of bob@example.com is example.com, so use `spf example.com`",
+        ),
+        ("spf bob@example.com 51.158.10.22", "`spf example.com 51.158.10.22`"),
+        ("bob@example.com", "is a mail address, not a server"),
+        ("51.158.10.22 bob@example.com", "the domain is example.com: use `example.com`"),
+        ("smtp mx.example.com:2525 587", "Give the port once"),
+        ("smtp mx.example.com:99999", "is not a port number"),
+    ],
+)
+def test_recognisable_slips_get_a_suggestion(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    assert says in str(info.value)
+
+
 def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:
     from bot.grammar import Monitor, Unmonitor
 
@@ -202,7 +289,7 @@ def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:
         ("monitor 51.158.10.0/24 every 5m", "every 15 minutes"),
         ("monitor", "Say what to monitor"),
         ("monitor 10.0.0.0/24", "private"),
-        ("monitor <b>", "neither a range"),
+        ("monitor b?d", "neither a range"),  # (`<b>` is read as pasted: b, a pool name)
         ("monitor 51.158.10.0/24 extra", "at most 1 word"),
     ]:
         with pytest.raises(UsageError) as info:

@@ -312,6 +312,49 @@ async def test_failed_check_or_post_does_not_lose_the_watch(
     assert result.outcome == "changed" and not result.posted
     assert store.get_watch(watch.id).state == "active"  # type: ignore[union-attr]
 
+    # The change was never told: the next run tells it, once.
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 3 * EVERY)
+    assert result.posted and posts.texts() == [f"{IP}: delisted from SpamCop."]
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 4 * EVERY)
+    assert result.outcome == "unchanged" and len(posts.items) == 1
+
+
+async def test_a_watch_ends_clean_only_after_its_last_post(
+    store: Store, dns_check: DnsCheck
+) -> None:
+    watch = await watch_listed_address(store, dns_check)
+    dns_check.delist(IP, SPAMCOP)
+    dns_check.delist(IP, ZEN)
+
+    async def refuse(*args: Any) -> None:
+        raise ConnectionError("Slack is away")
+
+    [result] = await WatchRunner(store, dns_check, refuse).run_due(T0 + EVERY)
+    assert result.outcome == "clean" and not result.posted
+    kept = store.get_watch(watch.id)
+    assert kept is not None and kept.state == "active" and kept.lease_owner is None
+
+    posts = Posts()
+    [result] = await WatchRunner(store, dns_check, posts).run_due(T0 + 2 * EVERY)
+    assert result.outcome == "clean" and result.posted
+    assert store.get_watch(watch.id).state == "clean"  # type: ignore[union-attr]
+    assert len(posts.items) == 1 and "is clean now" in posts.texts()[0]
+    assert await WatchRunner(store, dns_check, posts).run_due(T0 + 3 * EVERY) == []
+
+
+async def test_a_thread_that_is_gone_ends_the_watch(store: Store, dns_check: DnsCheck) -> None:
+    from bot.watches import Undeliverable
+
+    watch = await watch_listed_address(store, dns_check)
+    dns_check.delist(IP, SPAMCOP)
+
+    async def archived(*args: Any) -> None:
+        raise Undeliverable("is_archived")
+
+    [result] = await WatchRunner(store, dns_check, archived).run_due(T0 + EVERY)
+    assert not result.posted
+    assert store.get_watch(watch.id).state == "stopped"  # type: ignore[union-attr]
+
 
 async def test_run_forever_polls_until_cancelled(store: Store, dns_check: DnsCheck) -> None:
     await watch_listed_address(store, dns_check)
@@ -356,3 +399,40 @@ async def test_a_watch_speaks_the_language_of_whoever_started_it(
         "retirée de SpamCop. J’ai arrêté de la surveiller."
     ]
     assert i18n.current() == "en"  # the language was the run's, not the process's
+
+
+async def test_a_replica_killed_mid_post_leaves_the_change_to_the_next(
+    db_url: str, dns_server: DnsServer
+) -> None:
+    """The process dies while its post is in flight: nothing was recorded, so once its
+    lease runs out another replica finds the same change and tells it."""
+    check = DnsCheck(dns_server)
+    check.good_ptr(IP, "mail.example-mail.net")
+    first, second = Store.open(db_url), Store.open(db_url)
+    try:
+        watch = await watch_listed_address(first, check)
+        check.delist(IP, SPAMCOP)
+        in_flight = asyncio.Event()
+
+        async def dies(*args: Any) -> None:
+            in_flight.set()
+            await asyncio.sleep(3600)
+
+        dying = asyncio.create_task(
+            WatchRunner(first, check, dies, lease_seconds=300).run_due(T0 + EVERY)
+        )
+        await asyncio.wait_for(in_flight.wait(), 10)
+        dying.cancel()  # the replica is gone mid-post
+        with pytest.raises(asyncio.CancelledError):
+            await dying
+        kept = second.get_watch(watch.id)
+        assert kept is not None and kept.state == "active" and kept.runs == 0
+
+        posts = Posts()
+        survivor = WatchRunner(second, check, posts)
+        assert await survivor.run_due(T0 + EVERY + timedelta(seconds=60)) == []  # lease holds
+        [result] = await survivor.run_due(T0 + 2 * EVERY + timedelta(seconds=300))
+        assert result.posted and posts.texts() == [f"{IP}: delisted from SpamCop."]
+    finally:
+        first.close()
+        second.close()

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -32,7 +34,15 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.facts import LINES, guideline_links, requirement_lines
+from bot.facts import (
+    LINES,
+    TABLE_OVER,
+    address_rows,
+    guideline_links,
+    requirement_lines,
+    shared_notes,
+)
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 
@@ -80,6 +90,7 @@ TITLES = {
     "spf": N_("SPF"),
     "dmarc": N_("DMARC"),
     "dkim": N_("DKIM"),
+    "resolver": N_("DNS resolver"),
     "smtp": N_("SMTP"),
     "mx": N_("MX hosts"),
     "egress": N_("Egress"),
@@ -102,8 +113,9 @@ class Rendered:
 
 
 def esc(value: object) -> str:
-    """Text safe for mrkdwn: `&`, `<`, `>` as entities, so nothing becomes a link or a ping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe for mrkdwn: `&`, `<`, `>` as entities, so nothing becomes a link or a ping,
+    and no bidi control or zero-width character left to disguise it."""
+    return visible(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -141,6 +153,20 @@ def _code(text: object) -> str:
     return "`" + esc(text).replace("`", "'") + "`"
 
 
+#: Checks whose fact lines hold only what we measured (addresses, list names): no code spans.
+OWN_LINES = frozenset({"range"})
+
+
+def _fact(line: str) -> str:
+    """A fact line ("banner: 220 mx.example ESMTP"): what follows the label came from the
+    peer (a banner, a bounce, a record), so it is a code span that cannot link or format;
+    a line without a label is a code span whole."""
+    label, sep, value = line.partition(": ")
+    if not sep or not value.strip():
+        return _code(line.strip()) if line.strip() else ""
+    return f"{esc(label)}: {_code(value)}"
+
+
 def plain(text: str) -> str:
     """Text for plain_text fields: Slack does not parse them, but angle brackets still look like markup."""
     return text.replace("<", "‹").replace(">", "›")
@@ -153,7 +179,10 @@ def _label(text: str) -> PlainTextObject:
 def _section(text: str) -> SectionBlock:
     """A mrkdwn section; Slack refuses empty text, so an empty one says so."""
     return SectionBlock(
-        text=MarkdownTextObject(text=clip(text, MAX_SECTION) if text.strip() else "–")
+        # verbatim: a bare URL or #channel in data stays text (our <url|label> links still work)
+        text=MarkdownTextObject(
+            text=clip(text, MAX_SECTION) if text.strip() else "–", verbatim=True
+        )
     )
 
 
@@ -288,7 +317,8 @@ def _dnsbl_lines(check: JSON) -> list[str]:
         if facts:
             line += ": " + "; ".join(facts)
         if entry.get("txt"):
-            line += "\n    " + _("reason: {txt}").format(txt=esc(clip(str(entry["txt"]), 300)))
+            # The list operator's words: a code span, so they neither link nor format.
+            line += "\n    " + _("reason: {txt}").format(txt=_code(clip(str(entry["txt"]), 300)))
         lines.append(line)
     return lines
 
@@ -342,9 +372,7 @@ def _ptr_text(check: JSON, target: str) -> str:
                 else _("{names} does *not* resolve back to {target}")
             )
         lines.append(said.format(names=shown, target=esc(target)))
-    elif check.get("status") not in ("error", "skipped"):
-        lines.append(_("No PTR record for {target}").format(target=esc(target)))
-    return fit(lines)
+    return fit(lines)  # no names: the summary already says there is no PTR
 
 
 MAX_SPF_WARNINGS = 3
@@ -361,10 +389,13 @@ def _spf_text(check: JSON) -> str:
         facts.append(_("{n}/10 DNS lookups").format(n=esc(check["lookups"])))
     if facts:
         lines.append(", ".join(facts))
-    if check.get("record"):
+    records = [str(r) for r in check.get("records") or []]
+    if len(records) > 1:
+        lines.extend(_code(clip(r, 600)) for r in records[:4])
+    elif check.get("record"):
         lines.append(_code(clip(str(check["record"]), 1200)))
     if check.get("explanation"):
-        lines.append(esc(clip(str(check["explanation"]), 500)))
+        lines.append(_code(clip(str(check["explanation"]), 500)))  # the domain owner's words
     warnings = [w for w in check.get("warnings") or [] if isinstance(w, Mapping)]
     for warning in warnings[:MAX_SPF_WARNINGS]:
         fix = f" {warning['fix']}" if warning.get("fix") else ""
@@ -395,13 +426,29 @@ def check_text(name: str, check: JSON, target: str) -> str:
         body = _spf_text(check)
     elif name in LINES:
         summary = [esc(check.get("summary", ""))] if check.get("summary") else []
-        body = fit([*summary, *(esc(line) for line in LINES[name](check))])
+        shown = esc if name in OWN_LINES else _fact
+        body = fit([*summary, *(shown(line) for line in LINES[name](check))])
     else:
         body = _generic_text(check)
     return clip(f"{_title(name, check)}\n{body}".rstrip(), MAX_SECTION)
 
 
 # ---- buttons -------------------------------------------------------------------------
+
+
+_RFC = re.compile(r"/rfc/rfc(\d+)(?:\.\w+)?(?:#section-([\d.]+))?$")
+
+
+def page_label(url: str) -> str:
+    """A button label that names the page a link opens ("RFC 7208 section 4.5",
+    "spamhaus.com"), never a piece of advice cut to fit."""
+    parsed = urlparse(url)
+    rfc = _RFC.search(parsed.path + (f"#{parsed.fragment}" if parsed.fragment else ""))
+    if rfc:
+        section = f" section {rfc.group(2)}" if rfc.group(2) else ""
+        return f"RFC {rfc.group(1)}{section}"
+    host = parsed.netloc.removeprefix("www.")
+    return _("Guide on {host}").format(host=host) if host else _("Guide")
 
 
 def _links(report: JSON) -> list[tuple[str, str]]:
@@ -428,9 +475,7 @@ def _links(report: JSON) -> list[tuple[str, str]]:
     links.extend(guideline_links(report))
     for advice in report.get("advice") or []:
         if isinstance(advice, Mapping) and advice.get("url"):
-            links.append(
-                (_("Guide: {advice}").format(advice=advice.get("text", "")), str(advice["url"]))
-            )
+            links.append((page_label(str(advice["url"])), str(advice["url"])))
     seen: set[str] = set()
     unique = []
     for label, url in links:
@@ -492,7 +537,9 @@ def _context(report: JSON) -> ContextBlock:
     if report.get("resolver"):
         parts.append(_("resolver {resolver}").format(resolver=esc(report["resolver"])))
     return ContextBlock(
-        elements=[MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000))]
+        elements=[
+            MarkdownTextObject(text=clip(" · ".join(parts) or "smtpcheck", 2000), verbatim=True)
+        ]
     )
 
 
@@ -561,6 +608,30 @@ def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None)
     return clip(esc("\n".join(lines)) or _("smtpcheck report"), MAX_FALLBACK)
 
 
+def _nothing_changed(reports: Sequence[JSON], requested_by: str | None) -> Rendered:
+    """A re-check that found nothing new: one short line, not the report again."""
+    who = (
+        " " + _("(re-check asked by <@{user}>)").format(user=esc(requested_by))
+        if requested_by
+        else ""
+    )
+    verdicts = ", ".join(
+        f"{esc(r.get('target', ''))} {esc(r.get('verdict', ''))}" for r in reports[:3]
+    )
+    when = str(reports[0].get("checked_at", "")) if reports else ""
+    try:
+        shown_when = i18n.moment(datetime.fromisoformat(when)) if when else ""
+    except ValueError:
+        shown_when = when
+    said = (
+        _("Nothing changed since the previous check{who}: {verdicts}, checked again at {when}.")
+        if shown_when
+        else _("Nothing changed since the previous check{who}: {verdicts}, checked again.")
+    )
+    line = said.format(who=who, verdicts=verdicts, when=esc(shown_when))
+    return Rendered([_section(line).to_dict()], clip(line, MAX_FALLBACK))
+
+
 def _changes_section(changes: Sequence[str], requested_by: str | None) -> SectionBlock:
     who = (
         " " + _("(re-check asked by <@{user}>)").format(user=esc(requested_by))
@@ -571,6 +642,40 @@ def _changes_section(changes: Sequence[str], requested_by: str | None) -> Sectio
         return _section(_("*Nothing changed since the previous check.*") + who)
     lines = [_("*Since the previous check:*") + who, *(f"• {esc(c)}" for c in changes)]
     return _section(fit(lines, more=_("…and {n} more changes")))
+
+
+def _one_host(reports: Sequence[JSON]) -> str | None:
+    """The host name when `reports` are its many addresses (one table answers), else None."""
+    names = {r.get("hostname") for r in reports}
+    if len(reports) <= TABLE_OVER or len(names) != 1:
+        return None
+    name = names.pop()
+    return str(name) if name else None
+
+
+def host_table(name: str, reports: Sequence[JSON]) -> Rendered:
+    """A host name with many addresses: one line per address (verdict, what is wrong), worst first."""
+    rows = address_rows(reports)
+    verdict = rows[0]["verdict"] if rows else "ok"
+    counted = ngettext("{n} address", "{n} addresses", len(rows)).format(n=len(rows))
+    heading = f"{EMOJI.get(verdict, '')} {name}: {verdict_words(verdict)} ({counted})"
+    blocks: list[Block] = [HeaderBlock(text=_label_header(heading))]
+    notes = [esc(note) for note in shared_notes(reports) if note.strip()]
+    if notes:
+        blocks.append(_section(fit(notes)))
+    lines = [
+        f"{EMOJI.get(row['verdict'], '')} `{esc(row['address'])}` "
+        f"{esc(row['problems']) or verdict_words('ok')}"
+        for row in rows
+    ]
+    blocks.append(_section(fit(lines, more=_("…and {n} more addresses"))))
+    blocks.append(_section(_("For one address's full report: `/smtpcheck ADDRESS [DOMAIN]`.")))
+    blocks.append(_context(reports[0]))
+    text = clip(
+        esc(f"{heading}. " + "; ".join(f"{row['address']} {row['verdict']}" for row in rows)),
+        MAX_FALLBACK,
+    )
+    return Rendered([b.to_dict() for b in blocks], text)
 
 
 def render(
@@ -587,6 +692,11 @@ def render(
     (a re-check) adds what changed since the previous report, [] meaning nothing did.
     `requested_by` is a Slack user id, shown as a mention (ids are Slack's, not typed text).
     """
+    if changes is not None and not changes:
+        return _nothing_changed(reports, requested_by)
+    host = _one_host(reports)
+    if host is not None and changes is None:
+        return host_table(host, reports)
     values = list(values) if values is not None else [None] * len(reports)
     head: list[Block] = []
     if changes is not None:

@@ -34,7 +34,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import metrics
 from bot.changes import changes
-from bot.grammar import Check, Command, Egress, Mx, Range, Smtp, UsageError
+from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, UsageError
 from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
@@ -242,6 +242,41 @@ def new_error_id() -> str:
     return secrets.token_hex(4)
 
 
+#: What Slack's refusals mean to the person who asked, and what they can do about it.
+_REFUSALS = {
+    "missing_scope": N_(
+        "Slack does not let me do that here: the app lacks the permission {needed}. Ask "
+        "whoever installed smtpcheck to reinstall it from its manifest, which asks for it."
+    ),
+    "not_in_channel": N_(
+        "I am not a member of this channel, so I cannot read or post in it: invite me with "
+        "`/invite @smtpcheck`, then mention me again."
+    ),
+    "channel_not_found": N_(
+        "I cannot see this conversation (a private channel or a direct message I am not part "
+        "of): invite me with `/invite @smtpcheck`, then mention me again."
+    ),
+    "thread_not_found": N_(
+        "I cannot find this thread's first message (it may have been deleted): paste what to "
+        "check after the mention instead."
+    ),
+    "is_archived": N_("This channel is archived, so I cannot post in it."),
+    "ratelimited": N_(
+        "Slack is limiting how fast I may read this conversation: try again in a minute."
+    ),
+}
+
+
+def slack_refusal(exc: SlackApiError) -> str | None:
+    """A sentence the person can act on for a Slack error they can fix, or None."""
+    code = _error(exc)
+    text = _REFUSALS.get(code)
+    if text is None:
+        return None
+    needed = str(exc.response.get("needed") or "") if exc.response is not None else ""
+    return _(text).format(needed=f"`{needed}`" if needed else _("it needs"))
+
+
 async def guarded(
     client: AsyncWebClient, conv: Conversation, work: Callable[[], Awaitable[None]]
 ) -> None:
@@ -251,6 +286,19 @@ async def guarded(
     except Exception as exc:
         if isinstance(exc, SlackApiError):
             metrics.record_slack_error(str(exc.response.api_url).rsplit("/", 1)[-1], _error(exc))
+            sentence = slack_refusal(exc)
+            if sentence is not None:
+                log.warning(
+                    "Slack refused while answering %s in %s: %s",
+                    conv.user,
+                    conv.channel,
+                    _error(exc),
+                )
+                try:
+                    await tell(client, conv, sentence)
+                except Exception:
+                    log.exception("could not tell %s why Slack refused either", conv.user)
+                return
         error_id = new_error_id()
         log.exception("error %s while answering %s in %s", error_id, conv.user, conv.channel)
         try:
@@ -398,7 +446,13 @@ def describe(command: Command) -> str:
 
 
 def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> list[str | None]:
-    """One Re-check button value per report; only address checks can be re-checked."""
+    """One Re-check button value per report; only address checks can be re-checked.
+
+    A bounce's report is the full check of the sending address it names (with SPF for the
+    bounce's mail domain), so its Re-check and Watch buttons re-check that address.
+    """
+    if isinstance(command, Bounce):
+        return [_bounce_value(r) for r in reports]
     if not isinstance(command, Check):
         return [None] * len(reports)
     return [
@@ -407,6 +461,17 @@ def recheck_values(command: Command, reports: Sequence[Mapping[str, Any]]) -> li
         )
         for r in reports
     ]
+
+
+def _bounce_value(report: Mapping[str, Any]) -> str | None:
+    checks = report.get("checks") or {}
+    bounce = checks.get("bounce") if isinstance(checks, Mapping) else None
+    if not isinstance(bounce, Mapping) or "dnsbl" not in checks:
+        return None  # no address named: nothing to re-check
+    domain = bounce.get("domain")
+    return blocks.button_value(
+        str(report.get("target")), str(domain) if domain else None, "full", report
+    )
 
 
 async def deliver(

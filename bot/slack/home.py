@@ -33,6 +33,7 @@ from handlers.i18n import N_, _, moment, ngettext
 
 OPEN_CHECK_ACTION = "home_open_check"
 STOP_WATCH_ACTION = "home_stop_watch"
+STOP_MONITOR_ACTION = "home_stop_monitor"
 RECHECK_ACTION = "home_recheck"
 
 #: Slack's limit for a home tab, and how many running items fit beside the rest.
@@ -41,6 +42,7 @@ SHOWN_RUNNING = 60
 SHOWN_RECENT = 10
 
 WATCH = N_("Watch")
+MONITOR = N_("Monitor")
 _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 
 
@@ -48,7 +50,7 @@ _SLACK_ID = re.compile(r"^[CDG][A-Z0-9_]{2,30}$")
 class Running:
     """Something that re-checks on a schedule: a watch, or a monitor."""
 
-    #: What it is, as the person reads it (`WATCH`, marked with N_ and shown translated).
+    #: What it is, as the person reads it (`WATCH`, `MONITOR`: marked with N_, shown translated).
     what: str
     target: str
     domain: str | None
@@ -58,6 +60,8 @@ class Running:
     verdict: str | None
     stop_action: str
     stop_value: str
+    #: How its last run went when a verdict does not say it (a monitor's listed addresses).
+    last_run: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,17 @@ def _button(text: str, action: str, value: str, style: str | None = None) -> But
 
 
 def _running_block(item: Running) -> SectionBlock:
-    text = _("*{what}* {target} in {channel}\nsince {since} · last verdict: {verdict}").format(
+    if item.last_run is not None:
+        template = _("*{what}* {target} in {channel}\nsince {since} · last run: {last_run}")
+    else:
+        template = _("*{what}* {target} in {channel}\nsince {since} · last verdict: {verdict}")
+    text = template.format(
         what=esc(_(item.what)),
         target=_target(item.target, item.domain),
         channel=_channel(item.channel_id),
         since=_when(item.since),
         verdict=_verdict(item.verdict),
+        last_run=esc(item.last_run or ""),
     )
     stop = _button(_(":no_bell: Stop"), item.stop_action, item.stop_value, style="danger")
     stop.confirm = ConfirmObject(

@@ -16,19 +16,20 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import make_resolver
 from bot.grammar import Check, Command, History, Monitor, Unmonitor, Unwatch, UsageError, Watch
 from bot.monitors import ChunkResult, MonitorRunner
 from bot.slack import blocks
-from bot.slack.delivery import deliver, tell
+from bot.slack.delivery import CANNOT_POST, deliver, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.threads import command_in, first_message
 from bot.store import Monitor as MonitorRow
 from bot.store import MonitorExistsError, Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
-from bot.watches import WatchRunner
+from bot.watches import Undeliverable, WatchRunner
 from handlers import i18n
 from handlers.check import full_check
 from handlers.i18n import N_, Language, _, ngettext
@@ -110,7 +111,11 @@ class Incidents:
         report: Mapping[str, Any] | None,
         changes: Sequence[str],
     ) -> None:
-        """Say in the watch's thread what changed (with the fresh report), or why it stopped."""
+        """Say in the watch's thread what changed (with the fresh report), or why it stopped.
+
+        Raises when Slack did not take the post (the runner tells it again next run), and
+        Undeliverable when it never will (the conversation is gone, or the bot was removed).
+        """
         thread = watch.thread_ts or None
         if report is None or watch.state != "active":
             shown = blocks.notice(blocks.esc(text))
@@ -119,9 +124,14 @@ class Incidents:
             rendered = blocks.render([report], values=[value], changes=list(changes))
             shown = with_stop_button(rendered, watch.id)
             shown = blocks.Rendered(shown.blocks, blocks.clip(f"{text} {shown.text}", 3000))
-        await self.client.chat_postMessage(
-            channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
-        )
+        try:
+            await self.client.chat_postMessage(
+                channel=watch.channel_id, thread_ts=thread, text=shown.text, blocks=shown.blocks
+            )
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.get("error") in CANNOT_POST:
+                raise Undeliverable(str(exc.response.get("error"))) from exc
+            raise
 
     async def check_chunk(self, addresses: Sequence[str]) -> ChunkResult:
         """Blocklists for one chunk of a monitor's run, on a fresh resolver (no cached answer)."""
@@ -448,6 +458,29 @@ class Incidents:
                     target=blocks.esc(exc.monitor.target)
                 ),
             )
+
+    async def stop_monitor(
+        self, monitor_id: int, user: str, client: AsyncWebClient
+    ) -> MonitorRow | None:
+        """Stop one monitor (App Home's Stop) and say so in its thread; None if already stopped."""
+        stopped = await asyncio.to_thread(
+            lambda: self.store.stop_monitor_by_id(
+                monitor_id, reason=f"stopped by <@{user}>", now=datetime.now(UTC)
+            )
+        )
+        if stopped is not None:
+            shown = blocks.notice(
+                _("Stopped monitoring {target} (asked by <@{user}>).").format(
+                    target=blocks.esc(stopped.target), user=user
+                )
+            )
+            await client.chat_postMessage(
+                channel=stopped.channel_id,
+                thread_ts=stopped.thread_ts or None,
+                text=shown.text,
+                blocks=shown.blocks,
+            )
+        return stopped
 
     async def _unmonitor(
         self, command: Unmonitor, conv: Conversation, client: AsyncWebClient

@@ -21,9 +21,10 @@ from bot.service import run
 from bot.slack import home, modal
 from bot.slack.deps import Conversation, Deps
 from bot.slack.step import step_outputs
+from bot.store import Monitor as MonitorRow
 from bot.store import ReportRow, Store
 from bot.store import Watch as WatchRow
-from handlers.i18n import N_, _
+from handlers.i18n import N_, _, ngettext, number
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -90,12 +91,34 @@ def watch_row(watch: WatchRow) -> home.Running:
     )
 
 
-def running_rows(store: Store) -> list[home.Running]:
-    """Everything that re-checks on a schedule in the workspace, oldest first.
+def monitor_row(monitor: MonitorRow) -> home.Running:
+    """A monitor has no single verdict: its last run says how many addresses were listed."""
+    last_run = (
+        ngettext(
+            "{listed} of {n} address listed",
+            "{listed} of {n} addresses listed",
+            monitor.addresses,
+        ).format(listed=number(monitor.listed_now), n=number(monitor.addresses))
+        if monitor.last_run_at is not None
+        else _("not run yet")
+    )
+    return home.Running(
+        what=home.MONITOR,
+        target=monitor.target,
+        domain=None,
+        channel_id=monitor.channel_id,
+        since=monitor.created_at,
+        verdict=None,
+        stop_action=home.STOP_MONITOR_ACTION,
+        stop_value=str(monitor.id),
+        last_run=last_run,
+    )
 
-    Each kind of scheduled check adds its rows here, with a Stop action of its own.
-    """
-    return [watch_row(w) for w in store.active_watches()]
+
+def running_rows(store: Store) -> list[home.Running]:
+    """Everything that re-checks on a schedule in the workspace (watches, then monitors)."""
+    watches = [watch_row(w) for w in store.active_watches()]
+    return watches + [monitor_row(m) for m in store.list_monitors()]
 
 
 def recent_row(row: ReportRow) -> home.Recent:

@@ -90,6 +90,25 @@ def host_names(text: str) -> list[str]:
     return found
 
 
+def named_mail_domain(names: list[str], addresses: list[str] | None = None) -> str | None:
+    """The mail domain among the names a message gives, when no e-mail address says it.
+
+    "mail.northwind-traders.com bounces for northwind-traders.com": a name that a host name
+    of the message lies under is that server's mail domain; so is, next to one host name,
+    a shorter name of two labels ("relay.mailhost-eu.net for fabrikam-shop.com").
+    """
+    for candidate in names:
+        if any(other != candidate and other.endswith("." + candidate) for other in names):
+            return candidate
+    if len(names) == 2:
+        host, other = names
+        if other.count(".") == 1 and host.count(".") >= 2:
+            return other
+    if addresses and len(names) == 1 and names[0].count(".") == 1:
+        return names[0]  # "51.158.10.22 bounces for northwind-traders.com"
+    return None
+
+
 def _plain(text: str) -> str:
     plain = unslack(text).strip()
     if plain.lower().startswith("/smtpcheck"):
@@ -116,9 +135,11 @@ def commands_in(text: str) -> list[Command]:
     if _BOUNCE.search(plain):
         return [Bounce(plain)]
     domains = mail_domains(plain)
-    domain = domains[0] if domains else None
-    found: list[Command] = [Check(ip, domain) for ip in public_addresses(plain)]
-    found += [Check(name, domain) for name in host_names(plain) if name != domain]
+    names = host_names(plain)
+    addresses = public_addresses(plain)
+    domain = domains[0] if domains else named_mail_domain(names, addresses)
+    found: list[Command] = [Check(ip, domain) for ip in addresses]
+    found += [Check(name, domain) for name in names if name != domain]
     if not found and domain:
         found = [Spf(domain)]
     return found[:MAX_TARGETS]

@@ -485,6 +485,18 @@ class Store(MonitorStore):
                 )
             return _get_watch(conn, watch.id)
 
+    def holds_lease(self, watch: Watch) -> bool:
+        """Whether this store still holds the claim on an active `watch` (not stopped meanwhile)."""
+        with self._tx() as conn:
+            found = conn.execute(
+                sa.select(watches.c.id).where(
+                    watches.c.id == watch.id,
+                    watches.c.state == "active",
+                    watches.c.lease_owner == self.owner,
+                )
+            ).first()
+        return found is not None
+
     def release_watch(self, watch: Watch) -> None:
         """Give a claimed watch back without a result (its check failed); it runs next interval."""
         with self._tx() as conn:
@@ -521,18 +533,56 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
-def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
-    """One line per report: "28 Nov 2026, 09:41 UTC  fail   Listed on 2 of 31 — delisted from SpamCop".
+def check_kind(report: Mapping[str, Any]) -> str:
+    """Which check a stored report is: full, bl, ptr, spf, smtp, mx, egress, bounce, range."""
+    checks = report.get("checks")
+    names = set(checks) if isinstance(checks, Mapping) else set()
+    for kind in ("bounce", "egress", "range", "smtp", "mx"):
+        if kind in names:
+            return kind
+    if {"dnsbl", "ptr"} <= names:
+        return "full"
+    if names == {"dnsbl"}:
+        return "bl"
+    if names == {"ptr"}:
+        return "ptr"
+    return sorted(names)[0] if names else "-"
 
-    Times are UTC, written for the reader's locale and padded so the columns line up.
-    Plain text: Slack renderers escape it like any other text.
+
+def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
+    """The history as JSON: each report with its time, check, domain and what changed."""
+    return [
+        {
+            "checked_at": e.row.created_at.astimezone(UTC).isoformat(timespec="seconds"),
+            "target": e.row.target,
+            "check": check_kind(e.row.report),
+            "domain": e.row.domain,
+            "verdict": e.row.verdict,
+            "summary": _summary(e.row.report),
+            "changes": list(e.changes),
+            "report": e.row.report,
+        }
+        for e in entries
+    ]
+
+
+def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
+    """One line per report: "28 Nov 2026, 09:41 UTC  fail   full  example.com  Listed on 2 of 31 — ...".
+
+    Times are UTC, written for the reader's locale and padded so the columns line up; the
+    check and the mail domain ("-" for none) follow the verdict. Plain text: Slack
+    renderers escape it like any other text.
     """
     lines = []
     stamps = [i18n.moment(entry.row.created_at.astimezone(UTC), seconds=False) for entry in entries]
     width = max((len(stamp) for stamp in stamps), default=0)
     for entry, stamp in zip(entries, stamps, strict=True):
         row = entry.row
-        line = f"{stamp:<{width}}  {row.verdict:<5}  {_summary(row.report)}"
+        kind = check_kind(row.report)
+        line = (
+            f"{stamp:<{width}}  {row.verdict:<5}  {kind:<4}  {row.domain or '-'}  "
+            f"{_summary(row.report)}"
+        )
         if entry.changes:
             line += " — " + "; ".join(entry.changes)
         lines.append(line.rstrip())

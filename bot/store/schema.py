@@ -45,6 +45,8 @@ reports = sa.Table(
     sa.Column("verdict", sa.String(16), nullable=False),
     sa.Column("report", sa.JSON, nullable=False),
     sa.Index("ix_reports_target_created", "target", "created_at"),
+    # A person's last checks (App Home), newest first.
+    sa.Index("ix_reports_user_created", "user_id", "created_at"),
 )
 
 watches = sa.Table(

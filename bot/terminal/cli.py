@@ -21,7 +21,10 @@ from typing import IO, Any, TextIO
 
 from bot import service
 from bot.config import ConfigError, make_resolver, settings_from_env
+from bot.facts import TABLE_OVER, address_rows
 from bot.grammar import (
+    EXAMPLES,
+    USAGE,
     Bounce,
     Check,
     Command,
@@ -30,17 +33,18 @@ from bot.grammar import (
     History,
     Monitor,
     Range,
+    Smtp,
     Spf,
     Unmonitor,
     Unwatch,
     UsageError,
     Watch,
+    bad_input,
     parse,
-    usage,
 )
-from bot.terminal.text import render_all
+from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
-from handlers.i18n import _, ngettext
+from handlers.i18n import N_, _, ngettext
 from handlers.numbers import ascii_decimal
 from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, RangeResult, forecast
 from handlers.report import Report
@@ -140,20 +144,61 @@ def _with_flags(command: Command, options: Options) -> Command:
     return command
 
 
+#: The flags, for `smtpcheck help` (INTERFACE.md: help lists them).
+FLAGS = N_("""\
+Flags (anywhere on the line):
+  --json               the report as JSON on standard output
+  --csv                a range's table as CSV
+  --timeout SECONDS    how long one DNS question may take (default: SMTPCHECK_TIMEOUT, 2)
+  --lang en|fr         the language of the answer
+  --sender ADDRESS     spf/dmarc: the envelope sender (default postmaster@DOMAIN)
+  --helo NAME          spf/dmarc: the HELO name (default DOMAIN)
+  --no-color           no colours, even on a terminal
+Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.""")
+
+#: Words of the shared grammar that only the Slack bot can do (threads, schedules).
+_SLACK_ONLY = (
+    "/smtpcheck watch",
+    "/smtpcheck unwatch",
+    "/smtpcheck monitor",
+    "/smtpcheck unmonitor",
+)
+
+
+def terminal_help() -> str:
+    """The grammar as the terminal has it (no watches: they report in Slack threads), the
+    flags, and the exit codes."""
+    lines = [line for line in _(USAGE).splitlines() if not line.startswith(_SLACK_ONLY)]
+    grammar = "\n".join(lines).replace("/smtpcheck", "smtpcheck")
+    grammar = grammar.replace("/24 ", "/20 ")
+    examples = "\n".join(
+        e.replace("/smtpcheck", "smtpcheck") for e in EXAMPLES if " watch " not in e
+    )
+    return f"{_('Usage:')}\n{grammar}\n\n{_(FLAGS)}\n\n{_('Examples:')}\n{examples}"
+
+
 def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:
     """One report as INTERFACE.md's object; a host name's several addresses wrapped with a verdict."""
     if len(reports) == 1:
         return reports[0].to_json()
     target = command.target if isinstance(command, Check) else reports[0].target
+    if isinstance(command, Check) and command.display:
+        target = command.display
+    every = [r.to_json() for r in reports]
     return {
         "target": target,
         "verdict": worst(r.verdict for r in reports),
-        "reports": [r.to_json() for r in reports],
+        "addresses": address_rows(every),
+        "reports": every,
     }
 
 
 async def _run(command: Command, options: Options, err: TextIO | None = None) -> list[Report]:
     settings = settings_from_env(timeout=options.timeout)
+    if isinstance(command, Smtp) and command.port not in settings.smtp_ports:
+        # The terminal is the operator's own tool: it probes the port it is given. Only the
+        # Slack bot, which anyone in the workspace can drive, keeps to SMTPCHECK_SMTP_PORTS.
+        settings = dataclasses.replace(settings, smtp_ports=(*settings.smtp_ports, command.port))
     resolver = make_resolver(settings)
     progress = progress_bar(err) if isinstance(command, Range) and err is not None else None
     if progress is not None and isinstance(command, Range) and err is not None:
@@ -233,22 +278,40 @@ def _user() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def _history(command: History, out: TextIO, err: TextIO) -> int:
-    from bot.store import DEFAULT_URL, Store, StoreError, history_lines
+def _history(command: History, options: Options, out: TextIO, err: TextIO) -> int:
+    """The stored reports of an address; without SMTPCHECK_DATABASE_URL there are none.
 
-    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip() or DEFAULT_URL
+    The terminal stores nothing unless a database is configured, so it never creates one
+    either (a history command run from any directory must not leave a file behind).
+    """
+    url = os.environ.get("SMTPCHECK_DATABASE_URL", "").strip()
+    if not url:
+        print(
+            _(
+                "The terminal keeps no history unless SMTPCHECK_DATABASE_URL is set (for example "
+                "sqlite:////var/lib/smtpcheck/history.db); set it to keep and read reports."
+            ),
+            file=err,
+        )
+        return EXIT_USAGE
+    from bot.store import Store, StoreError, history_json, history_lines
+
     try:
         store = Store.open(url)
     except StoreError as exc:
         print(str(exc), file=err)
         return EXIT_USAGE
     try:
-        lines = history_lines(store.history(command.target))
+        entries = store.history(command.target)
     except Exception as exc:  # the database broke after it opened
         print(_first_line(exc), file=err)
         return EXIT_USAGE
     finally:
         store.close()
+    if options.json:
+        print(json.dumps(history_json(entries), indent=2, ensure_ascii=False), file=out)
+        return 0
+    lines = history_lines(entries)
     if not lines:
         print(_("No reports of {target} yet.").format(target=command.target), file=out)
         return 0
@@ -336,13 +399,13 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
                 parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
             )
     except UsageError as exc:
-        print(usage(str(exc)).replace("/smtpcheck", "smtpcheck"), file=err)
+        print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
     if isinstance(command, Help):
-        print(usage().replace("/smtpcheck", "smtpcheck"), file=out)
+        print(terminal_help(), file=out)
         return 0
     if isinstance(command, History):
-        return _history(command, out, err)
+        return _history(command, options, out, err)
     if isinstance(command, (Watch, Unwatch, Monitor, Unmonitor)):
         print(
             _(
@@ -356,7 +419,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
     try:
         reports = asyncio.run(_run(command, options, err))
     except UsageError as exc:
-        print(str(exc), file=err)
+        print(bad_input(str(exc), "smtpcheck"), file=err)
         return EXIT_USAGE
     except ConfigError as exc:
         print(str(exc), file=err)
@@ -376,6 +439,9 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
             colour = out.isatty() and "NO_COLOR" not in os.environ
         if isinstance(command, Range):
             print(render_range(reports[0]), file=out)
+        elif isinstance(command, Check) and command.is_hostname and len(reports) > TABLE_OVER:
+            name = command.display or command.target
+            print(render_host_table(name, [r.to_json() for r in reports], colour=colour), file=out)
         else:
             print(render_all([r.to_json() for r in reports], colour=colour), file=out)
     return EXIT[verdict]

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.facts import LINES, guideline_links, requirement_lines
+from bot.facts import LINES, address_rows, guideline_links, requirement_lines, shared_notes
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 
@@ -29,13 +30,15 @@ _TITLES = {
     "mx": N_("MX hosts"),
     "egress": N_("Egress"),
     "bounce": N_("Bounce"),
+    "resolver": "Resolver",
 }
 CLEAN_SHOWN = 0
 
 
 def clean(value: object) -> str:
-    """`value` as text with control characters made visible instead of obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    """`value` as text with control characters made visible instead of obeyed, and bidi
+    controls and zero-width characters removed (they could disguise a name)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", visible(value))
 
 
 class Style:
@@ -117,7 +120,10 @@ def _spf_lines(check: Mapping[str, Any], style: Style) -> list[str]:
     lines: list[str] = []
     if check.get("result"):
         lines.append(_("result: {result}").format(result=clean(check["result"])))
-    if check.get("record"):
+    records = check.get("records") or []
+    if len(records) > 1:
+        lines.extend(f"record {n}: {clean(r)}" for n, r in enumerate(records, 1))
+    elif check.get("record"):
         lines.append(_("record: {record}").format(record=clean(check["record"])))
     if check.get("lookups") is not None:
         lines.append(_("DNS lookups: {n} of 10 allowed").format(n=check["lookups"]))
@@ -154,6 +160,7 @@ def _from_facts(name: str) -> Callable[[Mapping[str, Any], Style], list[str]]:
 
 
 _LAYOUTS = {
+    "resolver": lambda check, style: [],  # its summary names the resolver and the fix
     "dnsbl": _dnsbl_lines,
     "ptr": _ptr_lines,
     "spf": _spf_lines,
@@ -210,3 +217,23 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
 def render_all(reports: Sequence[Mapping[str, Any]], *, colour: bool = False) -> str:
     """Several reports (a host name's addresses), a blank line apart."""
     return "\n\n".join(render(r, colour=colour) for r in reports)
+
+
+def render_host_table(
+    name: str, reports: Sequence[Mapping[str, Any]], *, colour: bool = False
+) -> str:
+    """A host name with many addresses: one line per address (verdict, what is wrong), worst first."""
+    style = Style(colour)
+    verdicts = [str(r.get("verdict", "ok")) for r in reports]
+    worst_first = address_rows(reports)
+    verdict = worst_first[0]["verdict"] if worst_first else "ok"
+    counted = ngettext("{n} address", "{n} addresses", len(verdicts)).format(n=len(verdicts))
+    out = [f"{style.bold(clean(name))}  {style.status(verdict)}  {counted}"]
+    out.extend(f"  {clean(note)}" for note in shared_notes(reports))
+    width = max(len(row["address"]) for row in worst_first)
+    for row in worst_first:
+        status = style.status(row["verdict"])
+        pad = " " * (7 - len(row["verdict"]))
+        out.append(f"  {row['address']:<{width}}  {status}{pad} {clean(row['problems'])}".rstrip())
+    out.append(style.dim(_("For one address's full report: smtpcheck ADDRESS [DOMAIN]")))
+    return "\n".join(out)

@@ -25,6 +25,7 @@ KINDS = {
     "tls",
     "reputation",
     "policy",
+    "recipient",
     "receiver_fault",
     "unknown",
 }
@@ -56,6 +57,7 @@ def test_corpus(name: str) -> None:
     assert result.blocklists == facts["blocklists"]
     assert result.kind == facts["kind"]
     assert result.status == facts["status"]
+    assert result.domain == _or_none(facts["domain"])
     assert result.found is True
     assert result.summary != NOT_FOUND
     assert result.explanation
@@ -67,7 +69,7 @@ def test_corpus(name: str) -> None:
     out = result.to_json()
     for key in ("status", "summary", "ips", "reply_code", "enhanced_code", "receiver"):
         assert key in out
-    for key in ("blocklists", "kind", "explanation"):
+    for key in ("blocklists", "kind", "explanation", "domain"):
         assert key in out
     json.dumps(out)
 
@@ -149,10 +151,83 @@ def test_an_address_without_a_known_rejection_is_a_warning_not_a_guess() -> None
 
 
 def test_unrecognised_reply_code_is_not_a_known_rejection() -> None:
-    result = explain_bounce("550 5.1.1 <nobody@shop-example.de>: Recipient address rejected")
+    result = explain_bounce("550 5.3.0 <nobody@shop-example.de>: Recipient address rejected")
     assert result.summary == NOT_FOUND
     assert result.kind == "unknown"
-    assert (result.reply_code, result.enhanced_code) == ("550", "5.1.1")
+    assert (result.reply_code, result.enhanced_code) == ("550", "5.3.0")
+
+
+@pytest.mark.parametrize("code", ["5.1.1", "5.1.10", "5.2.2", "4.2.2", "5.2.1"])
+def test_recipient_status_codes_say_the_sending_server_is_fine(code: str) -> None:
+    reply = "452" if code.startswith("4") else "550"
+    result = explain_bounce(f"{reply} {code} <nobody@shop-example.de>: Recipient address rejected")
+    assert result.kind == "recipient"
+    assert result.found is True
+    assert result.status == "warn"
+    assert "nothing is wrong with your server" in result.summary
+    assert "Nothing is wrong with your server" in result.explanation
+
+
+@pytest.mark.parametrize("code", ["5.1.7", "5.1.8"])
+def test_sender_address_codes_are_not_recipient_failures(code: str) -> None:
+    result = explain_bounce(f"553 {code} <bob@no-such-domain.example>: Sender address rejected")
+    assert result.kind != "recipient"
+
+
+def test_unmarked_address_in_the_rejection_is_the_senders() -> None:
+    text = "550 5.7.1 Mail refused: 51.158.10.22 has sent too much spam"
+    assert explain_bounce(text).ips == ["51.158.10.22"]
+    # the same address outside any rejection (a version number, a date) is not a sender
+    result = explain_bounce("Release notes for 4.16.55.1, see the changelog")
+    assert result.ips == [] and result.found is False
+
+
+def test_address_the_text_marks_as_the_receivers_is_not_the_sender() -> None:
+    text = (
+        "Dec  1 09:14:02 mail postfix/smtp[1]: 4F2: to=<a@contoso.com>, "
+        "relay=mx.contoso.com[52.101.68.12]:25, status=bounced (host mx.contoso.com"
+        "[52.101.68.12] said: 554 5.7.1 Service unavailable; Client host [51.158.10.22] "
+        "blocked using zen.spamhaus.org)"
+    )
+    result = explain_bounce(text)
+    assert result.ips == ["51.158.10.22"]
+    assert result.receiver == "mx.contoso.com"
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        (
+            "550 5.7.1 SPF check failed for [Northwind-Traders.com] 51.158.10.22",
+            "northwind-traders.com",
+        ),
+        (
+            "550-5.7.26 Unauthenticated email from fabrikam-shop.com is not accepted\n"
+            "Received-SPF: fail (google.com: domain of bob@fabrikam-shop.com does not "
+            "designate 51.158.10.22 as permitted sender)",
+            "fabrikam-shop.com",
+        ),
+        ("NOQUEUE: reject: 554 5.7.1 blocked; from=<> to=<a@b.example>", None),
+        (
+            "From: MAILER-DAEMON@mail.shop-example.de\n550 5.7.1 banned sending IP [51.158.10.22]",
+            None,
+        ),
+        (
+            "550 5.7.1 banned sending IP [51.158.10.22]\n"
+            "------ This is a copy of the message, including all the headers. ------\n"
+            "Return-path: <orders@northwind-traders.com>\n",
+            "northwind-traders.com",
+        ),
+    ],
+)
+def test_mail_domain_is_found_where_bounces_name_it(text: str, domain: str | None) -> None:
+    assert explain_bounce(text).domain == domain
+
+
+def test_dsn_receiver_is_the_remote_mta_never_the_reporting_mta() -> None:
+    result = explain_bounce((CORPUS / "46-postfix-dsn-barracuda-remote-mta.txt").read_text())
+    assert result.receiver == "mx1.fabrikam-shop.com"
+    assert "northwind-traders.com" not in (result.receiver or "")
 
 
 LOREM = (

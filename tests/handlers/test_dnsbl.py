@@ -446,3 +446,14 @@ async def test_thirty_slow_zones_take_two_round_trips(dns_server: DnsServer) -> 
     assert elapsed >= 0.2  # A then TXT: two round trips for the listing
     assert result.listed[0].txt == "spam trap hit"
     assert len(result.clean) == 29 and result.summary == "Listed on 1 of 30 blocklists"
+
+
+async def test_two_pbl_codes_give_one_piece_of_advice(
+    dns_server: DnsServer, resolver: Resolver
+) -> None:
+    """127.0.0.10 and 127.0.0.11 are both the PBL: the sender is told once to use the smarthost."""
+    dns_server.add(reverse_name("127.0.0.2", ZEN.zone), "A", "127.0.0.2")
+    dns_server.add(reverse_name(IP, ZEN.zone), "A", "127.0.0.10", "127.0.0.11")
+    result = await check_dnsbl(IP, resolver, settings(ZEN), cache=SelfTestCache())
+    assert result.status == "warn"
+    assert len(result.advice) == 1 and "smarthost" in result.advice[0].text

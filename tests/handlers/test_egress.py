@@ -105,7 +105,19 @@ async def test_reference_is_held_to_the_safety_rules(
 
 async def test_no_reference_configured(resolver: Resolver) -> None:
     result = await check_egress(None, resolver, Settings(egress_reference=None))
-    assert result.status == "skipped"
+    assert result.status == "error"  # asked for, and could not run
+    assert "not checked" in result.summary and "SMTPCHECK_EGRESS_REFERENCE is off" in result.summary
+
+
+def test_egress_facts_never_say_what_the_reference_saw_when_it_saw_nothing() -> None:
+    from bot.facts import egress_lines
+
+    nothing = {"status": "fail", "reference": "mx.example.net:25", "seen_ip": None}
+    assert not any("saw" in line for line in egress_lines(nothing))
+    off = {"status": "error", "reference": "", "seen_ip": None, "note": ""}
+    assert egress_lines(off) == []
+    seen = {"status": "ok", "reference": "mx.example.net:25", "seen_ip": "51.158.10.22"}
+    assert egress_lines(seen)[0] == "mx.example.net:25 saw this connection come from 51.158.10.22"
 
 
 async def test_expected_that_is_not_an_address(resolver: Resolver) -> None:

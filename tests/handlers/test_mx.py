@@ -165,3 +165,23 @@ async def test_json_rows_are_compact(dns_server: DnsServer, resolver: Resolver, 
     assert row["host"] == f"mx1.{DOMAIN}" and row["preference"] == 10
     assert "probe" not in row and row["addresses"] == ["127.0.0.1"]
     assert out["domain"] == DOMAIN and out["null_mx"] is False
+
+
+async def test_a_dangling_mx_is_a_fail_that_says_fix_the_mx_record(
+    dns_server: DnsServer, resolver: Resolver, port: int
+) -> None:
+    dns_server.add(DOMAIN, "MX", f"10 mail.{DOMAIN}.")  # mail.shop-example.de has no address
+    result = await check_mx(DOMAIN, resolver, lab(port))
+    (host,) = result.hosts
+    assert host.status == "fail" and result.status == "fail"
+    assert any(a.text.startswith(f"Fix the MX record of {DOMAIN}") for a in result.advice)
+
+
+async def test_an_mx_host_whose_lookup_failed_stays_an_error(
+    dns_server: DnsServer, resolver: Resolver, port: int
+) -> None:
+    dns_server.add(DOMAIN, "MX", "10 mail.broken-dns.example.")
+    dns_server.misbehave("broken-dns.example", "servfail")
+    result = await check_mx(DOMAIN, resolver, lab(port))
+    assert result.hosts[0].status == "error"
+    assert not any("Fix the MX record" in a.text for a in result.advice)

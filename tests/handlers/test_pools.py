@@ -108,3 +108,29 @@ def test_empty_file_is_no_pools(tmp_path: Path) -> None:
     path = tmp_path / "pools.toml"
     path.write_text("# nothing yet\n")
     assert load_pools(path) == ()
+
+
+async def test_the_some_regions_ptr_note_only_where_it_can_apply(
+    pools: tuple[Pool, ...], dns_server: object, resolver: object
+) -> None:
+    """An address with no PTR in a pool whose PTR is available gets the pool's way to a PTR,
+    not "some regions cannot have one"; outside any pool the note stays."""
+    from dataclasses import replace
+
+    from handlers.check import full_check
+    from handlers.i18n import _
+    from handlers.ptr import REGIONS
+    from handlers.settings import Settings
+
+    settings = Settings(catalogue=(), pools=pools, timeout=0.5)
+    inside = await full_check("51.158.10.22", None, resolver, settings, scope="ptr")  # type: ignore[arg-type]
+    texts = [a.text for a in inside.advice]
+    assert _(REGIONS) not in texts and any("support case" in t for t in texts)
+    outside = await full_check(
+        "51.159.10.22",
+        None,
+        resolver,
+        replace(settings, pools=()),
+        scope="ptr",  # type: ignore[arg-type]
+    )
+    assert _(REGIONS) in [a.text for a in outside.advice]

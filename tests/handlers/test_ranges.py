@@ -135,14 +135,34 @@ async def test_check_range_lists_listed_first_with_their_lists(
     assert calls[0] == (0, 8) and calls[-1] == (8, 8) and len(calls) == 9
     # one advice per list naming its addresses, not one per address
     texts = [a.text for a in result.advice]
-    assert any("SpamCop lists 1 address of 51.158.10.0/29 (51.158.10.5)" in t for t in texts)
-    assert any("Spamhaus ZEN lists 2 addresses" in t for t in texts)
+    assert any(
+        "SpamCop lists 1 address of 51.158.10.0/29 for bad reputation (51.158.10.5" in t
+        for t in texts
+    )
+    assert any(
+        "Spamhaus ZEN lists 1 address of 51.158.10.0/29 for bad reputation" in t for t in texts
+    )
+    assert any("Spamhaus ZEN lists 1 address of 51.158.10.0/29 by policy only" in t for t in texts)
 
     rows = list(csv.reader(io.StringIO(result.to_csv())))
-    assert rows[0] == ["address", "status", "lists", "unavailable"]
-    assert rows[1] == ["51.158.10.5", "fail", "Spamhaus ZEN; SpamCop", ""]
-    assert rows[2] == ["51.158.10.3", "warn", "Spamhaus ZEN", ""]
-    assert len(rows) == 9 and rows[-1] == ["51.158.10.7", "ok", "", ""]
+    assert rows[0] == ["address", "status", "lists", "unavailable", "kind", "codes"]
+    assert rows[1] == [
+        "51.158.10.5",
+        "fail",
+        "Spamhaus ZEN; SpamCop",
+        "",
+        "reputation",
+        "Spamhaus ZEN 127.0.0.2 SBL; SpamCop 127.0.0.2",
+    ]
+    assert rows[2] == [
+        "51.158.10.3",
+        "warn",
+        "Spamhaus ZEN",
+        "",
+        "policy",
+        "Spamhaus ZEN 127.0.0.10 PBL",
+    ]
+    assert len(rows) == 9 and rows[-1] == ["51.158.10.7", "ok", "", "", "", ""]
     table = result.table().splitlines()
     assert table[1].split()[:2] == ["51.158.10.5", "fail"] and len(table) == 9
     assert result.to_json()["rows"][0]["address"] == "51.158.10.5"
@@ -226,7 +246,7 @@ def test_terminal_prints_summary_and_table_with_a_bar_on_a_terminal(
     lines = text.splitlines()
     assert lines[0] == "51.158.10.0/30: FAIL"
     assert lines[1].startswith("3 addresses clean on all ") and lines[1].endswith("; 1 listed")
-    assert lines[4].split()[:3] == ["51.158.10.2", "fail", "SpamCop"]
+    assert lines[4].split()[:4] == ["51.158.10.2", "fail", "reputation", "SpamCop"]
     assert "4/4 addresses" in err.getvalue() and "[" in err.getvalue()
 
     out, err = io.StringIO(), io.StringIO()  # not a terminal: no bar; JSON on request
@@ -249,12 +269,53 @@ def test_terminal_csv_of_a_range(dns_server: DnsServer, monkeypatch: pytest.Monk
     code = main(["51.158.40.0/30", "--csv"], stdout=out, stderr=err)
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert code == 2, err.getvalue()
-    assert rows[0] == ["address", "status", "lists", "unavailable"]
+    assert rows[0] == ["address", "status", "lists", "unavailable", "kind", "codes"]
     assert rows[1][0] == "51.158.40.3" and rows[1][1] == "fail" and "SpamCop" in rows[1][2]
     assert sorted(r[0] for r in rows[1:]) == [f"51.158.40.{n}" for n in range(4)]
     out, err = io.StringIO(), io.StringIO()
     assert main(["51.158.40.3", "--csv"], stdout=out, stderr=err) == 3
     assert "--csv applies to ranges" in err.getvalue()
+
+
+async def test_each_address_is_classified_by_its_own_codes(
+    dns_server: DnsServer, resolver: Resolver
+) -> None:
+    """On one list, SBL/XBL on one address and PBL on another are never lumped as "policy"."""
+    healthy(dns_server, *(z.zone for z in ZONES))
+    zen = "zen.spamhaus.org"
+    dns_server.add(query_name("51.158.10.2", zen), "A", "127.0.0.2", "127.0.0.4")
+    dns_server.add(query_name("51.158.10.3", zen), "A", "127.0.0.10")
+    dns_server.add(query_name("51.158.10.4", zen), "A", "127.0.0.10", "127.0.0.11")
+    dns_server.add(query_name("51.158.10.5", zen), "A", "127.0.0.2", "127.0.0.10")
+    dns_server.add(query_name("51.158.10.6", "b.barracudacentral.org"), "A", "127.0.0.2")
+    result = await check_range(NET, resolver, Settings(catalogue=ZONES), cache=SelfTestCache())
+    by_address = {r.address: r for r in result.rows}
+    assert by_address["51.158.10.2"].kind == "reputation"
+    assert by_address["51.158.10.5"].kind == "reputation"  # SBL beside PBL is reputation
+    assert by_address["51.158.10.3"].kind == "policy"
+    assert by_address["51.158.10.4"].codes_text() == "Spamhaus ZEN 127.0.0.10 PBL, 127.0.0.11 PBL"
+    assert by_address["51.158.10.2"].codes_text() == "Spamhaus ZEN 127.0.0.2 SBL, 127.0.0.4 XBL"
+    assert result.summary.endswith("5 listed (2 on policy lists only)")
+
+    texts = [a.text for a in result.advice]
+    reputation = [t for t in texts if "for bad reputation" in t]
+    policy = [t for t in texts if "by policy" in t]
+    # reputation first (major lists before secondary), policy after, whatever the alphabet says
+    assert texts.index(reputation[0]) < texts.index(policy[0])
+    assert reputation[0].startswith("Spamhaus ZEN lists 2 addresses")
+    assert "51.158.10.2: 127.0.0.2 SBL, 127.0.0.4 XBL" in reputation[0]
+    assert "51.158.10.5: 127.0.0.2 SBL, 127.0.0.10 PBL" in reputation[0]
+    assert len(policy) == 1 and "51.158.10.2" not in policy[0] and "51.158.10.5" not in policy[0]
+    assert "51.158.10.3: 127.0.0.10 PBL" in policy[0] and "SBL" not in policy[0]
+
+    rows = list(csv.reader(io.StringIO(result.to_csv())))
+    assert rows[0] == ["address", "status", "lists", "unavailable", "kind", "codes"]
+    row = next(r for r in rows if r[0] == "51.158.10.5")
+    assert row[4] == "reputation" and "127.0.0.2 SBL" in row[5]
+    table = result.table()
+    line = next(x for x in table.splitlines() if x.startswith("51.158.10.2 "))
+    assert "reputation" in line and "127.0.0.4 XBL" in line
+    assert result.to_json()["rows"][0]["kind"] == "reputation"
 
 
 # ---- pace and memory ---------------------------------------------------------------------------

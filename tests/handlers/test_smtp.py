@@ -548,3 +548,32 @@ async def test_cap_slot_is_released_when_the_probe_raises() -> None:
 def test_cap_must_be_positive() -> None:
     with pytest.raises(ValueError):
         ProbeLimiter(per_user=0)
+
+
+async def test_the_facts_say_each_reply_once_and_no_code_is_a_banner_name(
+    resolver: Resolver,
+) -> None:
+    from bot.facts import smtp_lines
+
+    banner = "554 5.7.1 connections from your address are not accepted"
+    async with RawPeer("banner", banner=banner) as peer:
+        result = await probe_smtp("127.0.0.1", peer.port, resolver, lab(peer.port))
+    assert result.banner_host is None  # 5.7.1 is a status code, not a host name
+    lines = smtp_lines(result.to_json())
+    text = "\n".join(lines)
+    assert "554 554" not in text and text.count(banner) == 1
+    assert "banner name" not in text
+    assert "STARTTLS not offered" not in text  # EHLO never happened
+    async with RawPeer("smtp") as peer:
+        result = await probe_smtp("127.0.0.1", peer.port, resolver, lab(peer.port))
+    text = "\n".join(smtp_lines(result.to_json()))
+    assert "220 220" not in text and "250 250" not in text
+    assert "banner name mx.example-mail.net; the address has no PTR" in text
+
+
+async def test_a_closed_connection_is_not_a_refusal_at_the_greeting(resolver: Resolver) -> None:
+    async with RawPeer("close") as peer:
+        result = await probe_smtp("127.0.0.1", peer.port, resolver, lab(peer.port))
+    assert "refuses us" not in result.summary
+    assert "not an SMTP reply" in result.summary
+    assert "without any SMTP reply" in result.advice[0].text

@@ -250,6 +250,7 @@ async def test_review_only_clean(resolver: Resolver, dns_server: DnsServer) -> N
 
 
 async def test_review_only_no_record(resolver: Resolver, dns_server: DnsServer) -> None:
+    dns_server.add(DOMAIN, "MX", f"10 mx.{DOMAIN}.")  # the domain exists, without SPF
     result = await check_spf(DOMAIN, None, resolver, SETTINGS)
     assert (result.status, result.result) == ("warn", "none")
     assert codes(result) == {"no_record"}
@@ -264,7 +265,7 @@ async def test_review_only_dns_failure(resolver: Resolver, dns_server: DnsServer
 async def test_skipped_without_domain(resolver: Resolver, dns_server: DnsServer) -> None:
     result = await check_spf(None, IP, resolver, SETTINGS)
     assert result.status == "skipped"
-    assert "/smtpcheck IP example.com" in result.summary
+    assert f"`{IP} example.com`" in result.summary and "/smtpcheck" not in result.summary
     assert result.to_json()["result"] is None
     assert dns_server.questions() == []
 
@@ -372,3 +373,39 @@ async def test_pyspf_crash_is_an_error_not_a_traceback(
     assert (result.status, result.result) == ("error", None)
     assert "Too many levels of recursion" in result.summary
     assert result.record == f"v=spf1 ip4:{IP} -all"  # the review still ran
+
+
+@pytest.mark.parametrize("ip", [None, "51.158.10.22"])
+async def test_a_domain_that_does_not_exist_is_said_not_to_exist(
+    resolver: Resolver, dns_server: DnsServer, ip: str | None
+) -> None:
+    """NXDOMAIN is not "publish an SPF record": there is no such domain to publish it in."""
+    dns_server.add("example-mail.net", "TXT", "v=spf1 -all")  # a sibling that exists
+    result = await check_spf("no-such-shop.example-mail.net", ip, resolver, SETTINGS)
+    assert result.result == "none" and result.exists is False
+    assert "does not exist (NXDOMAIN)" in result.summary
+    texts = " ".join(a.text for a in result.advice)
+    assert "Publish" not in texts and "spelling" in texts
+
+
+async def test_a_domain_without_a_record_is_told_to_publish_one(
+    resolver: Resolver, dns_server: DnsServer
+) -> None:
+    dns_server.add("example-mail.net", "A", "51.158.10.22")
+    result = await check_spf("example-mail.net", None, resolver, SETTINGS)
+    assert result.exists is True and "publishes no SPF record" in result.summary
+    assert any("Publish" in a.text for a in result.advice)
+
+
+@pytest.mark.parametrize("ip", [None, "51.158.10.22"])
+async def test_two_spf_records_are_both_shown(
+    resolver: Resolver, dns_server: DnsServer, ip: str | None
+) -> None:
+    dns_server.add(
+        "example-mail.net", "TXT", "v=spf1 ip4:51.158.10.22 -all", "v=spf1 mx ~all", "other"
+    )
+    result = await check_spf("example-mail.net", ip, resolver, SETTINGS)
+    assert sorted(result.records) == ["v=spf1 ip4:51.158.10.22 -all", "v=spf1 mx ~all"]
+    assert result.result == "permerror" and result.status == "fail"
+    assert "publishes 2 SPF records" in result.summary
+    assert result.to_json()["records"] == result.records

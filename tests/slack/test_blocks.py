@@ -187,6 +187,74 @@ def test_progress_and_usage_are_escaped() -> None:
     assert "&lt;!channel&gt;" in text and text.count("```") == 2
 
 
+def test_a_host_name_with_many_addresses_is_one_compact_table() -> None:
+    def report(n: int, verdict: str) -> dict[str, Any]:
+        listed = [{"zone": "zen.spamhaus.org", "list": "Spamhaus ZEN", "meanings": ["SBL: x"]}]
+        return {
+            "target": f"51.158.10.{n}",
+            "hostname": "relay.example-mail.net",
+            "verdict": verdict,
+            "notes": ["relay.example-mail.net also resolves to 10.0.0.5, a private address."],
+            "checks": {
+                "dnsbl": {
+                    "status": verdict,
+                    "summary": "s",
+                    "listed": listed if verdict == "fail" else [],
+                }
+            },
+        }
+
+    reports = [report(n, "fail" if n == 30 else "ok") for n in range(16, 36)]
+    rendered = blocks.render(reports, values=[None] * 20)
+    assert len(rendered.blocks) <= 6
+    body = json.dumps(rendered.blocks)
+    assert body.count("private address") == 1
+    table = rendered.blocks[2]["text"]["text"]
+    first = table.splitlines()[0]
+    assert "51.158.10.30" in first and "Spamhaus ZEN (SBL)" in first
+    assert len(table.splitlines()) == 20
+    assert "(20 addresses)" in rendered.blocks[0]["text"]["text"]
+    # three or fewer: a full report each
+    assert len(blocks.render(reports[:3], values=[None] * 3).blocks) > 6
+
+
+def test_a_recheck_with_nothing_changed_is_one_line() -> None:
+    report = {
+        "target": "51.158.10.22",
+        "verdict": "fail",
+        "checked_at": "2026-12-01T21:00:00+00:00",
+        "checks": {"dnsbl": {"status": "fail", "summary": "Listed on 1 of 29 blocklists"}},
+    }
+    rendered = blocks.render([report], values=["v"], changes=[], requested_by="U1")
+    assert len(rendered.blocks) == 1
+    text = rendered.blocks[0]["text"]["text"]
+    assert text.startswith("Nothing changed since the previous check") and "\n" not in text
+    assert "Listed on 1 of 29" not in json.dumps(rendered.blocks)
+    changed = blocks.render([report], values=["v"], changes=["newly listed on SpamCop"])
+    assert len(changed.blocks) > 1 and "Listed on 1 of 29" in json.dumps(changed.blocks)
+
+
+def test_link_buttons_name_their_page_and_never_cut_advice() -> None:
+    assert blocks.page_label("https://www.rfc-editor.org/rfc/rfc7208#section-4.5") == (
+        "RFC 7208 section 4.5"
+    )
+    assert blocks.page_label("https://www.spamhaus.com/product/data-query-service/") == (
+        "Guide on spamhaus.com"
+    )
+    advice = "x" * 300
+    report = {
+        "target": "51.158.10.22",
+        "verdict": "warn",
+        "checks": {"spf": {"status": "warn", "summary": "s"}},
+        "advice": [{"text": advice, "url": "https://www.rfc-editor.org/rfc/rfc7208#section-5"}],
+    }
+    rendered = blocks.render([report], values=[None])
+    labels = [
+        e["text"]["text"] for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert "RFC 7208 section 5" in labels and not any("xxx" in label for label in labels)
+
+
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_usage_text_splits_the_sentence_from_the_grammar_in_each_language(
     language: str,

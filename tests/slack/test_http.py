@@ -185,7 +185,7 @@ def test_listed_address(bot: BotProcess, slack: FakeSlack, dns: DnsServer) -> No
     assert f"{ip}: problems found" in text
     assert "SpamCop" in text and "Blocked - see https://www.spamcop.net" in text
     assert "XBL" in text
-    assert "No PTR record" in text
+    assert "has no PTR (reverse DNS) record" in text and "No PTR record" not in text
     urls = [e.get("url") for b in report.blocks() if b["type"] == "actions" for e in b["elements"]]
     assert f"https://www.spamcop.net/bl.shtml?{ip}" in urls
 
@@ -237,7 +237,8 @@ def test_bad_input_stays_private(bot: BotProcess, slack: FakeSlack) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    assert "999.1.1.1 looks like an IPv4 address" in body["text"] and "Usage:" in body["text"]
+    assert "999.1.1.1 looks like an IPv4 address" in body["text"]
+    assert body["text"].endswith("See `/smtpcheck help`.") and "Usage:" not in body["text"]
     time.sleep(0.3)
     assert not slack.find("chat.postMessage", "C_BAD") and not slack.find("chat.update", "C_BAD")
 

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bot.slack import blocks
 from bot.store import watches
 from tests.support.dns_server import DnsServer, reverse_name
-from tests.support.fake_slack import Call, FakeSlack
+from tests.support.fake_slack import Call, FakeSlack, Fault
 from tests.support.slack_app import (
     SECRET,
     SPAMCOP,
@@ -272,13 +273,21 @@ def test_reports_are_stored_with_who_and_where(
     bot.command(ip, channel="C_S1", user="U77")
     report = slack.wait_call("chat.update", "C_S1")[0]
     engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT user_id, channel_id, thread_ts, verdict, report FROM reports WHERE target = :t"
-            ),
-            {"t": ip},
-        ).all()
+
+    def stored_rows() -> list[Any]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.text(
+                        "SELECT user_id, channel_id, thread_ts, verdict, report FROM reports "
+                        "WHERE target = :t"
+                    ),
+                    {"t": ip},
+                ).all()
+            )
+
+    # The report is saved while chat.update is in flight, not before it.
+    rows = slack.wait_for(stored_rows, timeout=5)
     engine.dispose()
     assert len(rows) == 1
     user, channel, thread, verdict, stored = rows[0]
@@ -288,3 +297,67 @@ def test_reports_are_stored_with_who_and_where(
 
 def test_log_has_no_secrets(bot: BotProcess, tmp_path: Path) -> None:
     assert TOKEN not in bot.log() and SECRET not in bot.log()
+
+
+def test_a_bounce_report_has_recheck_and_watch_and_checks_the_bounce_domain(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    good_ptr(dns, ip, mail_name(ip))
+    list_address(dns, ip, SPAMCOP)
+    dns.add("shop-example.org", "TXT", f"v=spf1 ip4:{ip} -all")
+    bounce = (
+        "Dec  1 09:20:11 mail postfix/smtp[1211]: 8AB21: to=<a@example.org>, "
+        "relay=mx.example.org[198.18.0.5]:25, dsn=5.7.1, status=bounced (host mx.example.org"
+        f"[198.18.0.5] said: 554 5.7.1 Service unavailable; Client host [{ip}] blocked using "
+        "bl.spamcop.net; from=<orders@shop-example.org>)"
+    )
+    bot.command(f"bounce {bounce}", channel="C_B3")
+    report = slack.wait_call("chat.update", "C_B3")[0]
+    ids = [b["action_id"] for b in buttons(report)]
+    assert "recheck" in ids and "watch_start" in ids
+    text = report.all_text()
+    assert "shop-example.org" in text and "mx.example.org" in text
+    recheck = next(b for b in buttons(report) if b["action_id"] == "recheck")
+    value = blocks.read_button_value(recheck["value"])
+    assert (value["t"], value["d"]) == (ip, "shop-example.org")
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        ("missing_scope", "lacks the permission"),
+        ("not_in_channel", "/invite @smtpcheck"),
+        ("channel_not_found", "invite me"),
+    ],
+)
+def test_a_mention_slack_refuses_says_why_and_what_to_do(
+    bot: BotProcess, slack: FakeSlack, error: str, says: str
+) -> None:
+    channel = f"C_R_{error}"
+    n = len(error)  # a distinct message per case: the bot runs a repeated delivery once
+    slack.fail("conversations.replies", Fault(error=error))
+    bot.mention(
+        "<@UBOT>", channel=channel, ts=f"17000040{n:02d}.000100", thread_ts="1700004000.000100"
+    )
+    told = slack.wait_call("chat.postEphemeral", channel)[0]
+    text = told.all_text()
+    assert says in text
+    assert "error id" not in text and "something went wrong" not in text
+
+
+def test_a_thread_naming_a_host_and_a_domain_is_checked_as_such(
+    bot: BotProcess, slack: FakeSlack, dns: DnsServer
+) -> None:
+    ip = fresh_ip()
+    host = mail_name(ip)
+    dns.add(host, "A", ip)
+    good_ptr(dns, ip, host)
+    domain = host.split(".", 1)[1]
+    dns.add(domain, "TXT", f"v=spf1 ip4:{ip} -all")
+    first = f"Mail from {host} bounces for {domain} since this morning, can someone look?"
+    slack.add_thread("C_HD1", "1700005000.000100", {"ts": "1700005000.000100", "text": first})
+    bot.mention("<@UBOT>", channel="C_HD1", ts="1700005001.000100", thread_ts="1700005000.000100")
+    report = slack.wait_call("chat.update", "C_HD1")[0]
+    text = report.all_text()
+    assert host in text and f"SPF pass: {domain} allows {ip}" in text

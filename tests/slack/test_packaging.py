@@ -31,6 +31,7 @@ def test_manifest_has_what_the_features_need_and_no_more() -> None:
             "channels:history",
             "groups:history",
             "im:history",
+            "mpim:history",
             "im:write",
             "users:read",
         ]

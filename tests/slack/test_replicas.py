@@ -182,3 +182,40 @@ def test_two_replicas_run_a_repeated_delivery_once(
     finally:
         one.stop()
         two.stop()
+
+
+def test_two_replicas_tell_a_change_whose_post_failed_exactly_once(
+    slack: FakeSlack, dns_server: DnsServer, pg_url: str, tmp_path: Path
+) -> None:
+    """Four 500s (the post and its three retries), then Slack is back: one post, clean after."""
+    from tests.support.fake_slack import Fault
+
+    ip = "51.158.203.4"
+    good_ptr(dns_server, ip, "relay-fail.example-mail.net")
+    list_address(dns_server, ip, SPAMCOP, ttl=0)
+    one = start_bot(slack, dns_server, pg_url, tmp_path, "one")
+    two = start_bot(slack, dns_server, pg_url, tmp_path, "two")
+    try:
+        one.command(f"watch {ip}", channel="C_FAILPOST")
+        slack.wait_for(lambda: len(watch_rows(pg_url)) == 1, timeout=10)
+        slack.wait_for(lambda: thread_posts(slack, "C_FAILPOST"), timeout=10)
+        confirmations = len(slack.accepted("chat.postMessage", "C_FAILPOST"))
+
+        dns_server.remove(reverse_name(ip, SPAMCOP))
+        slack.fail("chat.postMessage", *[Fault(status=500)] * 4)
+        make_due(pg_url)
+        slack.wait_for(lambda: not slack.faults.get("chat.postMessage"), timeout=20)
+        import time
+
+        time.sleep(1.0)
+        assert watch_rows(pg_url)[0].state == "active"  # not clean before the post went out
+        assert len(slack.accepted("chat.postMessage", "C_FAILPOST")) == confirmations
+
+        make_due(pg_url)
+        slack.wait_for(lambda: watch_rows(pg_url)[0].state == "clean", timeout=15)
+        time.sleep(1.0)  # both replicas keep polling: nothing more may be said
+        told = slack.accepted("chat.postMessage", "C_FAILPOST")[confirmations:]
+        assert len(told) == 1 and "delisted from SpamCop" in told[0].all_text()
+    finally:
+        one.stop()
+        two.stop()

@@ -179,6 +179,25 @@ def test_home_channel_ids_are_links_and_anything_else_is_text() -> None:
     assert "<#C0001>" in text and "<@U1>" not in text and "not run yet" in text
 
 
+def test_home_shows_a_monitors_last_run_instead_of_a_verdict() -> None:
+    monitor = home.Running(
+        "Monitor",
+        "51.158.10.0/24",
+        None,
+        "C1",
+        T0,
+        None,
+        home.STOP_MONITOR_ACTION,
+        "4",
+        last_run="3 of 256 addresses listed",
+    )
+    view = home.home_view([running(1), monitor], [])
+    assert_valid_view(view)
+    rows = [b for b in view["blocks"] if b.get("accessory", {}).get("value") == "4"]
+    assert "last run: 3 of 256 addresses listed" in rows[0]["text"]["text"]
+    assert rows[0]["accessory"]["action_id"] == home.STOP_MONITOR_ACTION
+
+
 def test_home_without_a_store_and_with_a_notice() -> None:
     assert "not enabled" in json.dumps(home.home_view([], [], store_enabled=False))
     noticed = home.home_view([running(1)], [recent(1)], notice="Cannot read the store.")

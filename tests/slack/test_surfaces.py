@@ -389,6 +389,38 @@ def test_app_home_lists_watches_and_the_persons_last_checks_and_stops(
     assert_valid_view(again)
 
 
+def test_app_home_lists_monitors_and_stops_them(bot: BotProcess, slack: FakeSlack) -> None:
+    network = "51.158.250.0/30"
+    bot.command(f"monitor {network}", channel="C_HOME_MON", user="U_H6")
+    started = slack.wait_for(
+        lambda: [
+            c for c in slack.find("chat.postMessage", "C_HOME_MON") if "Monitoring" in c.all_text()
+        ]
+    )[0]
+    post_event(bot, home_opened("U_H6"), event_id="EvHomeMon")
+    view = published_for(slack, "U_H6")[0].view()
+    assert_valid_view(view)
+    row = next(
+        b
+        for b in view["blocks"]
+        if b.get("accessory", {}).get("action_id") == "home_stop_monitor"
+        and network in json.dumps(b)
+    )
+    assert "*Monitor*" in row["text"]["text"] and "<#C_HOME_MON>" in row["text"]["text"]
+    post_interactive(bot, home_action("home_stop_monitor", row["accessory"]["value"], user="U_H6"))
+    said = slack.wait_for(
+        lambda: [
+            c
+            for c in slack.find("chat.postMessage", "C_HOME_MON")
+            if "Stopped monitoring" in c.all_text()
+        ]
+    )[0]
+    assert said.body.get("thread_ts"), "said in the monitor's thread, not the channel"
+    assert started.body.get("thread_ts") is None  # the monitor's first post starts that thread
+    again = published_for(slack, "U_H6", count=2)[-1].view()
+    assert network not in json.dumps(again)
+
+
 def test_app_home_recheck_goes_to_the_persons_dm_and_says_what_changed(
     bot: BotProcess, slack: FakeSlack, dns: DnsServer
 ) -> None:

@@ -116,11 +116,11 @@ def test_history_lines_with_changes(store: Store) -> None:
     assert [e.row.verdict for e in entries] == ["ok", "fail", "fail", "fail"]
     assert entries[-1].row.user_id == "U1" and entries[-1].row.thread_ts == "1.1"
     assert history_lines(entries) == [
-        "29 Nov 2026, 09:41 UTC  ok     Not listed on any of 31 blocklists — verdict fail → ok; "
+        "29 Nov 2026, 09:41 UTC  ok     bl    -  Not listed on any of 31 blocklists — verdict fail → ok; "
         "delisted from Spamhaus ZEN",
-        "28 Nov 2026, 12:41 UTC  fail   Listed on 1 of 31 blocklists",
-        "28 Nov 2026, 11:41 UTC  fail   Listed on 1 of 31 blocklists — delisted from SpamCop",
-        "28 Nov 2026, 09:41 UTC  fail   Listed on 2 of 31 blocklists",
+        "28 Nov 2026, 12:41 UTC  fail   bl    -  Listed on 1 of 31 blocklists",
+        "28 Nov 2026, 11:41 UTC  fail   bl    -  Listed on 1 of 31 blocklists — delisted from SpamCop",
+        "28 Nov 2026, 09:41 UTC  fail   bl    -  Listed on 2 of 31 blocklists",
     ]
     # The limit counts lines; the oldest shown still compares with the one before it.
     two = store.history("51.158.10.22", limit=2)

@@ -144,8 +144,9 @@ class DnsServer:
         zone = ".".join(name.split(".")[-2:]) or "."
         rrset = dns.rrset.RRset(dns.name.from_text(zone), dns.rdataclass.IN, dns.rdatatype.SOA)
         rrset.update_ttl(60)
+        origin = "" if zone == "." else f"{zone}."  # the root zone's own SOA is asked too
         rrset.add(
-            dns.rdata.from_text("IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60")
+            dns.rdata.from_text("IN", "SOA", f"ns.{origin} hostmaster.{origin} 1 3600 600 86400 60")
         )
         return rrset
 

@@ -190,6 +190,14 @@ def test_help_exits_0_and_shows_terminal_grammar() -> None:
     assert "smtpcheck spf DOMAIN [IP]" in out and "/smtpcheck" not in out
 
 
+def test_help_lists_the_flags_and_nothing_only_slack_does() -> None:
+    _, out, _ = run("--help")
+    for flag in ("--json", "--csv", "--timeout", "--lang", "--sender", "--helo", "--no-color"):
+        assert flag in out
+    assert "watch" not in out and "channel" not in out and "thread" not in out
+    assert "/20 to /32" in out and "Exit codes" in out
+
+
 def test_spf_sender_and_helo_flags(env: DnsServer) -> None:
     env.add("example-mail.net", "TXT", "v=spf1 exists:%{l}.allowed.example-mail.net -all")
     env.add("alice.allowed.example-mail.net", "A", "127.0.0.2")
@@ -247,3 +255,141 @@ def test_console_script_runs_in_a_subprocess(env: DnsServer) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdict"] == "ok"
+
+
+def test_ipv4_mapped_address_is_checked_as_its_ipv4_address(env: DnsServer) -> None:
+    """`::ffff:51.158.10.22` is 51.158.10.22: its IPv4 listings, with a note saying so."""
+    env.add(reverse_name(IP, "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, _ = run("--json", "bl", f"::ffff:{IP}")
+    report = json.loads(out)
+    assert report["target"] == IP
+    assert report["checks"]["dnsbl"]["listed"][0]["zone"] == "zen.spamhaus.org"
+    assert any("IPv4-mapped" in note for note in report["notes"])
+    assert code == 2
+
+
+@pytest.mark.parametrize("word", [f"[{IP}]", f"<{IP}>", f"{IP},", f"\u200b{IP}", f"'{IP}'."])
+def test_pasted_address_is_checked(env: DnsServer, word: str) -> None:
+    env.add(reverse_name(IP, "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, err = run("bl", word)
+    assert code == 2, err
+    assert out.startswith(f"{IP}  FAIL")
+
+
+def test_internationalised_name_is_looked_up_as_its_a_label_and_shown_as_typed(
+    env: DnsServer,
+) -> None:
+    env.add("xn--mnchen-post-thb.de", "A", IP)
+    good_ptr(env)
+    code, out, err = run("bl", "münchen-post.de")
+    assert code == 0, err
+    assert out.startswith(f"{IP} (münchen-post.de)  OK")
+    code, out, _ = run("--json", "https://münchen-post.de/impressum")
+    assert json.loads(out)["hostname"] == "münchen-post.de"
+
+
+def test_bad_input_is_one_sentence_and_a_pointer_to_help(env: DnsServer) -> None:
+    code, out, err = run("northwind-traders.com", IP)
+    assert code == 3 and out == ""
+    assert err.strip() == (
+        f"The address goes first, then the mail domain: `{IP} northwind-traders.com`. "
+        "See `smtpcheck help`."
+    )
+    assert "Usage" not in err
+
+
+def test_host_name_with_many_addresses_checks_all_in_order_as_one_table(env: DnsServer) -> None:
+    """20 addresses: every one checked (not 8 at random), IPv4 first, the listed one on top."""
+    v4 = [f"51.158.10.{n}" for n in range(40, 58)]
+    env.add("relay.example-mail.net", "A", *reversed(v4))
+    env.add("relay.example-mail.net", "AAAA", "2a01:4f8:10a::26", "2a01:4f8:10a::25")
+    for ip in v4:
+        good_ptr(env, ip, f"out-{ip.rsplit('.', 1)[1]}.example-mail.net")
+    env.add(reverse_name("51.158.10.50", "zen.spamhaus.org"), "A", "127.0.0.2")
+    code, out, _ = run("--json", "bl", "relay.example-mail.net")
+    report = json.loads(out)
+    targets = [r["target"] for r in report["reports"]]
+    assert targets == [*v4, "2a01:4f8:10a::25", "2a01:4f8:10a::26"]
+    assert report["addresses"][0] == {
+        "address": "51.158.10.50",
+        "verdict": "fail",
+        "problems": "Spamhaus ZEN (SBL)",
+    }
+    assert code == 2
+    code, out, _ = run("bl", "relay.example-mail.net")
+    lines = out.splitlines()
+    assert lines[0].startswith("relay.example-mail.net  FAIL  20 addresses")
+    assert lines[1].split()[:2] == ["51.158.10.50", "FAIL"]
+    assert len(lines) == 22  # heading, one line per address, the pointer to a full report
+    assert out.count("Blocklists") == 0  # no full report per address
+
+
+def test_more_than_32_addresses_are_capped_in_address_order(env: DnsServer) -> None:
+    many = [f"51.158.11.{n}" for n in range(1, 41)]
+    env.add("big.example-mail.net", "A", *reversed(many))
+    code, out, _ = run("--json", "bl", "big.example-mail.net")
+    report = json.loads(out)
+    assert [r["target"] for r in report["reports"]] == many[:32]
+    assert "has 40 addresses; the first 32 in address order" in report["reports"][0]["notes"][0]
+    assert code == 0
+
+
+def test_three_addresses_or_fewer_get_full_reports(env: DnsServer) -> None:
+    env.add("pair.example-mail.net", "A", "51.158.10.23", IP)
+    code, out, _ = run("bl", "pair.example-mail.net")
+    assert code == 0
+    assert out.count("Blocklists") == 2
+    assert out.index(IP) < out.index("51.158.10.23")
+
+
+def test_sender_decides_the_spf_domain_evaluated_and_shown(env: DnsServer) -> None:
+    env.add("example-mail.net", "TXT", "v=spf1 ip4:51.158.10.22 -all")
+    env.add("other-mail.net", "TXT", "v=spf1 -all")
+    code, out, _ = run("--json", "spf", "example-mail.net", IP, "--sender", "bob@other-mail.net")
+    report = json.loads(out)
+    assert report["target"] == "other-mail.net"
+    assert report["checks"]["spf"]["domain"] == "other-mail.net"
+    assert report["checks"]["spf"]["record"] == "v=spf1 -all"
+    assert "SPF was checked for other-mail.net, not example-mail.net" in report["notes"][0]
+    assert code == 2
+    code, out, _ = run("spf", "example-mail.net", IP, "--sender", "bob@other-mail.net")
+    assert out.startswith("other-mail.net  FAIL") and "example-mail.net allows" not in out
+
+
+def test_an_address_where_the_spf_domain_goes_is_a_usage_error(env: DnsServer) -> None:
+    code, out, err = run("spf", IP)
+    assert (code, out) == (3, "")
+    assert "`spf` takes a domain first" in err and "See `smtpcheck help`." in err
+    code, _, err = run("spf", IP, "example-mail.net")
+    assert code == 3 and f"`spf example-mail.net {IP}`" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [[IP, "example-mail.net"], ["relay.example-mail.net"], ["spf", "example-mail.net"]]
+)
+def test_a_dead_resolver_is_named_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """Nothing listens on 127.0.0.1:9: one sentence naming it, not 29 "not checked" lines."""
+    monkeypatch.setenv("SMTPCHECK_NAMESERVERS", "127.0.0.1:9")
+    monkeypatch.setenv("SMTPCHECK_TIMEOUT", "0.3")
+    code, out, err = run(*argv)
+    assert code == 3, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 3, out  # heading, the sentence, the context line
+    assert "The DNS resolver 127.0.0.1:9" in lines[1] and "SMTPCHECK_NAMESERVERS" in lines[1]
+    assert "not checked" not in out and "nameservers answer" not in out
+    code, out, _ = run("--json", *argv)
+    report = json.loads(out)
+    assert report["verdict"] == "error" and list(report["checks"]) == ["resolver"]
+    assert report["advice"] == []
+
+
+def test_a_resolver_that_answers_is_not_blamed_for_silent_lists(env: DnsServer) -> None:
+    env.misbehave("zen.spamhaus.org", "timeout")
+    env.misbehave("bl.spamcop.net", "servfail")
+    env.misbehave("in-addr.arpa", "servfail")
+    code, out, _ = run("--json", "bl", IP)
+    report = json.loads(out)
+    assert "resolver" not in report["checks"]
+    assert report["checks"]["dnsbl"]["status"] == "error" and code == 3

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import Help, UsageError, parse, usage
+from bot.grammar import Help, UsageError, bad_input, parse, usage
 from bot.slack import blocks
 from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
@@ -41,7 +41,7 @@ async def smtpcheck_command(
     try:
         parsed = parse(str(command.get("text") or ""))
     except UsageError as exc:
-        await ack(response_type="ephemeral", text=blocks.usage_text(usage(str(exc))))
+        await ack(response_type="ephemeral", text=blocks.esc(bad_input(str(exc))))
         return
     if isinstance(parsed, Help):
         await ack(response_type="ephemeral", text=blocks.usage_text(usage()))

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import UsageError, parse, unslack, usage
+from bot.grammar import UsageError, bad_input, parse, unslack
 from bot.slack import blocks
 from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
@@ -50,7 +50,7 @@ async def on_mention(
         try:
             parsed = parse(words)
         except UsageError as exc:
-            reply = blocks.usage_text(usage(str(exc)))
+            reply = blocks.esc(bad_input(str(exc)))
             await guarded(client, conv, lambda: tell(client, conv, reply))
             return
         await router.dispatch(client, parsed, conv)

@@ -28,6 +28,7 @@ def register(app: AsyncApp) -> None:
     app.event("app_home_opened")(on_home_opened)
     app.action(home.OPEN_CHECK_ACTION)(on_open_check)
     app.action(home.STOP_WATCH_ACTION)(on_stop)
+    app.action(home.STOP_MONITOR_ACTION)(on_stop)
     app.action(home.RECHECK_ACTION)(on_recheck)
 
 
@@ -54,14 +55,17 @@ async def on_open_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCli
 async def on_stop(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
-    """Stop a watch from Home, say so in its thread, and show the tab without it."""
+    """Stop a watch or a monitor from Home, say so in its thread, and show the tab without it."""
     await ack()
     router = router_of(context)
     user = _user(body)
-    raw = str(body["actions"][0].get("value", ""))
-    watch_id = ascii_int(raw)
-    if router.incidents is not None and watch_id is not None:
-        await router.incidents.stop_watch(watch_id, user, client)
+    action = body["actions"][0]
+    found = ascii_int(str(action.get("value", "")))
+    if router.incidents is not None and found is not None:
+        if action.get("action_id") == home.STOP_MONITOR_ACTION:
+            await router.incidents.stop_monitor(found, user, client)
+        else:
+            await router.incidents.stop_watch(found, user, client)
     await publish_home(client, router.deps, user)
 
 
