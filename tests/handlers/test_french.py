@@ -103,3 +103,21 @@ def test_pool_notes_in_french() -> None:
     assert note.startswith("Dans le pool de sortie de l’opérateur « Frankfurt egress ».")
     assert "Contact : noc@example-ops.net." in note
     assert "relais authentifié" in advice
+
+
+def test_a_bounce_explained_in_french() -> None:
+    from handlers.bounce import explain_bounce
+
+    text = (
+        "550 5.7.1 Service unavailable; Client host [51.158.10.22] blocked using "
+        "zen.spamhaus.org; https://www.spamhaus.org/query/ip/51.158.10.22"
+    )
+    with i18n.use("fr"):
+        french = explain_bounce(text)
+    english = explain_bounce(text)
+    assert french.kind == english.kind == "blocklist"
+    assert french.status == english.status and french.ips == english.ips
+    assert "a refusé le courrier" in french.summary and "inscrite sur" in french.summary
+    assert "refusé le message définitivement" in french.explanation
+    assert "relais authentifié" in french.explanation
+    assert "refused mail" in english.summary
