@@ -66,6 +66,10 @@ def looks_like_range(word: str) -> bool:
     return bool(slash and head and tail)
 
 
+def _short(word: str) -> str:
+    return word if len(word) <= 60 else word[:57] + "..."
+
+
 def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Network:
     """`text` (e.g. 51.158.10.0/26) as a network of public IPv4 addresses, /`min_prefix` to /32.
 
@@ -74,10 +78,12 @@ def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Networ
     """
     text = text.strip()
     head, slash, prefix = text.partition("/")
+    # What was typed is quoted back shortened, so a long paste cannot flood the reply.
+    shown_text, shown_head, shown_prefix = _short(text), _short(head), _short(prefix)
     if not slash:
         raise RangeError(
             _("{text} is not an address range: write ADDRESS/PREFIX, e.g. 51.158.10.0/26.").format(
-                text=text
+                text=shown_text
             )
         )
     try:
@@ -85,15 +91,17 @@ def parse_range(text: str, min_prefix: int = MIN_PREFIX) -> ipaddress.IPv4Networ
     except ValueError:
         raise RangeError(
             _("{head} is not a valid IP address, so {text} is not a range.").format(
-                head=head, text=text
+                head=shown_head, text=shown_text
             )
         ) from None
     if address.version == 6:
-        raise RangeError(_("{text} is an IPv6 range: {why}.").format(text=text, why=_(IPV6_REASON)))
+        raise RangeError(
+            _("{text} is an IPv6 range: {why}.").format(text=shown_text, why=_(IPV6_REASON))
+        )
     length = ascii_int(prefix)
     if length is None or length > 32:
         raise RangeError(
-            _("/{prefix} is not an IPv4 prefix length (0 to 32).").format(prefix=prefix)
+            _("/{prefix} is not an IPv4 prefix length (0 to 32).").format(prefix=shown_prefix)
         )
     network = ipaddress.IPv4Network(f"{address}/{length}", strict=False)
     if network.prefixlen < min_prefix:
