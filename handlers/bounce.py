@@ -797,7 +797,8 @@ def _advice(
                 url = b.lookup_url.replace("{ip}", ip) if ip else None
                 if url is None and "{ip}" not in b.lookup_url:
                     url = b.lookup_url
-                out.append(Advice(_("Look the address up on {name}").format(name=b.name), url))
+                text = _("Look the address up on {name}").format(name=b.name)
+                out.append(Advice(text, url, pointer=True))
     if kind in ("blocklist", "reputation") and receiver and receiver.delist_url:
         out.append(
             Advice(

@@ -39,15 +39,21 @@ class Report:
 
     @property
     def advice(self) -> list[Advice]:
-        """Every check's advice, the worst check's first, each piece once."""
+        """Every check's advice, the worst check's first, each piece once.
+
+        A bare pointer to a page (a bounce's "look the address up on Spamhaus") is left
+        out when fuller advice, e.g. the live blocklist check's, links the same page.
+        """
         ordered = sorted(self.checks.values(), key=lambda c: -rank(c.status))
+        everything = [item for check in ordered for item in check.advice]
+        linked = {item.url for item in everything if item.url and not item.pointer}
         seen: set[Advice] = set()
         out: list[Advice] = []
-        for check in ordered:
-            for item in check.advice:
-                if item not in seen:
-                    seen.add(item)
-                    out.append(item)
+        for item in everything:
+            if item in seen or (item.pointer and item.url in linked):
+                continue
+            seen.add(item)
+            out.append(item)
         return out
 
     def to_json(self) -> dict[str, Any]:

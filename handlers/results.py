@@ -34,6 +34,9 @@ class Advice:
 
     text: str
     url: str | None = None
+    #: Only a pointer to `url` ("look the address up on …"): dropped from a report where
+    #: fuller advice already sends the person to the same page.
+    pointer: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "url": self.url}

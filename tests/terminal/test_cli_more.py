@@ -100,6 +100,31 @@ def test_bounce_explained_and_its_address_checked(env: DnsServer) -> None:
     assert len(smarthost) == 1  # the PBL advice once, not once more from the bounce
 
 
+def test_a_bounce_naming_a_list_links_its_page_once(env: DnsServer) -> None:
+    """The bounce's "look it up on Spamhaus" gives way to the live check's removal advice."""
+    good_ptr(env)
+    env.add(reverse_name(IP, "zen.spamhaus.org"), "A", "127.0.0.2")
+    text = (
+        "550 5.7.1 Service unavailable; Client host [51.158.10.22] blocked using Spamhaus. "
+        "To request removal from this list see https://www.spamhaus.org/query/ip/51.158.10.22"
+    )
+    code, out, _ = run("--json", "bounce", text)
+    assert code == 2
+    advice = json.loads(out)["advice"]
+    page = f"https://check.spamhaus.org/results/?query={IP}"
+    assert [a["url"] for a in advice].count(page) == 1
+    assert not any(a["text"].startswith("Look the address up") for a in advice)
+    assert any("request removal" in a["text"] for a in advice if a["url"] == page)
+
+
+def test_a_bounce_pointer_stays_when_nothing_else_links_the_page(env: DnsServer) -> None:
+    good_ptr(env)  # Spamhaus answers clean now: only the bounce points at its page
+    text = "550 5.7.1 Client host [51.158.10.22] blocked using Spamhaus"
+    _, out, _ = run("--json", "bounce", text)
+    advice = json.loads(out)["advice"]
+    assert any(a["text"].startswith("Look the address up on Spamhaus") for a in advice)
+
+
 def test_unknown_bounce_is_bad_input(env: DnsServer) -> None:
     code, out, err = run("bounce", "Hello team, lunch at noon?")
     assert code == 3 and out == ""
