@@ -30,6 +30,7 @@ from bot.grammar import (
     UsageError,
 )
 from handlers.check import apply_pool, full_check
+from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.i18n import _
 from handlers.ranges import TERMINAL_MIN_PREFIX, Progress, check_range
@@ -332,6 +333,7 @@ async def run(
     is called as (done, total) by commands that take a while (ranges).
     """
     started = time.perf_counter()
+    first_wave()  # a command started now: its questions queue behind earlier commands'
     try:
         reports = await _dispatch(command, resolver, settings, progress)
     except Unresolved:

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
+from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, check_dnsbl
 from handlers.pools import pool_for
@@ -41,6 +42,7 @@ async def full_check(
     """
     started_at = datetime.now(UTC)
     start = time.perf_counter()
+    first_wave()  # a new check: its questions queue behind older checks', ahead of newer ones
     jobs: dict[str, asyncio.Task[CheckResult]] = {}
     async with asyncio.TaskGroup() as group:
         if scope in ("full", "bl"):

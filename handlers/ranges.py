@@ -568,7 +568,7 @@ async def check_addresses(
     async def worker() -> None:
         nonlocal done
         for ip in queue:  # one shared iterator: each address is taken by one worker
-            first_wave()  # a new address is new work, not a follow-up of the last one
+            first_wave()  # a new address: it queues behind the checks started before it
             result = await check_dnsbl(
                 ip, resolver, settings, cache=cache, primed=selftests, reasons=False
             )

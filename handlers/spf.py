@@ -23,6 +23,7 @@ from typing import Any
 import spf as pyspf
 
 from handlers.dns.budget import QuestionBudget
+from handlers.dns.priority import current_ticket
 from handlers.dns.resolver import Resolver
 from handlers.i18n import _, ngettext
 from handlers.results import Advice, CheckResult, Status, rank, worst
@@ -86,6 +87,9 @@ class _Binding:
     loop: asyncio.AbstractEventLoop
     #: Seconds a worker waits for one answer before giving up (a backstop; the resolver times out).
     wait: float
+    #: The check's place at the resolver's cap (handlers.dns.priority): the worker thread
+    #: asks through the loop, in tasks that do not belong to the check.
+    ticket: int
 
 
 _local = threading.local()
@@ -106,13 +110,9 @@ def _dns_lookup(
         raise pyspf.TempError(
             "DNS: no smtpcheck resolver bound (the system resolver is never used)"
         )
-    # After the record itself, every question (an include, an a: or mx: mechanism) follows
-    # from an answer: it goes ahead of other checks' first questions.
-    follow_up = getattr(_local, "asked", 0) > 0
-    _local.asked = getattr(_local, "asked", 0) + 1
     try:
         future = asyncio.run_coroutine_threadsafe(
-            binding.budget.lookup(name, qtype, follow_up=follow_up), binding.loop
+            binding.budget.lookup(name, qtype, ticket=binding.ticket), binding.loop
         )
         answer = future.result(timeout=binding.wait)
     except concurrent.futures.TimeoutError as exc:
@@ -154,7 +154,6 @@ class _Evaluation:
 def _evaluate(binding: _Binding, ip: str, sender: str, helo: str) -> _Evaluation:
     """Run pyspf in this (worker) thread with its DNS bound to `binding`."""
     _local.binding = binding
-    _local.asked = 0
     try:
         query = pyspf.query(i=ip, s=sender, h=helo, querytime=QUERY_TIME)
         result, _code, explanation = query.check()
@@ -234,7 +233,12 @@ async def check_spf(
 
     sender = sender or f"postmaster@{name}"
     helo = helo or name
-    binding = _Binding(budget, asyncio.get_running_loop(), wait=max(5.0, 4 * resolver.timeout))
+    binding = _Binding(
+        budget,
+        asyncio.get_running_loop(),
+        wait=max(5.0, 4 * resolver.timeout),
+        ticket=current_ticket(),
+    )
     review, evaluation = await asyncio.gather(
         review_spf(name, resolver, budget),
         asyncio.get_running_loop().run_in_executor(

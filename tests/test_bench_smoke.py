@@ -149,8 +149,10 @@ def test_burst_benchmark_times_each_report_in_both_modes() -> None:
     assert set(figures.modes) == set(MODES)
     for mode in figures.modes.values():
         assert 0 < mode["median_s"] <= mode["last_s"]
+        assert mode["alone_s"] > 0 and 0 < mode["ideal_median_vs_last"] <= 1
         assert mode["questions"] > 6 * 3
-    assert "median/last" in render_burst(figures)
+    text = render_burst(figures)
+    assert "median/last" in text and "ideal" in text
 
 
 def test_the_memory_benchmark_runs_both_caches() -> None:

@@ -34,7 +34,7 @@ class QuestionBudget:
     def timeout(self) -> float:
         return self.resolver.timeout
 
-    async def lookup(self, name: str, rdtype: str, *, follow_up: bool | None = None) -> Answer:
+    async def lookup(self, name: str, rdtype: str, *, ticket: int | None = None) -> Answer:
         if self.asked >= self.limit:
             self.refused += 1
             return Answer(
@@ -44,4 +44,4 @@ class QuestionBudget:
                 detail=f"not asked: the check's {self.limit} questions are spent",
             )
         self.asked += 1
-        return await self.resolver.lookup(name, rdtype, follow_up=follow_up)
+        return await self.resolver.lookup(name, rdtype, ticket=ticket)

@@ -1,17 +1,21 @@
-"""Follow-up questions first: the resolver's cap lets dependent questions in before new ones.
+"""Oldest check first: the resolver's cap lets questions in by the age of the check asking.
 
 A check's critical path is a chain: PTR, then the A of the name it gave; an SPF record,
 then its includes; a listing, then its TXT reason. When many checks start at once (200
-commands in an incident), their first questions fill the cap, and a check whose PTR has
-come back would wait behind everyone else's first wave for its forward lookup: every
-report then arrives at about the time of the last. Letting follow-up questions in first
-finishes each started check before starting new work, so reports arrive in the order
-commands came, spread over the burst instead of bunched at its end.
+commands in an incident), first come, first served makes every check wait behind every
+other check's questions, so every report arrives at about the time of the last. Letting
+only follow-up questions jump the queue is not enough either: all 200 checks' PTR and SPF
+chains then run ahead of the blocklists of the first checks.
 
-A question is a follow-up when the task asking it has already had an answer (a
-ContextVar set by the resolver), or when its caller says so (SPF's evaluation runs in a
-thread and asks through the loop, where the variable cannot follow). Work that loops
-over independent targets (a range's addresses) calls `first_wave()` per target.
+So every check takes a ticket when it starts (`first_wave()`, in the full check and per
+address of a range), its tasks inherit it (a ContextVar), and waiting questions are let in
+by ticket: an older check's next question, follow-up or not, goes before a newer check's.
+Each check then finishes about as soon as the work before it is done: reports arrive in
+the order commands came, spread over the burst instead of bunched at its end. A question
+asked outside any check takes a ticket of its own when it is asked.
+
+SPF's evaluation runs in a thread, where the variable cannot follow; it passes the ticket
+of the check it belongs to (`current_ticket()`, read before the thread starts).
 """
 
 from __future__ import annotations
@@ -21,32 +25,30 @@ import heapq
 import itertools
 from contextvars import ContextVar
 
-FOLLOW_UP, FIRST = 0, 1
+#: Process-wide: tickets from every resolver compare, and only their order matters.
+_tickets = itertools.count()
 
-#: True once the current task has had an answer: what it asks next depends on one.
-_answered: ContextVar[bool] = ContextVar("smtpcheck_answered", default=False)
-
-
-def mark_answered() -> None:
-    _answered.set(True)
+#: The ticket of the check the current task works for; None outside any check.
+_ticket: ContextVar[int | None] = ContextVar("smtpcheck_ticket", default=None)
 
 
-def first_wave() -> None:
-    """What the current task asks next starts a new chain (a new address of a range)."""
-    _answered.set(False)
+def first_wave() -> int:
+    """The current task starts a new check (or a range's next address): a new ticket."""
+    ticket = next(_tickets)
+    _ticket.set(ticket)
+    return ticket
 
 
-def current_priority(follow_up: bool | None) -> int:
-    """FOLLOW_UP or FIRST for a question about to be asked (`follow_up` None: from context)."""
-    if follow_up is None:
-        follow_up = _answered.get()
-    return FOLLOW_UP if follow_up else FIRST
+def current_ticket() -> int:
+    """The ticket of the current check; a question outside any check starts one now."""
+    ticket = _ticket.get()
+    return first_wave() if ticket is None else ticket
 
 
 class PriorityCap:
-    """At most `size` holders at once; waiters let in by priority, then in arrival order.
+    """At most `size` holders at once; waiters let in by rank (a ticket), then arrival.
 
-    `ordered=False` ignores priorities (plain FIFO, like a semaphore): the baseline the
+    `ordered=False` ignores ranks (plain FIFO, like a semaphore): the baseline the
     benchmark compares against.
     """
 
@@ -65,13 +67,12 @@ class PriorityCap:
     def waiting(self) -> int:
         return sum(1 for _, _, future in self._waiting if not future.done())
 
-    async def acquire(self, priority: int = FIRST) -> None:
+    async def acquire(self, rank: int = 0) -> None:
         if self._free > 0 and not self._waiting:
             self._free -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        rank = priority if self.ordered else FIRST
-        heapq.heappush(self._waiting, (rank, next(self._arrival), future))
+        heapq.heappush(self._waiting, (rank if self.ordered else 0, next(self._arrival), future))
         try:
             await future
         except asyncio.CancelledError:

@@ -32,7 +32,7 @@ from handlers.dns.politeness import (
     QueryStats,
     QuestionOutcome,
 )
-from handlers.dns.priority import FIRST, PriorityCap, current_priority, mark_answered
+from handlers.dns.priority import PriorityCap, current_ticket
 from handlers.dns.wire import RCODES, Malformed, UdpClient
 
 if TYPE_CHECKING:
@@ -173,14 +173,14 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
         per_list_rate: float = DEFAULT_PER_LIST_RATE,
         per_list_burst: int = DEFAULT_PER_LIST_BURST,
-        follow_ups_first: bool = True,
+        oldest_first: bool = True,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self._nameservers = list(nameservers)
         self._full: dns.asyncresolver.Resolver | None = None
         self.timeout = timeout
-        #: The cap on questions in flight; follow-up questions are let in first.
-        self._cap = PriorityCap(max_in_flight, ordered=follow_ups_first)
+        #: The cap on questions in flight; the oldest check's questions are let in first.
+        self._cap = PriorityCap(max_in_flight, ordered=oldest_first)
         self._clock = clock
         #: (name, type) -> (expiry, answer), least recently used first.
         self._cache: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
@@ -269,22 +269,20 @@ class Resolver:
         rdtype: str,
         *,
         zone: ListZone | None = None,
-        follow_up: bool | None = None,
+        ticket: int | None = None,
     ) -> Answer:
         """Ask `name`/`rdtype`, answering from the cache or a question already in flight.
 
         `zone`: the blocklist the question belongs to; its questions are spaced by the
-        per-list rate and counted in `stats` by outcome. `follow_up`: the question
-        depends on an earlier answer, so it goes ahead of new checks' first questions
-        (None: the calling task has had an answer already; see handlers.dns.priority).
+        per-list rate and counted in `stats` by outcome. `ticket`: the check the question
+        belongs to, for the order at the cap (None: the calling task's; see
+        handlers.dns.priority).
         """
-        priority = current_priority(follow_up)
-        try:
-            return await self._lookup(name, rdtype, zone, priority)
-        finally:
-            mark_answered()
+        return await self._lookup(
+            name, rdtype, zone, current_ticket() if ticket is None else ticket
+        )
 
-    async def _lookup(self, name: str, rdtype: str, zone: ListZone | None, priority: int) -> Answer:
+    async def _lookup(self, name: str, rdtype: str, zone: ListZone | None, rank: int) -> Answer:
         key = (name.lower().rstrip("."), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None:
@@ -298,7 +296,7 @@ class Resolver:
             pending = asyncio.get_running_loop().create_future()
             self._in_flight[key] = pending
             try:
-                answer = await self._ask(*key, zone, priority)
+                answer = await self._ask(*key, zone, rank)
             except BaseException as exc:
                 pending.set_exception(exc)
                 pending.exception()  # mark retrieved: joiners get it, nobody else must
@@ -326,24 +324,24 @@ class Resolver:
             self._cache.popitem(last=False)
 
     async def _ask(
-        self, name: str, rdtype: str, zone: ListZone | None = None, priority: int = FIRST
+        self, name: str, rdtype: str, zone: ListZone | None = None, rank: int = 0
     ) -> Answer:
         if zone is None:
-            return await self._send(name, rdtype, priority)
+            return await self._send(name, rdtype, rank)
         # The rate is waited for outside the cap: a list being spaced holds no slot
         # that another list's questions could use.
         await self.list_rate.acquire(zone.zone)
-        answer = await self._send_fast(name, rdtype, priority)
+        answer = await self._send_fast(name, rdtype, rank)
         if answer is None:
-            answer = await self._send(name, rdtype, priority)
+            answer = await self._send(name, rdtype, rank)
         self.stats.record(zone.zone, classify(zone, answer))
         return answer
 
-    async def _send_fast(self, name: str, rdtype: str, priority: int = FIRST) -> Answer | None:
+    async def _send_fast(self, name: str, rdtype: str, rank: int = 0) -> Answer | None:
         """A blocklist question over the lean UDP path; None to ask through dnspython instead."""
         if not self._wire.servers:
             return None
-        await self._cap.acquire(priority)
+        await self._cap.acquire(rank)
         try:
             return await self._send_fast_held(name, rdtype)
         finally:
@@ -400,8 +398,8 @@ class Resolver:
         if self._lean is not None:
             self._lean.close()
 
-    async def _send(self, name: str, rdtype: str, priority: int = FIRST) -> Answer:
-        await self._cap.acquire(priority)
+    async def _send(self, name: str, rdtype: str, rank: int = 0) -> Answer:
+        await self._cap.acquire(rank)
         try:
             return await self._send_held(name, rdtype)
         finally:
