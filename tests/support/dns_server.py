@@ -4,6 +4,11 @@ Tests and benchmarks talk to it over the wire exactly as the bot talks to a real
 resolver. It can misbehave on purpose, per zone suffix: never answer (`timeout`),
 answer SERVFAIL or REFUSED, or answer everything under a zone (a dead list). It can
 add a delay to every answer (benchmarks) and keeps a log of the questions it got.
+
+Tests that need to know what a client asks *before* it has any answer hold the server
+(`hold()`): questions are still logged as they arrive, but no answer leaves until
+`release()`. That states "asked all at once" or "answered the user before any DNS" as an
+order of events instead of a duration (`wait_questions` polls the log).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import contextlib
 import socket
 import struct
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +67,12 @@ class DnsServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        #: While True, answers wait at the gate (see hold()); questions are still logged.
+        self._held = False
+        #: The futures of the answers waiting at the gate, resolved by release().
+        self._waiting: list[asyncio.Future[None]] = []
+        #: Answers sent (silent questions are not counted).
+        self.answered = 0
 
     # ---- zone data -------------------------------------------------------------------
 
@@ -102,7 +114,82 @@ class DnsServer:
             self._wildcards.clear()
             self._behaviours.clear()
             self.log.clear()
+        self.release()
+        with self._lock:
+            self.answered = 0
         self.delay = 0.0
+
+    # ---- the gate --------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """From now on answers wait (questions are logged on arrival) until release().
+
+        Takes effect at once for any thread: a question arriving after hold() returns is
+        held, whatever the server's own thread was doing.
+        """
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        """Let every held answer go, and answer at once again. Safe from any thread."""
+        with self._lock:
+            self._held = False
+            waiting, self._waiting = self._waiting, []
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for future in waiting:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_resolve, future)
+
+    @property
+    def held(self) -> int:
+        """Answers waiting at the gate now."""
+        with self._lock:
+            return len(self._waiting)
+
+    def wait_questions(
+        self,
+        count: int,
+        match: Callable[[Question], bool] = lambda q: True,
+        timeout: float = 10.0,
+    ) -> list[Question]:
+        """Block until at least `count` logged questions match; AssertionError after `timeout`.
+
+        The timeout is a liveness bound for a loaded machine, never a speed figure.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [q for q in self.questions() if match(q)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} questions arrived: {found}")
+            time.sleep(0.01)
+
+    async def until_questions(
+        self,
+        count: int,
+        match: Callable[[Question], bool] = lambda q: True,
+        timeout: float = 10.0,
+    ) -> list[Question]:
+        """`wait_questions` for a test whose client runs on the same event loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [q for q in self.questions() if match(q)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} questions arrived: {found}")
+            await asyncio.sleep(0.01)
+
+    async def _gate(self) -> None:
+        with self._lock:
+            if not self._held:
+                return
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(future)
+        await future
 
     def questions(self, name: str | None = None) -> list[Question]:
         with self._lock:
@@ -212,8 +299,16 @@ class DnsServer:
         return data[:2] + body
 
     async def _handle(self, data: bytes, transport: str) -> bytes | None:
+        wire = await self._answer(data, transport)
+        if wire is not None:
+            with self._lock:
+                self.answered += 1
+        return wire
+
+    async def _answer(self, data: bytes, transport: str) -> bytes | None:
         known = self._known(data) if transport == "udp" and len(data) > 12 else None
         if known is not None:
+            await self._gate()
             if self.delay:
                 await asyncio.sleep(self.delay)
             return known
@@ -223,6 +318,7 @@ class DnsServer:
             return None
         generation = self._generation
         response = self.respond(query, transport)
+        await self._gate()
         if self.delay:
             await asyncio.sleep(self.delay)
         if response is None:
@@ -336,6 +432,11 @@ class DnsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def reverse_name(ip: str, zone: str) -> str:
