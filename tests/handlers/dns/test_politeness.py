@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
+
+import pytest
 
 from handlers.catalogue import Code, Zone, builtin
 from handlers.check import full_check
@@ -77,13 +78,32 @@ async def test_ten_engineers_checking_one_address_cause_one_set_of_questions(
 
 
 async def test_per_list_rate_slows_only_the_busy_list(dns_server: DnsServer) -> None:
+    """40 questions to one list at 20/s are spaced 50 ms apart; another list's are not.
+
+    Stated without a duration: the resolver's clock is frozen, so the slots `ListRate`
+    hands out are exact (the nth question to a list waits n x 50 ms, counted per list;
+    a question with no list reserves no slot at all), and the server's log shows the order
+    that follows: the quiet list's questions all arrive before the busy list's last one.
+    """
     busy, quiet = make_zone("busy.example-bl.net"), make_zone("quiet.example-bl.net")
     resolver = Resolver(
-        [(dns_server.host, dns_server.port)], timeout=2.0, per_list_rate=20, per_list_burst=1
+        [(dns_server.host, dns_server.port)],
+        timeout=30,
+        per_list_rate=20,
+        per_list_burst=1,
+        clock=lambda: 1000.0,  # frozen: every slot is reserved at the same instant
     )
+    reserved: list[tuple[str, float]] = []
+    reserve = resolver.list_rate.delay
 
-    async def timed(zone: Zone, count: int) -> float:
-        start = time.perf_counter()
+    def recording(key: str) -> float:
+        wait = reserve(key)
+        reserved.append((key, wait))
+        return wait
+
+    resolver.list_rate.delay = recording  # type: ignore[method-assign]
+
+    async def ask(zone: Zone, count: int) -> None:
         answers = await asyncio.gather(
             *(
                 resolver.lookup(query_name(f"51.158.11.{i}", zone.zone), "A", zone=zone)
@@ -91,16 +111,22 @@ async def test_per_list_rate_slows_only_the_busy_list(dns_server: DnsServer) -> 
             )
         )
         assert {a.outcome for a in answers} == {"nxdomain"}
-        return time.perf_counter() - start
 
-    busy_s, quiet_s = await asyncio.gather(timed(busy, 40), timed(quiet, 3))
-    assert busy_s >= 1.5  # 40 questions at 20/s: at least 39 intervals of 50 ms
-    assert quiet_s < 1.0  # the other list was not held behind the busy one
-    assert len(dns_server.questions()) == 43
-    # questions without a list (PTR, SPF, names) are never spaced
-    start = time.perf_counter()
+    await asyncio.gather(ask(busy, 40), ask(quiet, 3))
+    waits = {key: [w for k, w in reserved if k == key] for key, _ in reserved}
+    assert waits[busy.zone] == pytest.approx([n * 0.05 for n in range(40)])
+    # the other list keeps its own spacing, as if the busy one were not there
+    assert waits[quiet.zone] == pytest.approx([n * 0.05 for n in range(3)])
+    log = dns_server.questions()
+    assert len(log) == 43
+    last_busy = max(i for i, q in enumerate(log) if q.name.endswith(busy.zone))
+    assert all(i < last_busy for i, q in enumerate(log) if q.name.endswith(quiet.zone))
+
+    # questions without a list (PTR, SPF, names) are never spaced: no slot is even reserved
+    reserved.clear()
     await asyncio.gather(*(resolver.lookup(f"h{i}.example-mail.net", "A") for i in range(40)))
-    assert time.perf_counter() - start < 1.0
+    assert reserved == []
+    assert len(dns_server.questions()) == 83
 
 
 async def test_counts_per_list_by_outcome(dns_server: DnsServer) -> None:
