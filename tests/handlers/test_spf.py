@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import socket
 
 import pytest
 import spf as pyspf
@@ -18,6 +18,9 @@ IP = "51.158.10.22"
 IP6 = "2a01:4f8:10a::25"
 DOMAIN = "example-mail.net"
 SETTINGS = Settings(timeout=0.5)
+#: Seconds after which a check that should end is taken as hung: a liveness bound far above
+#: the 0.5 s DNS budget, never a speed figure.
+HANG_GUARD = 30
 
 
 def codes(result: SpfResult) -> set[str]:
@@ -127,13 +130,19 @@ async def test_temperror_servfail(resolver: Resolver, dns_server: DnsServer) -> 
 
 
 async def test_temperror_timeout_in_include(resolver: Resolver, dns_server: DnsServer) -> None:
+    """A silent include gives up as temperror after one question, rather than hang.
+
+    The outcome and the questions asked prove it; HANG_GUARD only turns a hang into a
+    failure instead of a stuck suite, far above the 0.5 s budget (not a speed figure).
+    """
     dns_server.add(DOMAIN, "TXT", "v=spf1 include:_spf.slow-dns.net -all")
     dns_server.misbehave("slow-dns.net", "timeout")
-    started = time.monotonic()
-    result = await check_spf(DOMAIN, IP, resolver, SETTINGS)
-    assert time.monotonic() - started < 3
+    result = await asyncio.wait_for(check_spf(DOMAIN, IP, resolver, SETTINGS), HANG_GUARD)
     assert (result.status, result.result) == ("error", "temperror")
     assert "lookup_failed" in codes(result)
+    # one question for review and evaluation together; resends stay within its one budget
+    sends = dns_server.questions("_spf.slow-dns.net")
+    assert {q.rdtype for q in sends} == {"TXT"} and 1 <= len(sends) <= 3, sends
 
 
 async def test_ipv6(resolver: Resolver, dns_server: DnsServer) -> None:
@@ -335,12 +344,28 @@ async def test_pyspf_asks_the_test_server_through_our_resolver(
     assert len(dns_server.questions(DOMAIN)) == 1
 
 
-def test_pyspf_without_binding_never_uses_the_system_resolver() -> None:
-    started = time.monotonic()
+def test_pyspf_without_binding_never_uses_the_system_resolver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unbound, pyspf fails at once with temperror: no socket is even opened.
+
+    Every socket or name lookup during the evaluation is refused and recorded, so the
+    system resolver cannot have been asked (before, a duration stood for this). Recorded,
+    not only refused: dnspython would swallow the error and try again.
+    """
+    used: list[tuple[object, ...]] = []
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        used.append(args)
+        raise OSError("the test forbids the network")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     result, _code, explanation = pyspf.query(i=IP, s=f"a@{DOMAIN}", h=DOMAIN).check()
     assert result == "temperror"
     assert "no smtpcheck resolver bound" in explanation
-    assert time.monotonic() - started < 1
+    assert used == []
 
 
 async def test_concurrent_evaluations_keep_their_own_binding(
