@@ -135,6 +135,8 @@ class RawPeer:
         self.host = host
         self.port = port
         self.connections = 0
+        #: Connections the client closed (end of file read) before the peer hung up.
+        self.hangups = 0
         self.received: list[str] = []
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
@@ -151,7 +153,11 @@ class RawPeer:
             elif self.mode in ("banner", "smtp"):
                 writer.write(self.banner.encode() + b"\r\n")
             await writer.drain()
-            while line := await reader.readline():
+            while True:
+                line = await reader.readline()
+                if not line:
+                    self.hangups += 1
+                    break
                 text = line.decode().strip()
                 self.received.append(text)
                 verb = text.split(" ")[0].upper()
