@@ -179,3 +179,17 @@ def test_monitor_benchmark_runs_one_and_two_replicas() -> None:
     assert sum(figures.runs["2"][0]["chunks_by_replica"]) == 2
     assert figures.ratio_two_vs_one > 0
     assert "two replicas" in render_monitor(figures)
+
+
+def test_bounce_benchmark_times_hostile_pastes_against_prose() -> None:
+    """bench_bounce's whole path on two inputs, once, untimed: figures well formed."""
+    from bench.bench_bounce import measure as measure_bounce
+    from bench.bench_bounce import render as render_bounce
+
+    figures = measure_bounce(repeat=1, names=["brackets", "rbl"])
+    assert figures.prose_ms > 0 and set(figures.inputs) == {"brackets", "rbl"}
+    for item in figures.inputs.values():
+        assert item["ms"] > 0 and item["scan_ms"] > 0
+        assert item["x_prose"] == pytest.approx(item["ms"] / figures.prose_ms, rel=0.05, abs=0.01)
+    assert figures.worst in figures.inputs
+    assert "x prose" in render_bounce(figures)
