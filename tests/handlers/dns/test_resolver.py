@@ -93,15 +93,33 @@ async def test_identical_questions_in_flight_asked_once(
 
 
 async def test_cap_on_questions_in_flight(dns_server: DnsServer) -> None:
-    resolver = Resolver([(dns_server.host, dns_server.port)], timeout=2, max_in_flight=4)
-    dns_server.delay = 0.1
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    await asyncio.gather(*(resolver.lookup(f"n{i}.example.net", "A") for i in range(12)))
-    elapsed = loop.time() - start
-    # 12 questions, 4 at a time, 0.1 s each: three waves, never one.
-    assert elapsed >= 0.28
+    """12 questions, 4 at a time: three waves, each sent only once the one before is answered.
+
+    Shown with the held server instead of a duration: while nothing is answered, exactly
+    four questions arrive; letting one wave's answers go (and holding again before the
+    client can run) brings exactly four more.
+    """
+    # A timeout far beyond the test: a held wave must never look like a silent server.
+    resolver = Resolver([(dns_server.host, dns_server.port)], timeout=600, max_in_flight=4)
+    dns_server.hold()
+    lookups = asyncio.gather(*(resolver.lookup(f"n{i}.example.net", "A") for i in range(12)))
+    try:
+        for wave in (1, 2, 3):
+            await dns_server.until_questions(4 * wave)
+            for _ in range(20):  # the client had every chance to send a fifth: it did not
+                await asyncio.sleep(0.005)
+            assert len({q.name for q in dns_server.questions()}) == 4 * wave
+            assert not lookups.done()
+            dns_server.release()
+            dns_server.hold()  # no await in between: the next wave waits at the gate
+        dns_server.release()
+        answers = await asyncio.wait_for(lookups, 30)  # a hang guard, not a speed figure
+    finally:
+        dns_server.release()
+        lookups.cancel()
+    assert {a.outcome for a in answers} == {"nxdomain"}
     assert resolver.questions_sent == 12
+    assert len(dns_server.questions()) == 12
 
 
 async def test_long_ttls_are_capped(dns_server: DnsServer) -> None:
