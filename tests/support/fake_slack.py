@@ -4,7 +4,9 @@ The bot under test talks to it over real HTTP (SLACK_API_URL points here), as
 bolt-python's own scenario tests do with their mock Web API server. Every call is
 recorded with its method, merged query/form/JSON body and whether it was accepted; faults
 can be queued per method (HTTP 429 with Retry-After, HTTP 500, `{"ok": false, "error": ...}`,
-or a stall before the answer), and `delay` adds latency to every Web API answer.
+or a stall before the answer), and `delay` adds latency to every Web API answer. A `hold`
+gate keeps a method's calls unanswered until the test releases them, so a test can look at
+what the bot did meanwhile without timing anything.
 """
 
 from __future__ import annotations
@@ -70,6 +72,30 @@ class Fault:
         return self.status == 200 and self.error is None
 
 
+@dataclass
+class Gate:
+    """Calls of `method` whose body has `match`'s fields wait, unanswered, for `release()`."""
+
+    method: str
+    match: dict[str, str]
+    _open: threading.Event = field(default_factory=threading.Event)
+
+    def holds(self, method: str, body: dict[str, Any]) -> bool:
+        return (
+            not self._open.is_set()
+            and method == self.method
+            and all(str(body.get(k)) == v for k, v in self.match.items())
+        )
+
+    def release(self) -> None:
+        """Let the held calls (and later ones) get their answer."""
+        self._open.set()
+
+    @property
+    def released(self) -> bool:
+        return self._open.is_set()
+
+
 class FakeSlack:
     """Start with `with FakeSlack() as slack:`; `slack.api_url` is SLACK_API_URL."""
 
@@ -84,6 +110,7 @@ class FakeSlack:
         #: Each person's Slack locale, as users.info tells it (absent: en-US).
         self.locales: dict[str, str] = {}
         self.socket_received: list[dict[str, Any]] = []
+        self.gates: list[Gate] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -110,6 +137,17 @@ class FakeSlack:
         with self._lock:
             self.faults.setdefault(method, []).extend(faults)
 
+    def hold(self, method: str, **match: str) -> Gate:
+        """Keep calls of `method` (those whose body has these fields) unanswered until released.
+
+        `slack.hold("users.info", user="U_FR")`; a held call is recorded at once, with
+        `ok` None until it is answered. Faults queued for the method apply after the release.
+        """
+        gate = Gate(method, dict(match))
+        with self._lock:
+            self.gates.append(gate)
+        return gate
+
     def add_thread(self, channel: str, ts: str, *messages: dict[str, Any]) -> None:
         """Messages conversations.replies returns for a thread (the parent first)."""
         with self._lock:
@@ -127,6 +165,9 @@ class FakeSlack:
     def reset(self) -> None:
         self.delay = 0.0
         with self._lock:
+            for gate in self.gates:
+                gate.release()
+            self.gates.clear()
             self.locales.clear()
             self.calls.clear()
             self.faults.clear()
@@ -179,6 +220,10 @@ class FakeSlack:
 
     # ---- serving ---------------------------------------------------------------------
 
+    def _gates(self) -> list[Gate]:
+        with self._lock:
+            return list(self.gates)
+
     def _next_fault(self, key: str) -> Fault | None:
         with self._lock:
             queue = self.faults.get(key)
@@ -212,6 +257,8 @@ class FakeSlack:
         call = Call(method, body, token=token)
         with self._lock:
             self.calls.append(call)
+        while any(g.holds(method, body) for g in self._gates()):
+            await asyncio.sleep(0.01)
         fault = self._next_fault(method)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -332,6 +379,8 @@ class FakeSlack:
     def stop(self) -> None:
         if self._loop is None:
             return
+        for gate in self._gates():
+            gate.release()
 
         async def shutdown() -> None:
             for ws in list(self._sockets):
