@@ -38,6 +38,7 @@ from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, UsageEr
 from bot.service import run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
+from bot.slack.language import settle
 from bot.store import Store
 from handlers.i18n import N_, _, ngettext
 from handlers.ranges import Progress, RangeResult
@@ -280,7 +281,11 @@ def slack_refusal(exc: SlackApiError) -> str | None:
 async def guarded(
     client: AsyncWebClient, conv: Conversation, work: Callable[[], Awaitable[None]]
 ) -> None:
-    """Run `work`; on a crash, apologise to the person with an error id that is also logged."""
+    """Run `work`; on a crash, apologise to the person with an error id that is also logged.
+
+    Every reply goes through here, so the asker's language is settled first (`settle`).
+    """
+    await settle()
     try:
         await work()
     except Exception as exc:

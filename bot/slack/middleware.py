@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import SlackConfig
 from bot.slack import blocks, home, modal
 from bot.slack.delivery import respond
+from bot.slack.language import settle
 from bot.slack.router import Router
 from bot.slack.surfaces import MESSAGE_SHORTCUT, is_persons_direct_message
 from handlers.i18n import _, ngettext
@@ -129,33 +130,49 @@ class RateLimiter:
         return 0.0
 
 
-def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> str | None:
-    """Why `request` may not go ahead (a sentence for that person), or None."""
-    if config.allowed_channels and request.channel not in config.allowed_channels:
-        return _(
-            "smtpcheck is not enabled in this conversation. Ask whoever runs it to add this "
-            "channel to SMTPCHECK_ALLOWED_CHANNELS."
-        )
-    if config.allowed_users and request.user not in config.allowed_users:
-        return _(
-            "You are not on smtpcheck's list of users. Ask whoever runs it to add you to "
-            "SMTPCHECK_ALLOWED_USERS."
-        )
-    wait = limiter.wait(request.user)
-    if wait:
-        seconds = math.ceil(wait)
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request may not go ahead; `sentence()` says it (in the asker's language)."""
+
+    why: Literal["channel", "user", "rate"]
+    per_minute: int = 0
+    wait: float = 0.0
+
+    def sentence(self) -> str:
+        if self.why == "channel":
+            return _(
+                "smtpcheck is not enabled in this conversation. Ask whoever runs it to add this "
+                "channel to SMTPCHECK_ALLOWED_CHANNELS."
+            )
+        if self.why == "user":
+            return _(
+                "You are not on smtpcheck's list of users. Ask whoever runs it to add you to "
+                "SMTPCHECK_ALLOWED_USERS."
+            )
+        seconds = math.ceil(self.wait)
         return " ".join(
             (
                 ngettext(
                     ":hourglass: Easy there: that is {n} check in the last minute.",
                     ":hourglass: Easy there: that is {n} checks in the last minute.",
-                    limiter.per_minute,
-                ).format(n=limiter.per_minute),
+                    self.per_minute,
+                ).format(n=self.per_minute),
                 ngettext("Try again in {n} second.", "Try again in {n} seconds.", seconds).format(
                     n=seconds
                 ),
             )
         )
+
+
+def refusal(config: SlackConfig, limiter: RateLimiter, request: Request) -> Refusal | None:
+    """Why `request` may not go ahead, or None (a request let through counts for the rate)."""
+    if config.allowed_channels and request.channel not in config.allowed_channels:
+        return Refusal("channel")
+    if config.allowed_users and request.user not in config.allowed_users:
+        return Refusal("user")
+    wait = limiter.wait(request.user)
+    if wait:
+        return Refusal("rate", limiter.per_minute, wait)
     return None
 
 
@@ -179,28 +196,37 @@ def access(
         body: dict[str, Any], client: AsyncWebClient, next_: Next
     ) -> BoltResponse | None:
         request = classify(body)
-        reason = refusal(config, limiter, request) if request else None
-        if request is None or reason is None:
+        refused = refusal(config, limiter, request) if request else None
+        if request is None or refused is None:
             await next_()
             return None
         log.info(
-            "refused a %s from %s in %s: %s", request.kind, request.user, request.channel, reason
+            "refused a %s from %s in %s: %s", request.kind, request.user, request.channel, refused
         )
-        text = reason  # our own sentences: nothing to escape
-        if request.kind == "command":
-            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
-        if request.kind == "view":  # shown under the first field; the modal stays open
-            errors = {modal.TARGET_BLOCK: text}
+        if request.kind in ("command", "view"):
+            # The sentence is the ack itself: only then does the ack wait for the language.
+            await settle()
+            text = refused.sentence()  # our own sentences: nothing to escape
+            if request.kind == "command":
+                return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+            errors = {modal.TARGET_BLOCK: text}  # shown under the first field; the modal stays open
             return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
-        if request.kind in ("action", "shortcut") and request.response_url:
-            _later(respond(request.response_url, blocks.notice(text), ephemeral=True))
-        elif request.kind in ("mention", "dm", "shortcut"):
-            _later(_ephemeral(client, request, text))
-        elif request.kind == "home":
-            _later(_direct(client, request, text))
+        _later(_tell(client, request, refused))
         return BoltResponse(status=200, body="")
 
     return check_access
+
+
+async def _tell(client: AsyncWebClient, request: Request, refused: Refusal) -> None:
+    """A refusal the ack could not carry, after the ack, in the asker's language."""
+    await settle()
+    text = refused.sentence()
+    if request.kind in ("action", "shortcut") and request.response_url:
+        await respond(request.response_url, blocks.notice(text), ephemeral=True)
+    elif request.kind in ("mention", "dm", "shortcut"):
+        await _ephemeral(client, request, text)
+    elif request.kind == "home":
+        await _direct(client, request, text)
 
 
 async def _ephemeral(client: AsyncWebClient, request: Request, text: str) -> None:

@@ -1,8 +1,9 @@
 """`/smtpcheck ...`: parse, acknowledge at once, then check and post.
 
 The ack happens before anything slow (no DNS): bad input and `help` are answered in
-the ack itself, ephemeral, so nothing reaches the channel. `/smtpcheck` alone opens the
-Check modal, whose answer comes back to this channel.
+the ack itself, ephemeral, so nothing reaches the channel; only those wait for the
+person's language before the ack. `/smtpcheck` alone opens the Check modal, whose answer
+comes back to this channel.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.grammar import Help, UsageError, bad_input, parse, usage
+from bot.grammar import Command, Help, UsageError, bad_input, parse, usage
 from bot.slack import blocks
 from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
+from bot.slack.language import settle
 from bot.slack.modal import Origin
 from bot.slack.router import router_of
 from bot.slack.surfaces import open_check
@@ -36,12 +38,17 @@ async def smtpcheck_command(
 ) -> None:
     if not str(command.get("text") or "").strip():
         await ack()
+        await settle()
         await _open_modal(client, command)
         return
-    try:
-        parsed = parse(str(command.get("text") or ""))
-    except UsageError as exc:
-        await ack(response_type="ephemeral", text=blocks.esc(bad_input(str(exc))))
+    text = str(command.get("text") or "")
+    parsed = _parse(text)
+    if isinstance(parsed, UsageError | Help):
+        # The ack itself is the answer: wait for the person's language, and say it in that.
+        await settle()
+        parsed = _parse(text)
+    if isinstance(parsed, UsageError):
+        await ack(response_type="ephemeral", text=blocks.esc(bad_input(str(parsed))))
         return
     if isinstance(parsed, Help):
         await ack(response_type="ephemeral", text=blocks.usage_text(usage()))
@@ -54,6 +61,14 @@ async def smtpcheck_command(
         team=command.get("team_id"),
     )
     await router_of(context).dispatch(client, parsed, conv)
+
+
+def _parse(text: str) -> Command | UsageError:
+    """The command, or why not (its sentence in the language of the moment)."""
+    try:
+        return parse(text)
+    except UsageError as exc:
+        return exc
 
 
 async def _open_modal(client: AsyncWebClient, command: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from bot.grammar import UsageError, bad_input, parse, unslack
 from bot.slack import blocks
 from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
+from bot.slack.language import settle
 from bot.slack.router import Router, router_of
 from bot.slack.threads import command_in, first_message
 from handlers.i18n import N_, _
@@ -37,6 +38,7 @@ def register(app: AsyncApp) -> None:
 async def on_mention(
     event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
+    await settle()  # the event is acknowledged already; the usage sentence below is read
     router = router_of(context)
     thread = event.get("thread_ts")
     conv = Conversation(

@@ -17,6 +17,7 @@ from slack_bolt.context.fail.async_fail import AsyncFail
 from bot.grammar import UsageError
 from bot.slack.delivery import new_error_id
 from bot.slack.deps import deps_of
+from bot.slack.language import settle
 from bot.slack.surfaces import workflow_check
 from handlers.i18n import N_, _
 
@@ -36,6 +37,7 @@ def register(app: AsyncApp) -> None:
 async def check_address(
     inputs: dict[str, Any], complete: AsyncComplete, fail: AsyncFail, context: dict[str, Any]
 ) -> None:
+    await settle()  # Bolt acknowledged the event; the outputs and errors are read
     try:
         outputs = await workflow_check(deps_of(context), inputs)
     except UsageError as exc:

@@ -1,7 +1,8 @@
 """App Home: the tab is published when opened, and its buttons (Open Check, Stop, Re-check).
 
 Home buttons come from a view, not a message: there is no channel to answer in, so a
-Re-check goes to the person's direct message, and a Stop republishes the tab.
+Re-check goes to the person's direct message, and a Stop republishes the tab. Each waits
+for the person's language after its ack (`settle`), before rendering.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.grammar import UsageError, parse
 from bot.slack import home
 from bot.slack.deps import deps_of
+from bot.slack.language import settle
 from bot.slack.modal import Origin
 from bot.slack.router import router_of
 from bot.slack.surfaces import direct_conversation, open_check, publish_home, stored_report
@@ -41,11 +43,13 @@ async def on_home_opened(
 ) -> None:
     if event.get("tab", "home") != "home" or not event.get("user"):
         return
+    await settle()
     await publish_home(client, deps_of(context), str(event["user"]))
 
 
 async def on_open_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
+    await settle()
     try:
         await open_check(client, str(body.get("trigger_id", "")), Origin())
     except SlackApiError as exc:
@@ -57,6 +61,7 @@ async def on_stop(
 ) -> None:
     """Stop a watch or a monitor from Home, say so in its thread, and show the tab without it."""
     await ack()
+    await settle()
     router = router_of(context)
     user = _user(body)
     action = body["actions"][0]

@@ -16,6 +16,7 @@ from bot.grammar import Bounce, Command, Help, UsageError, parse, usage
 from bot.slack import blocks
 from bot.slack.delivery import guarded
 from bot.slack.deps import Conversation
+from bot.slack.language import settle
 from bot.slack.router import router_of
 from bot.slack.surfaces import is_persons_direct_message
 from bot.slack.threads import commands_in
@@ -46,6 +47,7 @@ async def on_message(
 ) -> None:
     if not is_persons_direct_message(event, context.get("bot_user_id")):
         return
+    await settle()  # the event is acknowledged already; the usage below is read
     conv = Conversation(
         channel=str(event.get("channel", "")),
         user=str(event.get("user", "")),

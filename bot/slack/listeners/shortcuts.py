@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.delivery import guarded, tell
 from bot.slack.deps import Conversation
+from bot.slack.language import settle
 from bot.slack.modal import Origin
 from bot.slack.router import router_of
 from bot.slack.surfaces import MESSAGE_SHORTCUT, OPEN_SHORTCUT, open_check
@@ -70,6 +71,7 @@ async def on_message_shortcut(
 async def on_open_shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
     """The global shortcut has no conversation: the answer goes to the person."""
     await ack()
+    await settle()
     try:
         await open_check(client, str(shortcut.get("trigger_id", "")), Origin())
     except SlackApiError as exc:

@@ -1,7 +1,8 @@
 """The Check modal's submission: fields read with the grammar, errors shown on the field.
 
 A form the grammar refuses is answered in the ack itself (`response_action: errors`), so
-the modal stays open with the sentence under the field to fix. A good one closes, and
+the modal stays open with the sentence under the field to fix: only that ack waits for the
+person's language. A good one closes, and
 the answer goes where the modal was opened, else to the person's direct message.
 """
 
@@ -13,6 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.deps import Conversation
+from bot.slack.language import settle
 from bot.slack.modal import CALLBACK_ID, FormError, Origin, commands_of, read_form
 from bot.slack.router import router_of
 from bot.slack.surfaces import direct_conversation
@@ -31,9 +33,14 @@ async def on_check_submitted(
 ) -> None:
     try:
         commands = commands_of(read_form(view))
-    except FormError as exc:
-        await ack(response_action="errors", errors=exc.errors)
-        return
+    except FormError:
+        # The ack shows what to fix: wait for the person's language, and say it in that.
+        await settle()
+        try:
+            commands = commands_of(read_form(view))
+        except FormError as exc:
+            await ack(response_action="errors", errors=exc.errors)
+            return
     await ack()
     user = str((body.get("user") or {}).get("id", ""))
     origin = Origin.from_metadata(view.get("private_metadata"))
