@@ -193,3 +193,15 @@ def test_bounce_benchmark_times_hostile_pastes_against_prose() -> None:
         assert item["x_prose"] == pytest.approx(item["ms"] / figures.prose_ms, rel=0.05, abs=0.01)
     assert figures.worst in figures.inputs
     assert "x prose" in render_bounce(figures)
+
+
+def test_the_slack_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench_slack end to end, with two commands a burst and one report each way."""
+    from bench import bench_slack
+
+    bench_slack.main(["--burst", "2", "--delay-ms", "0", "--reports", "1", "--slack-ms", "5"])
+    out = capsys.readouterr().out
+    assert "ack latency, 2 slash commands at once:" in out
+    for name in bench_slack.BURSTS:
+        assert f"  {name}:" in out
+    assert "command to posted report" in out and "difference:" in out

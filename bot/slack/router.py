@@ -3,7 +3,9 @@
 Slash commands, mentions, thread parents, Re-check and Watch buttons all end here:
 checks go to `bot.slack.delivery.deliver`, the commands that need the store (watch,
 unwatch, history) to `bot.slack.incidents.Incidents`, `help` to the person. Every branch
-runs behind `guarded`, so a crash becomes an apology with an error id, never silence.
+runs behind `guarded`, so a crash becomes an apology with an error id, never silence, and
+nothing is rendered before the asker's language is known (`guarded` settles it: the
+acknowledgement went out before, without waiting for it).
 """
 
 from __future__ import annotations

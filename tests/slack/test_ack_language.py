@@ -130,7 +130,8 @@ def _mention_reply(slack: FakeSlack, user: str) -> str:
 
 def _dm(bot: BotProcess, user: str) -> httpx.Response:
     event = direct_message("what can you do", user=user, ts=ts())
-    return post_event(bot, event, event_id=f"EvDm{user}")
+    response: httpx.Response = post_event(bot, event, event_id=f"EvDm{user}")
+    return response
 
 
 def _dm_reply(slack: FakeSlack, user: str) -> str:
@@ -139,7 +140,8 @@ def _dm_reply(slack: FakeSlack, user: str) -> str:
 
 def _shortcut(bot: BotProcess, user: str) -> httpx.Response:
     payload = message_shortcut("nothing in here", channel="C_ACK_SHORTCUT", ts=ts(), user=user)
-    return post_interactive(bot, payload)
+    response: httpx.Response = post_interactive(bot, payload)
+    return response
 
 
 def _shortcut_reply(slack: FakeSlack, user: str) -> str:
@@ -147,7 +149,10 @@ def _shortcut_reply(slack: FakeSlack, user: str) -> str:
 
 
 def _modal(bot: BotProcess, user: str) -> httpx.Response:
-    return post_interactive(bot, global_shortcut(user=user, trigger_id=f"13.9.{user}"))
+    response: httpx.Response = post_interactive(
+        bot, global_shortcut(user=user, trigger_id=f"13.9.{user}")
+    )
+    return response
 
 
 def _modal_shown(slack: FakeSlack, user: str) -> str:
@@ -166,7 +171,8 @@ def _bare_modal(slack: FakeSlack, user: str) -> str:
 
 
 def _home(bot: BotProcess, user: str) -> httpx.Response:
-    return post_event(bot, home_opened(user), event_id=f"EvHome{user}")
+    response: httpx.Response = post_event(bot, home_opened(user), event_id=f"EvHome{user}")
+    return response
 
 
 def _home_shown(slack: FakeSlack, user: str) -> str:
@@ -190,7 +196,14 @@ Read = Callable[[FakeSlack, str], str]
         (_bare_command, _bare_modal, "Vérifier avec smtpcheck", "Check with smtpcheck"),
         (_home, _home_shown, "Vos dernières vérifications", "Your last checks"),
     ],
-    ids=["mention", "direct-message", "message-shortcut", "global-shortcut", "bare-command", "home"],
+    ids=[
+        "mention",
+        "direct-message",
+        "message-shortcut",
+        "global-shortcut",
+        "bare-command",
+        "home",
+    ],
 )
 def test_every_surface_is_acknowledged_while_held_and_answers_in_french(
     bot: BotProcess,
