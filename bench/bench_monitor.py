@@ -103,15 +103,30 @@ def one_run(replicas: int, network: str, server: tuple[str, int], tmp: Path) -> 
             seconds = time.perf_counter() - start
             if row is None or row["finished_run"] < 1:
                 raise BenchmarkError(f"{replicas} replica(s): the run did not finish")
-            posts = [
-                c.all_text()
-                for c in slack.find("chat.postMessage", "C_BENCH")
-                if c.body.get("thread_ts")
-            ]
             net = ipaddress.ip_network(network)
             listed = sum(1 for ip in LISTED if ipaddress.ip_address(ip) in net)
-            if not any(f"{listed} of {net.num_addresses} addresses" in text for text in posts):
-                raise BenchmarkError(f"{replicas} replica(s): unexpected thread posts {posts}")
+
+            def thread_posts() -> list[str]:
+                return [
+                    c.all_text()
+                    for c in slack.find("chat.postMessage", "C_BENCH")
+                    if c.body.get("thread_ts")
+                ]
+
+            # The replica that closes the run tells the thread after closing it: wait for it.
+            try:
+                slack.wait_for(
+                    lambda: any(
+                        f"{listed} of {net.num_addresses} addresses" in text
+                        for text in thread_posts()
+                    ),
+                    timeout=10,
+                )
+            except AssertionError:
+                posts = thread_posts()
+                raise BenchmarkError(
+                    f"{replicas} replica(s): unexpected thread posts {posts}"
+                ) from None
             return {
                 "seconds": seconds,
                 "chunks_by_replica": sorted((row["last_run_by"] or {}).values(), reverse=True),
