@@ -168,8 +168,10 @@ def _fact(line: str) -> str:
 
 
 def plain(text: str) -> str:
-    """Text for plain_text fields: Slack does not parse them, but angle brackets still look like markup."""
-    return text.replace("<", "‹").replace(">", "›")
+    """Text for plain_text fields (headers, button labels): Slack does not parse them, but
+    angle brackets still look like markup, and a bidi override or zero-width character
+    would disguise a name there as anywhere else."""
+    return visible(text).replace("<", "‹").replace(">", "›")
 
 
 def _label(text: str) -> PlainTextObject:

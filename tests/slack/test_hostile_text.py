@@ -144,3 +144,22 @@ def test_terminal_control_characters_are_shown_not_obeyed() -> None:
     out = render_all([report], colour=False)
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b" in out
+
+
+def test_headers_and_buttons_drop_bidi_and_zero_width_characters() -> None:
+    """`/smtpcheck spf \u202eten.liam-elpmaxe` once put the override in the report's header
+    (a plain_text field, which esc() never saw): the name read backwards there only."""
+    spf_only = hostile_report()
+    spf_only["target"] = f"{SNEAKY}.example-mail.net"  # what `spf DOMAIN` reports on
+    spf_only["checks"] = {"spf": spf_only["checks"]["spf"]}
+    named = hostile_report()
+    named["checks"]["dnsbl"]["listed"][0]["list"] = f"List {SNEAKY}"  # a button label
+    host = {**hostile_report(), "hostname": f"mx.{SNEAKY}.example"}
+    for rendered in (
+        blocks.render([spf_only], values=[None]),
+        blocks.render([named], values=[None]),
+        blocks.host_table(f"mx.{SNEAKY}.example", [host] * 4),
+    ):
+        shown = json.dumps(rendered.blocks, ensure_ascii=False)
+        assert not INVISIBLE.search(shown), shown
+        assert "gro.elpmaxe" in shown
