@@ -663,4 +663,6 @@ def bad_input(error: str, prefix: str = "/smtpcheck") -> str:
 def usage(error: str | None = None) -> str:
     """The reply to bad input or `help`: the sentence, then the grammar."""
     head = f"{error}\n\n" if error else ""
-    return f"{head}{_('Usage:')}\n{_(USAGE)}\n\n{_('Examples:')}\n" + "\n".join(EXAMPLES)
+    # Outside the f-string: pybabel (on Python 3.11) does not see a _() inside one.
+    heading, examples = _("Usage:"), _("Examples:")
+    return f"{head}{heading}\n{_(USAGE)}\n\n{examples}\n" + "\n".join(EXAMPLES)

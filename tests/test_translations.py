@@ -7,6 +7,7 @@ the command that fixes it.
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import string
@@ -170,3 +171,32 @@ def test_each_language_translates_from_the_shipped_catalogue(language: i18n.Lang
             "fr": "Aucun rapport pour {target} pour l’instant.",
         }[language]
     )
+
+
+def _gettext_inside_fstrings(tree: ast.AST) -> Iterator[int]:
+    """Lines where _("..."), ngettext or pgettext with a literal sits inside an f-string."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        for inner in ast.walk(node):
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Name)
+                and inner.func.id in ("_", "N_", "ngettext", "pgettext")
+                and any(
+                    isinstance(a, ast.Constant) and isinstance(a.value, str) for a in inner.args
+                )
+            ):
+                yield inner.lineno
+
+
+def test_no_message_hides_inside_an_f_string() -> None:
+    """pybabel reads an f-string as one token on Python 3.11: a _("...") inside it is never
+    extracted, so it has no French and no test above notices ("Examples:" in help)."""
+    hidden = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for folder in ("bot", "handlers")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for line in _gettext_inside_fstrings(ast.parse(path.read_text(), str(path)))
+    ]
+    assert not hidden, f"move these messages out of their f-string: {hidden}"

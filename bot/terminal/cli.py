@@ -174,7 +174,9 @@ def terminal_help() -> str:
     examples = "\n".join(
         e.replace("/smtpcheck", "smtpcheck") for e in EXAMPLES if " watch " not in e
     )
-    return f"{_('Usage:')}\n{grammar}\n\n{_(FLAGS)}\n\n{_('Examples:')}\n{examples}"
+    # Outside the f-string: pybabel (on Python 3.11) does not see a _() inside one.
+    heading, examples_heading = _("Usage:"), _("Examples:")
+    return f"{heading}\n{grammar}\n\n{_(FLAGS)}\n\n{examples_heading}\n{examples}"
 
 
 def json_output(reports: Sequence[Report], command: Command) -> dict[str, Any]:

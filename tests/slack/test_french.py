@@ -158,3 +158,11 @@ def test_app_home_in_the_persons_language(
     for word in words:
         assert word in shown
     valid_view(view)
+
+
+def test_help_is_french_down_to_its_examples(bot: BotProcess) -> None:
+    """`help` said "Examples:" in English to a French person (the word hid in an f-string)."""
+    answer = bot.command("help", channel="C_FR_HELP", user=FR).json()
+    assert answer["response_type"] == "ephemeral"
+    assert "Utilisation :" in answer["text"] and "Exemples :" in answer["text"]
+    assert "Examples" not in answer["text"] and "Usage:" not in answer["text"]
