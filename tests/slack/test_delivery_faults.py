@@ -179,3 +179,34 @@ async def test_a_crash_gives_an_apology_with_an_error_id(
     match = re.search(r"error id `([0-9a-f]{8})`", told.body["text"])
     assert match, told.body["text"]
     assert f"error {match.group(1)}" in caplog.text
+
+
+async def test_a_429_waits_what_retry_after_says(
+    slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot's client waits the Retry-After Slack gives before trying again, then succeeds.
+
+    The waits are recorded where the retry handler sleeps, not measured: the test states
+    what the bot asked to wait for, which load cannot change.
+    """
+    import types
+
+    from slack_sdk.http_retry import builtin_async_handlers
+
+    from bot.config import SlackConfig
+    from bot.slack.app import make_client
+
+    waits: list[float] = []
+
+    async def recorded(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(builtin_async_handlers, "asyncio", types.SimpleNamespace(sleep=recorded))
+    client = make_client(
+        SlackConfig(bot_token="xoxb-test", signing_secret="s", api_url=slack.api_url)
+    )
+    slack.fail("chat.postMessage", Fault(status=429, retry_after=7))
+    response = await client.chat_postMessage(channel="C_RETRY_AFTER", text="hello")
+    assert response["ok"]
+    assert [c.ok for c in slack.find("chat.postMessage", "C_RETRY_AFTER")] == [False, True]
+    assert len(waits) == 1 and 7 <= waits[0] < 8, waits  # Retry-After plus under 1 s of jitter
