@@ -320,11 +320,12 @@ def dkim_lines(check: JSON) -> list[str]:
                 if key.get("key_type") == "ed25519"
                 else str(key.get("key_type", "")).upper()
             )
-            size = f" {key['key_bits']} bits" if key.get("key_bits") else ""
-            state = "revoked" if key.get("revoked") else f"{kind}{size}"
-            lines.append(
-                f"{name}{via}: {state}" + (" (testing, t=y)" if key.get("testing") else "")
+            size = (
+                " " + _("{bits} bits").format(bits=key["key_bits"]) if key.get("key_bits") else ""
             )
+            state = _("revoked") if key.get("revoked") else f"{kind}{size}"
+            testing = " " + _("(testing, t=y)") if key.get("testing") else ""
+            lines.append(f"{name}{via}: {state}{testing}")
         else:
             lines.append(_("{name}{via}: no key").format(name=name, via=via))
         platform = f" ({key['platform']})" if key.get("platform") else ""

@@ -204,7 +204,8 @@ Command = (
     | Help
 )
 
-_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
+#: A link, labelled or not; `<@U1|ana>`, `<#C1|general>` and `<!here|here>` are mentions, not links.
+_LINK = re.compile(r"<(?![@#!])(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:https?://)([^<>|]*)>")
 _MENTION = re.compile(r"<[@#!][^<>]*>")
 _IPV4_SHAPE = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,4}){1,3}$")
 _IPV6_SHAPE = re.compile(r"^[0-9A-Za-z.%]*:[0-9A-Za-z:.%]*$")
@@ -463,8 +464,17 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
                 length=i18n.number(len(text)), most=i18n.number(MAX_TEXT)
             )
         )
+    typed = bool(text.strip())
     text = strip_invisible(unslack(text)).strip()
     raw = text.split()
+    if not raw and typed:
+        # `/smtpcheck <!channel>` or a lone link: something was typed, just nothing to check.
+        raise UsageError(
+            _(
+                "A mention or a link on its own is nothing I can check: give an IP address "
+                "or a host name with a dot."
+            )
+        )
     if not raw:
         return Help()
     verb = raw[0].lower()

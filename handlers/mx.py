@@ -199,14 +199,20 @@ def _judge(result: MxResult, mixed_null: bool) -> None:
     if not working:
         result.status = worst(h.status for h in hosts)
         said = (
-            _(
+            ngettext(
                 "{domain}: no implicit MX host (no MX records; the domain's own address) "
-                "answers SMTP on port {port} ({tried} tried): mail to it cannot be delivered"
+                "answers SMTP on port {port} ({tried} tried): mail to it cannot be delivered",
+                "{domain}: no implicit MX host (no MX records; the domain's own address) "
+                "answers SMTP on port {port} ({tried} tried): mail to it cannot be delivered",
+                len(hosts),
             )
             if result.implicit
-            else _(
+            else ngettext(
                 "{domain}: no MX host answers SMTP on port {port} ({tried} tried): "
-                "mail to it cannot be delivered"
+                "mail to it cannot be delivered",
+                "{domain}: no MX host answers SMTP on port {port} ({tried} tried): "
+                "mail to it cannot be delivered",
+                len(hosts),
             )
         )
         result.summary = said.format(domain=result.domain, port=result.port, tried=len(hosts))

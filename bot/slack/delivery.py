@@ -442,8 +442,12 @@ async def note_not_kept(
 
 
 def describe(command: Command) -> str:
-    """What is being checked, for the "checking…" message."""
-    for attribute in ("target", "domain", "host", "expected"):
+    """What is being checked, for the "checking…" message: as typed, else what it names."""
+    if isinstance(command, Bounce):
+        return _("the bounce")
+    if isinstance(command, Egress) and not command.expected:
+        return _("the egress address")
+    for attribute in ("display", "target", "network", "domain", "host", "expected"):
         value = getattr(command, attribute, None)
         if value:
             return str(value)

@@ -166,3 +166,14 @@ def test_help_is_french_down_to_its_examples(bot: BotProcess) -> None:
     assert answer["response_type"] == "ephemeral"
     assert "Utilisation :" in answer["text"] and "Exemples :" in answer["text"]
     assert "Examples" not in answer["text"] and "Usage:" not in answer["text"]
+
+
+def test_a_lone_mention_after_the_command_is_one_french_sentence(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    """`/smtpcheck <!channel>` got the whole usage, as if `help` had been typed."""
+    answer = bot.command("<!channel>", channel="C_FR_PING", user=FR).json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Une mention ou un lien seul")
+    assert "Utilisation" not in answer["text"] and "<!channel>" not in answer["text"]
+    assert not slack.find("chat.postMessage", "C_FR_PING")

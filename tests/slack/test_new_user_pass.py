@@ -1,0 +1,126 @@
+"""What a new person of a workspace met in Slack, in English and in French (pure rendering).
+
+Each test is one defect found by driving the real bot over the fake Slack: the words of
+a DKIM key's state, the "checking…" line, a lone mention typed after /smtpcheck, App
+Home's name for a monitor, and the MX summary's count.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.grammar import Bounce, Check, Egress, Range, Spf, UsageError, parse
+from bot.slack import blocks, home
+from bot.slack.delivery import describe
+from handlers.i18n import use
+from handlers.mx import MxHost, MxResult, _judge
+
+
+def dkim_report() -> dict[str, object]:
+    selectors = [
+        {"selector": "s1", "found": True, "key_type": "rsa", "key_bits": 2048, "testing": True},
+        {"selector": "old", "found": True, "key_type": "rsa", "revoked": True},
+    ]
+    return {
+        "target": "example-mail.net",
+        "verdict": "fail",
+        "checks": {
+            "dkim": {
+                "status": "fail",
+                "summary": "DKIM",
+                "domain": "example-mail.net",
+                "guessed": False,
+                "selectors": selectors,
+                "tried": ["s1", "old"],
+            }
+        },
+        "advice": [],
+    }
+
+
+def test_a_dkim_keys_state_is_in_the_askers_language() -> None:
+    """French people read 'revoked', 'bits' and '(testing, t=y)' in English."""
+    with use("fr"):
+        shown = json.dumps(blocks.render([dkim_report()], values=[None]).blocks, ensure_ascii=False)
+    assert "révoquée" in shown and "2048 bits" in shown and "(en test, t=y)" in shown
+    assert "revoked" not in shown and "testing" not in shown
+    with use("en"):
+        shown = json.dumps(blocks.render([dkim_report()], values=[None]).blocks)
+    assert "revoked" in shown and "RSA 2048 bits" in shown and "(testing, t=y)" in shown
+
+
+@pytest.mark.parametrize(
+    ("command", "english", "french"),
+    [
+        (Range("51.159.20.0/28"), "51.159.20.0/28", "51.159.20.0/28"),
+        (Bounce("550 5.7.1 blocked"), "the bounce", "ce rejet"),
+        (Egress(), "the egress address", "l’adresse de sortie"),
+        (Egress("51.159.20.30"), "51.159.20.30", "51.159.20.30"),
+        (Check("xn--mnchen-3ya.de", display="münchen.de"), "münchen.de", "münchen.de"),
+        (Spf("example-mail.net"), "example-mail.net", "example-mail.net"),
+    ],
+)
+def test_the_checking_line_names_what_is_checked(
+    command: object, english: str, french: str
+) -> None:
+    """A range, a bounce and egress all said "Checking your request…"; an IDN its A-label."""
+    with use("en"):
+        assert describe(command) == english  # type: ignore[arg-type]
+    with use("fr"):
+        assert describe(command) == french  # type: ignore[arg-type]
+        assert blocks.progress(describe(command)).text == f"Vérification de {french}…"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("typed", ["<!channel>", "<!here|here>", "<@U123>", "\u200b"])
+def test_a_lone_mention_is_one_sentence_not_the_usage(typed: str) -> None:
+    """`/smtpcheck <!channel>` answered with the whole usage, as if `help` had been asked."""
+    with pytest.raises(UsageError) as raised:
+        parse(typed)
+    assert "nothing I can check" in str(raised.value)
+    assert parse("") == parse("   ") == parse("help")
+
+
+def test_app_home_calls_a_monitor_what_its_messages_call_it() -> None:
+    """French Home said "Veille" where the channel's messages say "supervision"."""
+    monitor = home.Running(
+        home.MONITOR,
+        "51.159.20.0/28",
+        None,
+        "C1",
+        datetime(2026, 12, 1, tzinfo=UTC),
+        None,
+        home.STOP_MONITOR_ACTION,
+        "4",
+        last_run="0 of 16 addresses listed",
+    )
+    with use("fr"):
+        shown = json.dumps(home.home_view([monitor], []), ensure_ascii=False)
+    assert "*Supervision*" in shown and "Veille" not in shown
+
+
+def test_one_mx_host_down_is_counted_in_the_singular_in_french() -> None:
+    """ "(1 essayés)": the count of MX hosts tried had no plural form."""
+    host = MxHost(
+        10,
+        "mx.example-mail.net",
+        ["51.159.20.30"],
+        "fail",
+        "",
+        "refused",
+        None,
+        False,
+        None,
+        None,
+        None,
+    )
+    result = MxResult("fail", "", domain="example-mail.net", hosts=[host])
+    with use("fr"):
+        _judge(result, mixed_null=False)
+    assert "(1 essayé)" in result.summary
+    with use("fr"):
+        result = MxResult("fail", "", domain="example-mail.net", hosts=[host, host])
+        _judge(result, mixed_null=False)
+    assert "(2 essayés)" in result.summary
