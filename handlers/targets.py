@@ -102,10 +102,13 @@ def embedded_ipv4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
         return (low,) if int(ip) > 1 else ()  # :: and ::1 carry no address
     if ip in _NAT64_LOCAL:
         # RFC 6052: with a /48 prefix the address sits in bits 48-63 and 72-87; operators
-        # also use the /96 layout inside it. Both readings are judged.
+        # also use the /96 layout inside it. Both readings are judged, except the zeros
+        # the layout not used leaves: 64:ff9b:1::3380:a16 carries 51.128.10.22, not also
+        # 0.0.0.0 (which would call the address "unspecified" instead of its own row's word).
         value = int(ip)
         split = ((value >> 64) & 0xFFFF) << 16 | (value >> 40) & 0xFFFF
-        return tuple(dict.fromkeys((low, ipaddress.IPv4Address(split))))
+        readings = (low, ipaddress.IPv4Address(split))
+        return tuple(dict.fromkeys(v4 for v4 in readings if int(v4)))
     if ip in _SIXTOFOUR:
         return (ipaddress.IPv4Address((int(ip) >> 80) & _LOW32),)
     if ip in _TEREDO:

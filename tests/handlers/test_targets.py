@@ -67,6 +67,33 @@ TABLE = [
     ("255.255.255.255", "reserved", False),
     ("169.254.169.254", "cloud metadata", False),
     ("fd00:ec2::254", "cloud metadata", False),
+    # Every registry category an egress address may fall in, checked row by row against the
+    # registries' CSV exports (2025-10-09): the edges of wide blocks, 192.0.0.0/24's own
+    # rows, the deprecated blocks (no Globally Reachable value), the IPv6 anycast rows.
+    ("100.127.255.254", "shared (carrier-grade NAT)", False),  # last of 100.64.0.0/10
+    ("0.1.2.3", "reserved", False),  # "This network", 0.0.0.0/8
+    ("192.0.0.1", "reserved", False),  # IPv4 Service Continuity Prefix (RFC 7335)
+    ("192.0.0.171", "reserved", False),  # NAT64/DNS64 discovery, the second address
+    ("192.0.0.255", "reserved", True),  # IETF protocol assignments, no own row
+    ("192.52.193.1", None, True),  # AMT: globally reachable
+    ("192.175.48.1", None, True),  # Direct Delegation AS112 Service
+    ("192.88.99.1", "reserved", True),  # deprecated 6to4 relay anycast (RFC 7526)
+    ("192.88.99.2", "reserved", True),  # 6a44 relay anycast: not globally reachable
+    ("198.19.255.1", "reserved", False),  # benchmarking, upper half of 198.18.0.0/15
+    ("198.51.100.7", "reserved", False),  # TEST-NET-2
+    ("203.0.113.9", "reserved", False),  # TEST-NET-3
+    ("100::1", "reserved", False),  # discard-only (RFC 6666)
+    ("2001:2::1", "reserved", False),  # IPv6 benchmarking
+    ("2001:10::1", "reserved", False),  # deprecated ORCHID
+    ("2001:1::3", None, False),  # DNS-SD SRP anycast (RFC 9665)
+    ("2001:30::1", None, False),  # DETs (RFC 9374)
+    ("2620:4f:8000::1", None, True),  # Direct Delegation AS112 Service
+    ("2001:db8:ffff::1", "reserved", False),  # documentation, far end of 2001:db8::/32
+    # Local-use NAT64 is not globally reachable, whatever public address it carries;
+    # it is not "unspecified" (the /48 layout's empty bits once read as 0.0.0.0).
+    ("64:ff9b:1::3380:a16", "reserved", True),
+    ("64:ff9b:1::", "reserved", True),
+    ("2002:339e:a16::1", None, True),  # 6to4 of 51.158.10.22: judged by that address
 ]
 
 # (form, the IPv4 address it carries)
@@ -165,6 +192,37 @@ def test_the_registry_file_is_whole() -> None:
     assert block is not None and block.globally_reachable is True and block.rfc == "RFC 7723"
 
 
+@pytest.mark.parametrize(
+    ("address", "rfc"),
+    [
+        # The registry's RFC column names every RFC: rows RFC 8880 and RFC 8190 updated.
+        ("192.0.0.170", "RFC 8880, RFC 7050"),
+        ("192.0.0.171", "RFC 8880, RFC 7050"),
+        ("255.255.255.255", "RFC 8190, RFC 919"),
+        ("2001::1", "RFC 4380, RFC 8190"),
+        ("fd00::1", "RFC 4193, RFC 8190"),
+        ("2001:2::1", "RFC 5180, RFC Errata 1752"),
+        ("0.0.0.1", "RFC 791"),
+        ("192.0.0.9", "RFC 7723"),
+        ("2001:1::3", "RFC 9665"),
+        ("100:0:0:1::1", "RFC 9780"),
+    ],
+)
+def test_rows_cite_the_registrys_rfcs(address: str, rfc: str) -> None:
+    block = block_of(ipaddress.ip_address(address))
+    assert block is not None and block.rfc == rfc
+
+
+def test_the_registries_have_all_their_rows() -> None:
+    """25 rows in each registry (192.0.0.170/32 and .171/32 share one), plus our extras."""
+    data = registry()
+    v4 = [b for b in data.blocks if b.network.version == 4 and b.kind != "multicast"]
+    v6 = [b for b in data.blocks if b.network.version == 6]
+    assert len(v4) == 26  # 25 rows, one of them two prefixes
+    assert len(v6) == 25 + 2  # 25 rows, plus fec0::/10 and ff00::/8 from the address space
+    assert data.updated[0].startswith("2025-10-09") and data.updated[1].startswith("2025-10-09")
+
+
 @pytest.mark.parametrize("record", ["192.0.0.8", "64:ff9b::a9fe:a9fe", "fec0::1", "3fff::1"])
 async def test_the_probe_never_connects_to_a_name_resolving_there(
     dns_server: DnsServer, resolver: Resolver, record: str
@@ -177,3 +235,16 @@ async def test_the_probe_never_connects_to_a_name_resolving_there(
         result = await probe_smtp("inside.example-mail.net", listener.port, resolver, settings)
         assert result.failure == "forbidden", result.summary
         assert listener.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("lang", "says", "never"),
+    [("en", "a reserved address", "unspecified"), ("fr", "une adresse réservée", "non spécifiée")],
+)
+def test_local_nat64_is_called_reserved_in_both_languages(lang: str, says: str, never: str) -> None:
+    """64:ff9b:1::/48 with the /96 layout: its own row's word, not "unspecified"."""
+    from handlers import i18n
+
+    with i18n.use(lang), pytest.raises(UsageError) as info:  # type: ignore[arg-type]
+        check_ip("64:ff9b:1::3380:a16")
+    assert says in str(info.value) and never not in str(info.value)
