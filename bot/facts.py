@@ -341,11 +341,19 @@ def dkim_lines(check: JSON) -> list[str]:
             shown = _("{shown} and {n} more").format(
                 shown=shown, n=len(tried) - MAX_SELECTORS_SHOWN
             )
+        found = any(isinstance(k, Mapping) and k.get("found") for k in check.get("selectors") or [])
         lines.append(
             _(
                 "asked the common selectors {shown}: DNS cannot list a domain's selectors, "
                 "so ask the mail platform which one it signs with (the s= of a DKIM-Signature)"
             ).format(shown=shown)
+            if found
+            else _(
+                "asked the common selectors {shown}. DNS answers only for a name it is asked "
+                "and has no way to list the selectors under _domainkey.{domain}, so give the "
+                "selector from the s= tag of a message's DKIM-Signature header: "
+                "`dkim {domain} SELECTOR`"
+            ).format(shown=shown, domain=domain)
         )
     return lines
 

@@ -449,11 +449,13 @@ def _arity(verb: str, args: list[str], least: int, most: int) -> None:
         )
 
 
-def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
+def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) -> Command:
     """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command.
 
     `widest_range`: the shortest prefix a range may have here (/24 in Slack, /20 in the
-    terminal, where nobody else waits on the same channel).
+    terminal, where nobody else waits on the same channel). `any_port`: the probe may
+    reach any port (the terminal); a bad port is then told the terminal's rule, 1 to
+    65535, not the Slack bot's SMTP ports.
 
     Words are read as people paste them (see `bot.paste`): brackets, quotes, trailing
     punctuation and zero-width characters dropped, a URL as its host, `::ffff:` as IPv4.
@@ -494,7 +496,7 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX) -> Command:
         return cleaned.text
 
     if verb == "smtp":
-        return _smtp(raw[1:], plain)
+        return _smtp(raw[1:], plain, any_port)
     words = [raw[0], *(plain(w) for w in raw[1:])]
     if verb not in _VERBS:
         words[0] = plain(raw[0])
@@ -639,7 +641,21 @@ def _spf(args: list[str]) -> Spf:
     return Spf(name, ip, display=shown(first, name))
 
 
-def _smtp(args: list[str], plain: Callable[[str], str]) -> Smtp:
+def _not_a_port(word: str, any_port: bool) -> UsageError:
+    """Bad port input, with the rule of the surface it was typed on."""
+    if any_port:
+        return UsageError(
+            _(
+                "{word} is not a port number: give one from 1 to 65535 (SMTP listens on 25, "
+                "465 or 587)."
+            ).format(word=_show(word))
+        )
+    return UsageError(
+        _("{word} is not a port number (25, 465, 587 or 2525).").format(word=_show(word))
+    )
+
+
+def _smtp(args: list[str], plain: Callable[[str], str], any_port: bool = False) -> Smtp:
     """`smtp HOST [PORT]`, also `HOST:PORT` and `[V6]:PORT` as people paste them."""
     _arity("smtp", args, 1, 2)
     host_word, attached = host_and_port(clean(args[0]).text if "://" in args[0] else args[0])
@@ -655,12 +671,10 @@ def _smtp(args: list[str], plain: Callable[[str], str]) -> Smtp:
         word = plain(args[1])
         given = port_number(word)
         if given is None:
-            raise UsageError(
-                _("{word} is not a port number (25, 465, 587 or 2525).").format(word=_show(word))
-            )
+            raise _not_a_port(word, any_port)
         port = given
     if not 0 < port < 65536:
-        raise UsageError(_("{port} is not a port number (25, 465, 587 or 2525).").format(port=port))
+        raise _not_a_port(str(port), any_port)
     host = check_target(host_word, public=False)
     return Smtp(host, port, display=shown(host_word, host))
 

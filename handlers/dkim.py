@@ -297,10 +297,11 @@ def _finish(result: DkimResult, domain: str, failures: list[tuple[str, Answer]])
     if not result.selectors:
         count = len(result.tried)
         result.status = "warn"
-        result.summary = _(
-            "No DKIM key at the {n} common selectors of {domain}. Selectors cannot be "
-            "listed from DNS: give the selector from a DKIM-Signature's s= tag"
-        ).format(n=count, domain=domain)
+        # The finding only: why DNS cannot list selectors, and what to give instead, is
+        # said once, in the detail under it (bot.facts.dkim_lines) and the advice.
+        result.summary = _("No DKIM key at the {n} common selectors of {domain}").format(
+            n=count, domain=domain
+        )
         if failures:
             result.summary += " " + ngettext(
                 "({n} selector did not answer)", "({n} selectors did not answer)", len(failures)

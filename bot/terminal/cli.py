@@ -42,6 +42,7 @@ from bot.grammar import (
     bad_input,
     parse,
 )
+from bot.paste import strip_invisible
 from bot.terminal.text import render_all, render_host_table
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
@@ -163,6 +164,41 @@ _SLACK_ONLY = (
     "/smtpcheck monitor",
     "/smtpcheck unmonitor",
 )
+
+
+#: What the terminal answers to each Slack-only verb: what the feature is, where it runs,
+#: and what the terminal offers instead (INTERFACE.md: the terminal names only what it can do).
+_SLACK_ONLY_ANSWERS = {
+    "watch": N_(
+        "Watches report in a Slack thread: start one there with "
+        "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
+        "from cron or a monitoring system instead (exit codes 0-3)."
+    ),
+    "unwatch": N_(
+        "Watches run in the Slack bot, not in the terminal: stop one in its channel with "
+        "`/smtpcheck unwatch IP`, or with its Stop button in the bot's App Home."
+    ),
+    "monitor": N_(
+        "Monitors are a Slack bot feature: the bot re-checks a whole range or egress pool "
+        "against the blocklists on a schedule and posts only the changes in the channel. "
+        "Start one there with `/smtpcheck monitor RANGE|POOL [every 1h]`. The terminal "
+        "checks a range once, up to a /20: `smtpcheck 51.158.10.0/24`, which cron or a "
+        "monitoring system can run (exit codes 0-3)."
+    ),
+    "unmonitor": N_(
+        "Monitors run in the Slack bot, not in the terminal: stop one in its channel with "
+        "`/smtpcheck unmonitor RANGE|POOL`, or with its Stop button in the bot's App Home."
+    ),
+}
+
+
+def slack_only_answer(words: Sequence[str]) -> str | None:
+    """The sentence for a verb only the Slack bot has (watch, monitor, ...), else None."""
+    if not words:
+        return None
+    verb = strip_invisible(words[0]).strip().lower()
+    answer = _SLACK_ONLY_ANSWERS.get(verb)
+    return _(answer) if answer else None
 
 
 def terminal_help() -> str:
@@ -394,11 +430,18 @@ def read_bounce(stream: IO[Any], err: TextIO) -> Bounce:
 def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
     try:
         options = split_flags(argv)
+        slack_only = slack_only_answer(options.words)
+        if slack_only is not None:
+            # Before the grammar: what follows the verb does not matter here, and its
+            # errors ("a range up to /22") would be about a feature the terminal lacks.
+            print(slack_only, file=err)
+            return EXIT_USAGE
         if reads_stdin(options.words):
             command: Command = _with_flags(read_bounce(stdin, err), options)
         else:
             command = _with_flags(
-                parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX), options
+                parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX, any_port=True),
+                options,
             )
     except UsageError as exc:
         print(bad_input(str(exc), "smtpcheck"), file=err)
@@ -408,15 +451,8 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
         return 0
     if isinstance(command, History):
         return _history(command, options, out, err)
-    if isinstance(command, (Watch, Unwatch, Monitor, Unmonitor)):
-        print(
-            _(
-                "Watches report in a Slack thread: start one there with "
-                "`/smtpcheck watch IP [DOMAIN] [every 15m]`. In the terminal, run the check "
-                "from cron or a monitoring system instead (exit codes 0-3)."
-            ),
-            file=err,
-        )
+    if isinstance(command, (Watch, Unwatch, Monitor, Unmonitor)):  # the verb inside one argument
+        print(slack_only_answer([type(command).__name__]), file=err)
         return EXIT_USAGE
     try:
         reports = asyncio.run(_run(command, options, err))

@@ -10,8 +10,8 @@ from bot.terminal.cli import main
 from handlers import i18n
 
 IP = "51.158.10.22"
-FRENCH = "Les surveillances rendent compte dans un fil Slack"
-ENGLISH = "Watches report in a Slack thread"
+FRENCH = "Les surveillances tournent dans le bot Slack"
+ENGLISH = "Watches run in the Slack bot, not in the terminal"
 
 
 def run(*argv: str) -> tuple[int, str, str]:

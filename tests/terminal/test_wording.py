@@ -1,0 +1,154 @@
+"""What the terminal says where the shared grammar meets a Slack-only feature or rule.
+
+Found by a new user's pass over `smtpcheck --help` and every verb: `monitor` answered with
+the watches sentence, and a bad port listed the Slack bot's ports, while the terminal
+probes any port it is given. Each answer is checked in English and in French.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from bot.terminal.cli import main
+from tests.support.dns_server import DnsServer
+
+IP = "51.158.10.22"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SMTPCHECK_LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# verb and arguments, what it must say (en, fr), what it must not say (the watches sentence)
+SLACK_ONLY = [
+    (
+        ["monitor", "51.158.10.0/24"],
+        ("Monitors are a Slack bot feature", "`/smtpcheck monitor RANGE|POOL [every 1h]`"),
+        ("Les supervisions sont une fonction du bot Slack", "`/smtpcheck monitor PLAGE|POOL"),
+    ),
+    (
+        ["monitor", "Frankfurt", "egress", "every", "2h"],
+        ("Monitors are a Slack bot feature", "`smtpcheck 51.158.10.0/24`"),
+        ("Les supervisions sont une fonction du bot Slack", "`smtpcheck 51.158.10.0/24`"),
+    ),
+    # With no target, or a target the Slack rule refuses, the answer is still where
+    # monitors live, not a Slack grammar error ending in "See `smtpcheck help`" (which
+    # does not list monitor).
+    (
+        ["monitor"],
+        ("Monitors are a Slack bot feature",),
+        ("Les supervisions sont une fonction du bot Slack",),
+    ),
+    (
+        ["monitor", "51.158.0.0/16"],
+        ("Monitors are a Slack bot feature",),
+        ("Les supervisions sont une fonction du bot Slack",),
+    ),
+    (
+        ["unmonitor", "51.158.10.0/24"],
+        ("Monitors run in the Slack bot, not in the terminal", "`/smtpcheck unmonitor"),
+        ("Les supervisions tournent dans le bot Slack", "`/smtpcheck unmonitor"),
+    ),
+    (
+        ["unwatch", IP],
+        ("Watches run in the Slack bot, not in the terminal", "`/smtpcheck unwatch IP`"),
+        ("Les surveillances tournent dans le bot Slack", "`/smtpcheck unwatch IP`"),
+    ),
+    (
+        ["MONITOR\u200b", "51.158.10.0/24"],  # as pasted: case and a zero-width space
+        ("Monitors are a Slack bot feature",),
+        ("Les supervisions sont une fonction du bot Slack",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "english", "french"), SLACK_ONLY)
+def test_slack_only_verbs_say_what_they_are_and_where(
+    argv: list[str], english: tuple[str, ...], french: tuple[str, ...]
+) -> None:
+    for lang, expected in (("en", english), ("fr", french)):
+        code, out, err = run(*argv, "--lang", lang)
+        assert code == 3 and out == ""
+        for text in expected:
+            assert text in err, (lang, err)
+        # Not the watches sentence, not a pointer to a help that does not list the verb.
+        assert "Watches report in a Slack thread" not in err
+        assert "Les surveillances rendent compte" not in err
+        assert "help`" not in err
+
+
+def test_watch_keeps_its_own_sentence() -> None:
+    assert "Watches report in a Slack thread" in run("watch", IP)[2]
+    assert "Les surveillances rendent compte dans un fil Slack" in run("watch", "--lang=fr")[2]
+
+
+@pytest.mark.parametrize("port", ["²", "0", "70000", "smtp", "-25"])
+def test_a_bad_port_names_the_terminals_rule(port: str, dns_server: DnsServer) -> None:
+    """The terminal probes any port 1-65535: it does not list the Slack bot's SMTP ports."""
+    code, out, err = run("smtp", "8.8.8.8", port)
+    assert code == 3 and out == ""
+    assert "is not a port number: give one from 1 to 65535" in err, err
+    assert "2525" not in err
+    code, _, err = run("smtp", "8.8.8.8", port, "--lang", "fr")
+    assert code == 3
+    assert "n’est pas un numéro de port : donnez-en un de 1 à 65535" in err, err
+    assert "2525" not in err
+    assert not dns_server.questions()  # refused before any lookup
+
+
+def test_an_attached_bad_port_names_the_terminals_rule() -> None:
+    code, _, err = run("smtp", "mx.example-mail.net:99999")
+    assert code == 3 and "99999 is not a port number: give one from 1 to 65535" in err
+
+
+def test_slack_keeps_its_ports_in_the_sentence() -> None:
+    from bot.grammar import UsageError, parse
+
+    with pytest.raises(UsageError, match=r"\(25, 465, 587 or 2525\)"):
+        parse("smtp 8.8.8.8 ²")
+
+
+@pytest.mark.parametrize(
+    ("lang", "summary", "why", "same_why"),
+    [
+        (
+            "en",
+            r"No DKIM key at the \d+ common selectors of example-mail.net\n",
+            "DNS answers only for a name it is asked and has no way to list the selectors "
+            "under _domainkey.example-mail.net, so give the selector from the s= tag of a "
+            "message's DKIM-Signature header: `dkim example-mail.net SELECTOR`",
+            "list",
+        ),
+        (
+            "fr",
+            r"Aucune clé DKIM aux \d+ sélecteurs courants de example-mail.net\n",
+            "Le DNS ne répond que pour un nom qu’on lui demande et n’a aucun moyen de lister "
+            "les sélecteurs sous _domainkey.example-mail.net : donnez donc le sélecteur de la "
+            "balise s= de l’en-tête DKIM-Signature d’un message : "
+            "`dkim example-mail.net SÉLECTEUR`",
+            "lister",
+        ),
+    ],
+)
+def test_dkim_none_found_says_why_once(
+    dns_server: DnsServer, lang: str, summary: str, why: str, same_why: str
+) -> None:
+    """The summary is the finding; the detail under it says why DNS cannot list selectors
+    and what to give instead. Before, both lines said that selectors cannot be listed."""
+    code, out, _ = run("dkim", "example-mail.net", "--lang", lang, "--no-color")
+    assert code == 1
+    assert re.search(summary, out) and why in out, out
+    report = out.split("\n\n")[0] if "\n\n" in out else out
+    detail = [line for line in report.splitlines() if "DKIM" in line or "_domainkey" in line]
+    assert sum(line.count(same_why) for line in detail) == 1, detail
