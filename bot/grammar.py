@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.paste import NotAName, a_label, clean, host_and_port, mail_domain, strip_invisible
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 from handlers.numbers import port_number
@@ -241,7 +242,9 @@ def _is_hostname(word: str) -> bool:
 
 
 def _show(word: str) -> str:
-    """A word quoted back to the person, shortened so a paste cannot flood the reply."""
+    """A word quoted back to the person, shortened so a paste cannot flood the reply, and
+    without format characters: a bidi override (U+202E) must not turn the sentence around."""
+    word = visible(word)
     return word if len(word) <= 60 else word[:57] + "..."
 
 
@@ -436,9 +439,20 @@ def _interval(
     return words[:at], minutes
 
 
+def _shape(verb: str) -> str:
+    """`verb`'s own line of the (translated) usage, without its description: `spf DOMAIN [IP]`."""
+    for line in _(USAGE).splitlines():
+        head = line.removeprefix("/smtpcheck ").split("  ")[0].strip()
+        if head.split(" ", 1)[0] == verb:
+            return head
+    return verb
+
+
 def _arity(verb: str, args: list[str], least: int, most: int) -> None:
     if len(args) < least:
-        raise UsageError(_("`{verb}` needs more: see the usage below.").format(verb=verb))
+        # The reply is one sentence and a pointer to help, never the usage itself: name
+        # the verb's own shape rather than "the usage below".
+        raise UsageError(_("`{verb}` needs more: `{shape}`.").format(verb=verb, shape=_shape(verb)))
     if len(args) > most:
         raise UsageError(
             ngettext(
@@ -497,13 +511,16 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
 
     if verb == "smtp":
         return _smtp(raw[1:], plain, any_port)
-    words = [raw[0], *(plain(w) for w in raw[1:])]
-    if verb not in _VERBS:
-        words[0] = plain(raw[0])
+    words = [raw[0] if verb in _VERBS else plain(raw[0]), *(plain(w) for w in raw[1:])]
+    # A word that was only punctuation (a lone quote, `;`) is no word: quoting it back
+    # would give " is neither an IP address..." with nothing before it.
+    words = [w for w in words if w]
+    if not words:
+        raise UsageError(_("Say what to check: an IP address or a host name."))
     args = words[1:]
     if verb in ("bl", "ptr"):
         _arity(verb, args, 1, 1)
-        if looks_like_range(args[0]):
+        if _range_shaped(args[0]):
             if verb == "ptr":
                 raise UsageError(
                     _(
@@ -521,6 +538,12 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         ip = check_ip(args[1], public=False) if len(args) == 2 else None
         return Dmarc(_auth_domain(verb, args[0]), ip)
     if verb == "dkim":
+        if len(args) > 1 + MAX_SELECTORS:
+            raise UsageError(
+                _(
+                    "`dkim` takes a domain and at most {most} selectors; I did not understand {rest!r}."
+                ).format(most=MAX_SELECTORS, rest=_show(" ".join(args[1 + MAX_SELECTORS :])))
+            )
         _arity(verb, args, 1, 1 + MAX_SELECTORS)
         return Dkim(_auth_domain(verb, args[0]), tuple(_selectors(args[1:])))
     if verb == "mx":
@@ -563,7 +586,7 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         if not args:
             raise UsageError(_("Say what to check: an IP address or a host name."))
         words, args = args, args[1:]
-    if looks_like_range(words[0]):
+    if _range_shaped(words[0]):
         if args:
             raise UsageError(
                 _(
@@ -571,8 +594,13 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
                 ).format(value=_show(" ".join(args)))
             )
         return check_range(words[0], widest_range)
-    _arity("check", args, 0, 1)
-    target = check_target(words[0])
+    target = check_target(words[0])  # a word that is no target says so first
+    if len(args) > 1:
+        raise UsageError(
+            _(
+                "{target} takes at most 1 word after it, its mail domain; I did not understand {rest!r}."
+            ).format(target=_show(words[0]), rest=_show(" ".join(args[1:])))
+        )
     if args and not _is_ip(target) and _looks_like_ip(args[0]):
         raise UsageError(
             _("The address goes first, then the mail domain: `{value} {value2}`.").format(
@@ -581,6 +609,14 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         )
     mail = check_domain(args[0]) if args else None
     return Check(target, mail, "full", display=shown(words[0], target), notes=tuple(notes))
+
+
+_RANGE_HEAD = re.compile(r"^[0-9A-Fa-f:.]+$")
+
+
+def _range_shaped(word: str) -> bool:
+    """`ADDRESS/PREFIX`-shaped: `<script>a</script>` is not a range with a bad address."""
+    return looks_like_range(word) and bool(_RANGE_HEAD.match(word.partition("/")[0]))
 
 
 _VERBS = frozenset(

@@ -22,9 +22,9 @@ from handlers.settings import Settings
 from handlers.smtp import SmtpResult, probe_smtp
 
 NOTE = N_(
-    "This shows the address SMTP leaves from where the bot runs; it says something about "
-    "the mail server only when the bot sits in the same network, behind the same firewall "
-    "and egress rules."
+    "This shows the address SMTP leaves from on the machine smtpcheck runs on; it says "
+    "something about the mail server only when that machine is in the same network, "
+    "behind the same firewall and egress rules."
 )
 
 _PATTERNS = (

@@ -724,8 +724,8 @@ def _forbidden(result: SmtpResult, reason: str) -> SmtpResult:
     result.advice = [
         Advice(
             _(
-                "The SMTP probe only connects to public addresses on ports 25, 465, 587 and 2525, "
-                "so it cannot be used to reach inside a network: {reason}."
+                "The SMTP probe only connects to public addresses, so it cannot be used to "
+                "reach inside a network: {reason}."
             ).format(reason=reason)
         )
     ]

@@ -33,7 +33,7 @@ def test_the_full_check_still_takes_a_domain() -> None:
         ("dmarc", "needs more"),
         ("dkim example.com bad/selector", "not a DKIM selector"),
         ("dkim nodot", "not a valid mail domain"),
-        ("dkim example.com " + " ".join(f"s{n}" for n in range(11)), "at most 11 words"),
+        ("dkim example.com " + " ".join(f"s{n}" for n in range(11)), "at most 10 selectors"),
     ],
 )
 def test_slips_get_one_sentence(text: str, words: str) -> None:

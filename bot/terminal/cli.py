@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import IO, Any, TextIO
@@ -44,6 +45,7 @@ from bot.grammar import (
 )
 from bot.paste import strip_invisible
 from bot.terminal.text import render_all, render_host_table
+from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 from handlers.numbers import ascii_decimal
@@ -60,6 +62,8 @@ EXIT_USAGE = 3
 MAX_STDIN = 16 << 20
 
 _VALUE_FLAGS = ("--timeout", "--sender", "--helo", "--lang")
+#: An option's shape (`--name`, `--name=value`, `-x`); `-` alone is standard input.
+_FLAG_SHAPE = re.compile(r"^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$", re.DOTALL)
 
 
 @dataclasses.dataclass
@@ -105,6 +109,12 @@ def split_flags(argv: Sequence[str]) -> Options:
         elif arg == "--":
             options.words.extend(args[i + 1 :])
             break
+        elif _FLAG_SHAPE.match(arg) and not (
+            options.words and options.words[0].lower() == "bounce"
+        ):
+            # A flag the command does not have is said to be one (a bounce's text may hold
+            # any word), not called "neither an IP address nor a host name".
+            raise UsageError(_("{flag} is not an option of smtpcheck.").format(flag=arg[:60]))
         else:
             options.words.append(arg)
         i += 1
@@ -444,7 +454,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
                 options,
             )
     except UsageError as exc:
-        print(bad_input(str(exc), "smtpcheck"), file=err)
+        print(visible(bad_input(str(exc), "smtpcheck")), file=err)
         return EXIT_USAGE
     if isinstance(command, Help):
         print(terminal_help(), file=out)
@@ -457,7 +467,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
     try:
         reports = asyncio.run(_run(command, options, err))
     except UsageError as exc:
-        print(bad_input(str(exc), "smtpcheck"), file=err)
+        print(visible(bad_input(str(exc), "smtpcheck")), file=err)
         return EXIT_USAGE
     except ConfigError as exc:
         print(str(exc), file=err)

@@ -152,3 +152,118 @@ def test_dkim_none_found_says_why_once(
     report = out.split("\n\n")[0] if "\n\n" in out else out
     detail = [line for line in report.splitlines() if "DKIM" in line or "_domainkey" in line]
     assert sum(line.count(same_why) for line in detail) == 1, detail
+
+
+# ---- found by the new-user pass over every verb, with right and wrong input ----------
+
+
+@pytest.mark.parametrize(
+    ("argv", "english", "french"),
+    [
+        # "needs more: see the usage below", with no usage below (one sentence and a
+        # pointer to help is the rule): the verb's own shape instead.
+        (["bl"], "`bl` needs more: `bl IP`.", "`bl` demande davantage : `bl IP`."),
+        (
+            ["dmarc"],
+            "`dmarc` needs more: `dmarc DOMAIN [IP]`.",
+            "`dmarc` demande davantage : `dmarc DOMAINE [IP]`.",
+        ),
+        (
+            ["dkim"],
+            "`dkim` needs more: `dkim DOMAIN [SELECTOR...]`.",
+            "`dkim` demande davantage : `dkim DOMAINE [SÉLECTEUR...]`.",
+        ),
+        (["history"], "`history` needs more: `history IP`.", "`history` demande davantage"),
+        # The full check has no verb: it was called `check`, a word the person never typed.
+        (
+            [IP, "example.com", "extra"],
+            f"{IP} takes at most 1 word after it, its mail domain; I did not understand 'extra'.",
+            f"Après {IP}, un seul mot est attendu, son domaine de messagerie",
+        ),
+        # Hostile or odd text: the first word is judged first and named.
+        (
+            ["$(rm -rf /)"],
+            "$(rm is neither an IP address nor a host name with a dot.",
+            "$(rm n’est ni une adresse IP ni un nom d’hôte avec un point.",
+        ),
+        (
+            ["'; DROP TABLE reports;--"],
+            "DROP is neither an IP address nor a host name with a dot.",
+            "DROP n’est ni une adresse IP ni un nom d’hôte avec un point.",
+        ),
+        (
+            ["<script>alert(1)</script>"],
+            "is neither an IP address nor a host name with a dot.",
+            "n’est ni une adresse IP ni un nom d’hôte avec un point.",
+        ),
+        (
+            ["dkim", "example.com", *(f"s{n}" for n in range(11))],
+            "`dkim` takes a domain and at most 10 selectors; I did not understand 's10'.",
+            "`dkim` prend un domaine et au plus 10 sélecteurs ; je n’ai pas compris 's10'.",
+        ),
+        # An option the command does not have was "neither an IP address nor a host name".
+        (["--bogus", IP], "--bogus is not an option of smtpcheck.", "--bogus n’est pas une option"),
+        (["-x"], "-x is not an option of smtpcheck.", "-x n’est pas une option de smtpcheck."),
+    ],
+)
+def test_bad_input_sentences(argv: list[str], english: str, french: str) -> None:
+    for lang, expected in (("en", english), ("fr", french)):
+        code, out, err = run(*argv, "--lang", lang)
+        assert code == 3 and out == ""
+        assert expected in err, (lang, err)
+        assert err.count("\n") == 1  # one sentence and the pointer to help, on one line
+        for wrong in (
+            "usage below",
+            "ci-dessous",
+            "`check`",
+            "is not a range",
+            "n’est pas une plage",
+        ):
+            assert wrong not in err, (lang, err)
+
+
+def test_a_bounce_keeps_words_that_look_like_options() -> None:
+    from bot.terminal.cli import split_flags
+
+    assert split_flags(["bounce", "--weird", "550", "--json"]).words == ["bounce", "--weird", "550"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_bidi_override_is_not_echoed(lang: str) -> None:
+    """`\u202emoc.elpmaxe` would print reversed: the sentence shows what the bytes say."""
+    code, _, err = run("\u202emoc.elpmaxe", "--lang", lang)
+    assert code == 3 and "\u202e" not in err and err.startswith("moc.elpmaxe ")
+
+
+def test_french_help_has_french_headings() -> None:
+    """`Examples:` was inside an f-string, where Babel does not look: it had no French."""
+    out = run("help", "--lang", "fr")[1]
+    assert "Utilisation :" in out and "Exemples :" in out and "Examples:" not in out
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("en", "The SMTP probe only connects to public addresses, so it cannot be used"),
+        ("fr", "La sonde SMTP ne se connecte qu’à des adresses publiques : elle ne peut pas"),
+    ],
+)
+def test_a_refused_probe_does_not_list_slacks_ports(
+    dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch, lang: str, says: str
+) -> None:
+    """The refusal is about the address; the terminal probes any port, so the advice
+    listed the Slack bot's ports for nothing (and wrongly, with SMTPCHECK_SMTP_PORTS set)."""
+    monkeypatch.delenv("SMTPCHECK_ALLOW_PRIVATE_TARGETS", raising=False)
+    code, out, _ = run("smtp", "10.0.0.1", "--lang", lang, "--no-color")
+    assert code == 3 and says in out and "2525" not in out
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_egress_note_is_not_about_the_bot(lang: str) -> None:
+    """The terminal's egress check runs where the terminal runs, not where "the bot" does."""
+    from handlers import i18n
+    from handlers.egress import NOTE
+
+    with i18n.use(lang):  # type: ignore[arg-type]
+        note = i18n._(NOTE)
+    assert "smtpcheck" in note and "bot" not in note
