@@ -34,7 +34,7 @@ from handlers import i18n
 from handlers.dns.priority import first_wave
 from handlers.dns.resolver import Resolver
 from handlers.dnsbl import DnsblResult, Listing, SelfTestCache, check_dnsbl, prime_selftests
-from handlers.i18n import N_, _, ngettext
+from handlers.i18n import N_, _, ngettext, pgettext
 from handlers.numbers import ascii_int
 from handlers.results import Advice, CheckResult, Status, rank, worst
 from handlers.settings import Settings
@@ -258,16 +258,21 @@ class RangeResult(CheckResult):
 
     def table(self) -> str:
         """The rows as aligned plain text, for a terminal: each listing with its codes."""
-        width = max([len("address"), *(len(r.address) for r in self.rows)])
-        kind_width = max([len("kind"), *(len(r.kind) for r in self.rows)])
-        lines = [f"{'address':<{width}}  {'status':<7} {'kind':<{kind_width}} lists"]
+        # The headings are for people and follow the language; the cells under "status"
+        # and "kind" are keys (ok, fail, policy), English for scripts, as in the CSV.
+        address, status = pgettext("range table", "address"), pgettext("range table", "status")
+        kind, lists = pgettext("range table", "kind"), pgettext("range table", "lists")
+        width = max([len(address), *(len(r.address) for r in self.rows)])
+        status_width = max(7, len(status))
+        kind_width = max([len(kind), *(len(r.kind) for r in self.rows)])
+        lines = [f"{address:<{width}}  {status:<{status_width}} {kind:<{kind_width}} {lists}"]
         for row in self.rows:
             detail = row.codes_text()
             if row.unavailable:
                 missing = _("not checked: {lists}").format(lists=", ".join(row.unavailable))
                 detail = f"{detail}; {missing}" if detail else missing
             lines.append(
-                f"{row.address:<{width}}  {row.status:<7} {row.kind:<{kind_width}} {detail}".rstrip()
+                f"{row.address:<{width}}  {row.status:<{status_width}} {row.kind:<{kind_width}} {detail}".rstrip()
             )
         return "\n".join(lines)
 

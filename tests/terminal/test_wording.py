@@ -267,3 +267,25 @@ def test_the_egress_note_is_not_about_the_bot(lang: str) -> None:
     with i18n.use(lang):  # type: ignore[arg-type]
         note = i18n._(NOTE)
     assert "smtpcheck" in note and "bot" not in note
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [
+        ("en", ["address", "status", "kind", "lists"]),
+        ("fr", ["adresse", "statut", "type", "listes"]),
+    ],
+)
+def test_a_range_tables_headings_follow_the_language(
+    dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch, lang: str, heading: list[str]
+) -> None:
+    """The headings were English in a French answer; the cells (ok, fail, policy) stay keys,
+    and so does the CSV (a file for scripts)."""
+    monkeypatch.setenv("SMTPCHECK_TIMEOUT", "0.5")
+    code, out, _ = run("51.158.40.0/31", "--lang", lang, "--no-color")
+    lines = out.splitlines()
+    assert lines[3].split() == heading
+    rows = [line.split() for line in lines[4:] if line.startswith("51.158.40.")]
+    assert len(rows) == 2 and {row[1] for row in rows} <= {"ok", "warn", "fail", "error"}
+    code, out, _ = run("51.158.40.0/31", "--lang", lang, "--csv")
+    assert out.splitlines()[0] == "address,status,lists,unavailable,kind,codes"
