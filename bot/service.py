@@ -54,9 +54,14 @@ class Unresolved(UsageError):
     """A name the DNS did not answer for (not one that does not exist): maybe the resolver is down."""
 
 
-async def addresses_of(name: str, resolver: Resolver) -> list[str]:
-    """Every A and AAAA address of `name` in address order, or UsageError saying why none."""
+async def addresses_of(name: str, resolver: Resolver, shown: str | None = None) -> list[str]:
+    """Every A and AAAA address of `name` in address order, or UsageError saying why none.
+
+    `shown`: the name as the person typed it (an IDN), which the sentences use; DNS is
+    asked `name`, its A-label.
+    """
     a, aaaa = await asyncio.gather(resolver.lookup(name, "A"), resolver.lookup(name, "AAAA"))
+    name = shown or name  # from here on, the name as said to the person
     found = address_order([*a.records, *aaaa.records])
     if found:
         return found
@@ -77,9 +82,12 @@ async def addresses_of(name: str, resolver: Resolver) -> list[str]:
     raise UsageError(_("{name} does not resolve: it has no A or AAAA record.").format(name=name))
 
 
-async def public_addresses_of(name: str, resolver: Resolver) -> tuple[list[str], list[str]]:
-    """(public addresses to check, notes about the ones left out)."""
-    found = await addresses_of(name, resolver)
+async def public_addresses_of(
+    name: str, resolver: Resolver, shown: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(public addresses to check, notes about the ones left out), said with `shown`."""
+    found = await addresses_of(name, resolver, shown)
+    name = shown or name
     public, notes = [], []
     for text in found:
         reason = non_global_reason(ipaddress.ip_address(text))
@@ -117,7 +125,7 @@ async def run_check(command: Check, resolver: Resolver, settings: Settings) -> l
         )
         report.notes[:0] = command.notes
         return [report]
-    addresses, notes = await public_addresses_of(command.target, resolver)
+    addresses, notes = await public_addresses_of(command.target, resolver, command.display)
     hostname = command.display or command.target
     reports = await asyncio.gather(
         *(

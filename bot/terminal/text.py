@@ -177,10 +177,14 @@ def render(report: Mapping[str, Any], *, colour: bool = False) -> str:
     out = [f"{style.bold(target)}  {style.status(report.get('verdict', 'ok'))}"]
     for note in report.get("notes") or []:
         out.append(f"  {clean(note)}")
-    for name, check in (report.get("checks") or {}).items():
-        title = _(_TITLES[name]) if name in _TITLES else name
+    checks = report.get("checks") or {}
+    titles = {name: _(_TITLES[name]) if name in _TITLES else name for name in checks}
+    # As wide as the longest title in this language ("Listes de blocage" ran into its status).
+    width = max([12, *(len(t) for t in titles.values())])
+    for name, check in checks.items():
+        title = titles[name]
         out.append(
-            f"  {title:<12} {style.status(check.get('status', 'ok')):<8} {clean(check.get('summary', ''))}"
+            f"  {title:<{width}} {style.status(check.get('status', 'ok')):<8} {clean(check.get('summary', ''))}"
         )
         layout = _LAYOUTS.get(name, _generic_lines)
         out.extend(f"      {line}" for line in layout(check, style))

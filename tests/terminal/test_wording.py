@@ -282,10 +282,36 @@ def test_a_range_tables_headings_follow_the_language(
     """The headings were English in a French answer; the cells (ok, fail, policy) stay keys,
     and so does the CSV (a file for scripts)."""
     monkeypatch.setenv("SMTPCHECK_TIMEOUT", "0.5")
-    code, out, _ = run("51.158.40.0/31", "--lang", lang, "--no-color")
+    _, out, _ = run("51.158.40.0/31", "--lang", lang, "--no-color")
     lines = out.splitlines()
     assert lines[3].split() == heading
     rows = [line.split() for line in lines[4:] if line.startswith("51.158.40.")]
     assert len(rows) == 2 and {row[1] for row in rows} <= {"ok", "warn", "fail", "error"}
-    code, out, _ = run("51.158.40.0/31", "--lang", lang, "--csv")
+    _, out, _ = run("51.158.40.0/31", "--lang", lang, "--csv")
     assert out.splitlines()[0] == "address,status,lists,unavailable,kind,codes"
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("en", "münchen.example-mail.net does not resolve: the name does not exist."),
+        ("fr", "münchen.example-mail.net ne se résout pas : le nom n’existe pas."),
+    ],
+)
+def test_an_idn_that_does_not_resolve_is_named_as_typed(
+    dns_server: DnsServer, lang: str, says: str
+) -> None:
+    """DNS is asked the A-label; the sentence names what was typed, not xn--mnchen-3ya."""
+    code, _, err = run("münchen.example-mail.net", "--lang", lang)
+    assert code == 3 and says in err and "xn--" not in err
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_status_column_lines_up_in_both_languages(dns_server: DnsServer, lang: str) -> None:
+    """The status column is as wide as the longest title: "Listes de blocage" ran into it."""
+    _, out, _ = run(IP, "--lang", lang, "--no-color")
+    status = re.compile(r" (OK|WARN|FAIL|ERROR|SKIPPED) ")
+    rows = [line for line in out.splitlines() if re.match(r"^  \S", line) and status.search(line)]
+    assert len(rows) == 3, out  # blocklists, PTR, SPF
+    assert len({status.search(line).start() for line in rows}) == 1, out  # type: ignore[union-attr]
+    assert "l'" not in out  # French typography: one apostrophe, ’
