@@ -69,7 +69,7 @@ def test_the_wheel_ships_french_and_the_installed_copy_speaks_it(tmp_path: Path)
         ([], {"LANG": "fr_FR.UTF-8"}),
     ):
         said = subprocess.run(
-            [sys.executable, "-m", "bot.terminal.cli", *flags, "unwatch", "51.158.10.22"],
+            [sys.executable, "-m", "bot.terminal.cli", *flags, "watch", "51.158.10.22"],
             cwd=tmp_path,
             env={**env, **extra},
             capture_output=True,
@@ -78,7 +78,7 @@ def test_the_wheel_ships_french_and_the_installed_copy_speaks_it(tmp_path: Path)
         assert said.returncode == 3
         assert "Les surveillances rendent compte dans un fil Slack" in said.stderr, said.stderr
     english = subprocess.run(
-        [sys.executable, "-m", "bot.terminal.cli", "unwatch", "51.158.10.22"],
+        [sys.executable, "-m", "bot.terminal.cli", "watch", "51.158.10.22"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
