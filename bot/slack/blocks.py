@@ -380,7 +380,9 @@ def _ptr_text(check: JSON, target: str) -> str:
 MAX_SPF_WARNINGS = 3
 
 
-def _spf_text(check: JSON) -> str:
+def _spf_text(check: JSON, advised: frozenset[str] = frozenset()) -> str:
+    """The SPF section; a warning whose fix is already under "What to do" says only what is
+    wrong, so each piece of advice appears once."""
     lines = [esc(check.get("summary", ""))] if check.get("summary") else []
     facts = []
     if check.get("domain"):
@@ -400,8 +402,12 @@ def _spf_text(check: JSON) -> str:
         lines.append(_code(clip(str(check["explanation"]), 500)))  # the domain owner's words
     warnings = [w for w in check.get("warnings") or [] if isinstance(w, Mapping)]
     for warning in warnings[:MAX_SPF_WARNINGS]:
-        fix = f" {warning['fix']}" if warning.get("fix") else ""
-        lines.append(f":warning: {esc(clip(str(warning.get('text', '')) + fix, 400))}")
+        said = str(warning.get("text", ""))
+        if warning.get("fix"):
+            # The same words as the advice spf.py makes of a warning.
+            with_fix = _("{problem}: {fix}").format(problem=said, fix=warning["fix"])
+            said = said if with_fix in advised else with_fix
+        lines.append(f":warning: {esc(clip(said, 400))}")
     if len(warnings) > MAX_SPF_WARNINGS:
         hidden = len(warnings) - MAX_SPF_WARNINGS
         lines.append(
@@ -418,14 +424,15 @@ def _generic_text(check: JSON) -> str:
     return esc(check.get("summary", "")) or esc(check.get("status", ""))
 
 
-def check_text(name: str, check: JSON, target: str) -> str:
-    """One check's section: title with status, then its facts."""
+def check_text(name: str, check: JSON, target: str, advised: frozenset[str] = frozenset()) -> str:
+    """One check's section: title with status, then its facts (`advised`: the report's
+    advice texts, which a section does not repeat)."""
     if name == "dnsbl":
         body = _dnsbl_text(check)
     elif name == "ptr":
         body = _ptr_text(check, target)
     elif name == "spf":
-        body = _spf_text(check)
+        body = _spf_text(check, advised)
     elif name in LINES:
         summary = [esc(check.get("summary", ""))] if check.get("summary") else []
         shown = esc if name in OWN_LINES else _fact
@@ -441,9 +448,23 @@ def check_text(name: str, check: JSON, target: str) -> str:
 _RFC = re.compile(r"/rfc/rfc(\d+)(?:\.\w+)?(?:#section-([\d.]+))?$")
 
 
+#: Pages that advice links to, named for what they are: a site's name alone would label
+#: two different pages of it alike (DMARC's and DKIM's set-up guides on support.google.com).
+PAGE_TITLES = {
+    "https://support.google.com/a/answer/2466563": N_("Google: set up DMARC"),
+    "https://support.google.com/a/answer/174124": N_("Google: set up DKIM"),
+    "https://learn.microsoft.com/en-us/defender-office-365/email-authentication-dkim-configure": N_(
+        "Microsoft: set up DKIM"
+    ),
+    "https://www.spamhaus.com/product/data-query-service/": N_("Spamhaus Data Query Service"),
+}
+
+
 def page_label(url: str) -> str:
     """A button label that names the page a link opens ("RFC 7208 section 4.5",
-    "spamhaus.com"), never a piece of advice cut to fit."""
+    "Google: set up DMARC", "Guide on spamhaus.com"), never a piece of advice cut to fit."""
+    if url in PAGE_TITLES:
+        return _(PAGE_TITLES[url])
     parsed = urlparse(url)
     rfc = _RFC.search(parsed.path + (f"#{parsed.fragment}" if parsed.fragment else ""))
     if rfc:
@@ -479,11 +500,15 @@ def _links(report: JSON) -> list[tuple[str, str]]:
         if isinstance(advice, Mapping) and advice.get("url"):
             links.append((page_label(str(advice["url"])), str(advice["url"])))
     seen: set[str] = set()
+    labels: dict[str, int] = {}
     unique = []
     for label, url in links:
         if url not in seen and url.startswith(("https://", "http://")) and len(url) <= MAX_URL:
             seen.add(url)
-            unique.append((label, url))
+            labels[label] = labels.get(label, 0) + 1
+            # Two pages never share a label: the second of a site's guides is "(2)".
+            shown = label if labels[label] == 1 else f"{label} ({labels[label]})"
+            unique.append((shown, url))
     return unique
 
 
@@ -551,9 +576,14 @@ def _full(report: JSON, n: int, value: str | None, watch: bool) -> list[Block]:
     if notes:
         blocks.append(_section(fit(notes)))
     target = str(report.get("target", ""))
+    advised = frozenset(
+        str(a["text"])
+        for a in report.get("advice") or []
+        if isinstance(a, Mapping) and a.get("text")
+    )
     for name, check in (report.get("checks") or {}).items():
         if isinstance(check, Mapping) and check.get("status") != "skipped":
-            blocks.append(_section(check_text(str(name), check, target)))
+            blocks.append(_section(check_text(str(name), check, target, advised)))
     rules = requirements_text(report)
     if rules:
         blocks.append(_section(rules))

@@ -239,7 +239,10 @@ def test_link_buttons_name_their_page_and_never_cut_advice() -> None:
         "RFC 7208 section 4.5"
     )
     assert blocks.page_label("https://www.spamhaus.com/product/data-query-service/") == (
-        "Guide on spamhaus.com"
+        "Spamhaus Data Query Service"
+    )
+    assert blocks.page_label("https://www.example-mail.net/help/dns") == (
+        "Guide on example-mail.net"
     )
     advice = "x" * 300
     report = {

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from bot.grammar import Bounce, Check, Egress, Range, Spf, UsageError, parse
 from bot.slack import blocks, home
 from bot.slack.delivery import describe
-from handlers.i18n import use
+from handlers.i18n import Language, use
 from handlers.mx import MxHost, MxResult, _judge
 
 
@@ -124,3 +125,75 @@ def test_one_mx_host_down_is_counted_in_the_singular_in_french() -> None:
         result = MxResult("fail", "", domain="example-mail.net", hosts=[host, host])
         _judge(result, mixed_null=False)
     assert "(2 essayés)" in result.summary
+
+
+def nxdomain_report() -> dict[str, Any]:
+    """What a full check says of a mail domain that does not exist (shapes of spf.py)."""
+    problem = "fabrikam-shop.net does not exist (the DNS answers NXDOMAIN)"
+    fix = "Check the spelling of fabrikam-shop.net; if it is right, the domain is not registered."
+    return {
+        "target": "51.159.20.31",
+        "verdict": "warn",
+        "checks": {
+            "spf": {
+                "status": "warn",
+                "summary": "SPF none: fabrikam-shop.net does not exist (NXDOMAIN)",
+                "domain": "fabrikam-shop.net",
+                "result": "none",
+                "warnings": [
+                    {"code": "no_such_domain", "text": problem, "fix": fix},
+                    {"code": "other", "text": "a remark", "fix": "its own fix"},
+                ],
+            }
+        },
+        "advice": [
+            {
+                "text": f"{problem}: {fix}",
+                "url": "https://www.rfc-editor.org/rfc/rfc7208#section-4.3",
+            },
+            {"text": "Publish DMARC", "url": "https://support.google.com/a/answer/2466563"},
+            {"text": "Find the selector", "url": "https://support.google.com/a/answer/174124"},
+            {"text": "Read this", "url": "https://docs.example-mail.net/a"},
+            {"text": "And this", "url": "https://docs.example-mail.net/b"},
+        ],
+    }
+
+
+def test_an_spf_warning_does_not_repeat_the_advice_under_what_to_do() -> None:
+    """A domain that does not exist said "Check the spelling…" twice, once glued on
+    without punctuation ("(NXDOMAIN) Check the spelling")."""
+    shown = json.dumps(blocks.render([nxdomain_report()], values=[None]).blocks)
+    assert shown.count("Check the spelling") == 1
+    assert "NXDOMAIN) Check" not in shown
+    assert ":warning: fabrikam-shop.net does not exist (the DNS answers NXDOMAIN)\\n" in shown
+    # A warning whose fix is not advised keeps it, after a colon.
+    assert "a remark: its own fix" in shown
+
+
+def link_labels(report: dict[str, Any]) -> list[str]:
+    rendered = blocks.render([report], values=[None])
+    return [
+        e["text"]["text"]
+        for b in rendered.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if "url" in e
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_two_pages_of_one_site_never_share_a_button_label(language: Language) -> None:
+    """DMARC's and DKIM's guides were both "Guide on support.google.com"."""
+    with use(language):
+        labels = link_labels(nxdomain_report())
+    assert len(labels) == len(set(labels)), labels
+    expected = {
+        "en": ["Google: set up DMARC", "Google: set up DKIM", "Guide on docs.example-mail.net (2)"],
+        "fr": [
+            "Google : configurer DMARC",
+            "Google : configurer DKIM",
+            "Guide sur docs.example-mail.net (2)",
+        ],
+    }[language]
+    for label in expected:
+        assert label in labels, labels
