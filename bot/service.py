@@ -329,6 +329,31 @@ def kind_of(command: Command) -> str:
     return type(command).__name__.lower()
 
 
+async def refuse_early(command: Command, resolver: Resolver) -> None:
+    """The UsageError `run` would raise, for what is known before any check is started.
+
+    A host name that does not resolve (or only to addresses that are not public) and a
+    bounce that names nothing are bad input: Slack tells the person alone, and nothing is
+    posted in the channel first. The name's answer stays in the resolver's cache for the
+    check. A resolver that does not answer is not bad input: `run` names it.
+    """
+    started = time.perf_counter()
+    try:
+        if isinstance(command, Check) and command.is_hostname:
+            await public_addresses_of(command.target, resolver)
+        elif isinstance(command, Bounce):
+            from handlers.bounce import explain_bounce
+
+            bounce = explain_bounce(command.text)
+            if not bounce.found:
+                raise UsageError(_("{summary}.").format(summary=bounce.summary))
+    except Unresolved:
+        return
+    except UsageError:
+        tally.record_check(kind_of(command), "bad_input", time.perf_counter() - started)
+        raise
+
+
 async def run(
     command: Command,
     resolver: Resolver,

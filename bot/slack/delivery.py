@@ -35,7 +35,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import metrics
 from bot.changes import changes
 from bot.grammar import Bounce, Check, Command, Egress, Mx, Range, Smtp, UsageError
-from bot.service import run
+from bot.service import refuse_early, run
 from bot.slack import blocks
 from bot.slack.deps import Conversation, Deps
 from bot.slack.language import settle
@@ -497,6 +497,12 @@ async def deliver(
 
     Returns where it went, or None when there was no report (the person was told why).
     """
+    if not recheck:  # a re-check's target was good input once
+        try:
+            await refuse_early(command, deps.resolver)
+        except UsageError as exc:
+            await tell(client, conv, blocks.esc(str(exc)))
+            return None
     posting = asyncio.create_task(post_progress(client, conv, describe(command)))
     try:
         reports = await _check(client, deps, command, conv, posting, recheck)

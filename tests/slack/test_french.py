@@ -177,3 +177,22 @@ def test_a_lone_mention_after_the_command_is_one_french_sentence(
     assert answer["text"].startswith("Une mention ou un lien seul")
     assert "Utilisation" not in answer["text"] and "<!channel>" not in answer["text"]
     assert not slack.find("chat.postMessage", "C_FR_PING")
+
+
+@pytest.mark.parametrize(
+    ("text", "channel", "said"),
+    [
+        ("nothere.example-mail.net", "C_FR_NXNAME", "nothere.example-mail.net ne se résout pas"),
+        ("bounce merci de regarder", "C_FR_NOBOUNCE", ""),
+    ],
+)
+def test_bad_input_found_by_dns_posts_nothing_in_the_channel(
+    bot: BotProcess, slack: FakeSlack, dns_server: DnsServer, text: str, channel: str, said: str
+) -> None:
+    """A name that does not resolve (or a bounce naming nothing) is bad input: it is told to
+    the person alone, with no "Vérification…" posted in the channel and deleted after."""
+    assert bot.command(text, channel=channel, user=FR).status_code == 200
+    told = slack.wait_call("chat.postEphemeral", channel, timeout=10)[0]
+    assert told.body["user"] == FR and said in told.body["text"]
+    assert not slack.find("chat.postMessage", channel)
+    assert not slack.find("chat.delete", channel)
