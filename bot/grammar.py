@@ -409,7 +409,7 @@ def _interval(
     words: list[str],
     default: int = DEFAULT_WATCH_MINUTES,
     least: int = MIN_WATCH_MINUTES,
-    what: str = "Watches",
+    what: str = N_("Watches"),
 ) -> tuple[list[str], int]:
     """Strip a trailing `every N(m|h|d)` from `words`; return the rest and the minutes."""
     lowered = [w.lower() for w in words]
@@ -430,11 +430,13 @@ def _interval(
         raise UsageError(
             _(
                 "{what} re-check no more often than every {least} minutes; write `every {least}m` or more."
-            ).format(what=what, least=least)
+            ).format(what=_(what), least=least)
         )
     if minutes > MAX_WATCH_MINUTES:
         raise UsageError(
-            _("{what} re-check at least once a day; write `every 24h` or less.").format(what=what)
+            _("{what} re-check at least once a day; write `every 24h` or less.").format(
+                what=_(what)
+            )
         )
     return words[:at], minutes
 
@@ -564,7 +566,7 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         return Watch(check_ip(watched[0]), watch_domain, minutes)
     if verb in ("monitor", "unmonitor"):
         named, minutes = (
-            _interval(args, DEFAULT_MONITOR_MINUTES, MIN_MONITOR_MINUTES, "Monitors")
+            _interval(args, DEFAULT_MONITOR_MINUTES, MIN_MONITOR_MINUTES, N_("Monitors"))
             if verb == "monitor"
             else (args, DEFAULT_MONITOR_MINUTES)
         )

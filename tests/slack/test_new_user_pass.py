@@ -197,3 +197,19 @@ def test_two_pages_of_one_site_never_share_a_button_label(language: Language) ->
     }[language]
     for label in expected:
         assert label in labels, labels
+
+
+@pytest.mark.parametrize(
+    ("typed", "french"),
+    [
+        ("watch 51.159.20.31 every 1m", "Les surveillances ne revérifient pas plus souvent"),
+        ("monitor 51.159.20.0/28 every 1m", "Les supervisions ne revérifient pas plus souvent"),
+        ("watch 51.159.20.31 every 9d", "Les surveillances revérifient au moins une fois par jour"),
+    ],
+)
+def test_an_interval_out_of_bounds_is_said_in_french(typed: str, french: str) -> None:
+    """ "Watches ne revérifient pas…": the subject of the sentence stayed English."""
+    with use("fr"), pytest.raises(UsageError) as raised:
+        parse(typed)
+    assert str(raised.value).startswith(french)
+    assert "Watches" not in str(raised.value) and "Monitors" not in str(raised.value)
