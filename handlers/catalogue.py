@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from handlers.i18n import _
+from handlers.i18n import N_, _
 
 #: reputation: the address behaved badly; policy: it should not send directly; allow: an
 #: allow-list (DNSWL), where a hit is a good sign and never a listing.
@@ -67,7 +67,8 @@ class Zone:
     #: Whether the list follows RFC 5782 test points (127.0.0.2 listed, 127.0.0.1 not).
     selftest: bool = True
     #: Meaning for a listed code the catalogue does not know.
-    default_meaning: str = "listed"
+    #: What a code the catalogue does not describe means (translated where it is shown).
+    default_meaning: str = N_("listed")
     #: True when only the codes in `codes` are listings; any other answer is `unreliable`
     #: (lists such as SpamRATS answer other 127.x codes when they refuse a resolver).
     strict_codes: bool = False
@@ -155,7 +156,7 @@ def _zone_from(entry: Mapping[str, Any], where: str) -> Zone:
             terms=str(entry.get("terms", "")),
             dqs_zone=entry.get("dqs_zone"),
             selftest=bool(entry.get("selftest", True)),
-            default_meaning=str(entry.get("default_meaning", "listed")),
+            default_meaning=str(entry.get("default_meaning", N_("listed"))),
             strict_codes=bool(entry.get("strict_codes", False)),
         )
     except KeyError as exc:

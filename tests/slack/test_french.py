@@ -9,6 +9,7 @@ French texts as on the English ones.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,3 +197,20 @@ def test_bad_input_found_by_dns_posts_nothing_in_the_channel(
     assert told.body["user"] == FR and said in told.body["text"]
     assert not slack.find("chat.postMessage", channel)
     assert not slack.find("chat.delete", channel)
+
+
+def test_a_code_the_catalogue_does_not_describe_is_said_in_french(
+    bot: BotProcess, slack: FakeSlack, dns_server: DnsServer
+) -> None:
+    """SpamCop's 127.0.0.2 (no meaning in the catalogue) read "listed" in a French report."""
+    ip = "51.158.77.12"
+    list_address(dns_server, ip, SPAMCOP, "127.0.0.2")
+    assert bot.command(f"bl {ip}", channel="C_FR_LISTED", user=FR).status_code == 200
+    posted = report(slack, "C_FR_LISTED")
+    shown = [posted.body["text"]] + [
+        b["text"]["text"] for b in posted.blocks() if isinstance(b.get("text"), dict)
+    ]
+    text = "\n".join(shown)  # what people read (button values carry JSON keys)
+    assert "`127.0.0.2` inscrite" in text and "(inscrite)" in text
+    english = re.findall(r".{0,60}\blisted\b.{0,30}", text)
+    assert not english, english
