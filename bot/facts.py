@@ -359,7 +359,7 @@ def dkim_lines(check: JSON) -> list[str]:
 
 
 def requirement_lines(report: JSON) -> list[str]:
-    """One line per receiver: 'Gmail bulk sender rules: 4 of 5 met: DMARC missing'."""
+    """One line per receiver: 'Gmail bulk sender rules: 4 of 5 met; not met: DMARC'."""
     from handlers.requirements import line_for, receivers
 
     items = [r for r in report.get("requirements") or [] if isinstance(r, Mapping)]

@@ -101,7 +101,7 @@ def evaluate(checks: Mapping[str, CheckResult]) -> list[Requirement]:
 
 
 def summary_line(receiver: Receiver, requirements: Sequence[Requirement]) -> str:
-    """'Gmail bulk sender rules: 4 of 5 met: DMARC missing' for one receiver."""
+    """'Gmail bulk sender rules: 4 of 5 met; not met: DMARC' for one receiver."""
     return line_for(receiver, [r.to_json() for r in requirements])
 
 
@@ -114,10 +114,12 @@ def line_for(receiver: Receiver, items: Sequence[Mapping[str, Any]]) -> str:
     line = ngettext("{title}: {n} of {total} met", "{title}: {n} of {total} met", len(met)).format(
         title=_(receiver.title), n=len(met), total=len(mine)
     )
+    # "not met", not "missing": a rule fails as often for a record that is there but wrong
+    # (SPF fail for this address) as for one that is absent.
     if missing:
-        line += ": " + _("{rules} missing").format(rules=", ".join(_(m) for m in missing))
+        line += _("; not met: {rules}").format(rules=", ".join(_(m) for m in missing))
     if unknown:
-        line += "; " + _("{rules} unknown").format(rules=", ".join(_(u) for u in unknown))
+        line += _("; unknown: {rules}").format(rules=", ".join(_(u) for u in unknown))
     return line
 
 

@@ -60,7 +60,7 @@ async def test_domain_adds_dmarc_and_dkim(dns_server: DnsServer, resolver: Resol
     assert {"rule", "who", "met"} <= set(data["requirements"][0])
     gmail = next(r for r in receivers() if r.id == "gmail")
     assert summary_line(gmail, report.requirements or []) == (
-        "Gmail bulk sender rules: 5 of 6 met; TLS unknown"
+        "Gmail bulk sender rules: 5 of 6 met; unknown: TLS"
     )
 
 
@@ -74,7 +74,7 @@ async def test_missing_dmarc_shows_in_the_rules(dns_server: DnsServer, resolver:
     assert rules["dmarc_policy"] is False and rules["dkim_key"] is None
     microsoft = next(r for r in receivers() if r.id == "microsoft")
     assert summary_line(microsoft, requirements) == (
-        "Outlook.com high-volume sender rules: 2 of 4 met: DMARC missing; DKIM unknown"
+        "Outlook.com high-volume sender rules: 2 of 4 met; not met: DMARC; unknown: DKIM"
     )
 
 

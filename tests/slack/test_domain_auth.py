@@ -99,7 +99,7 @@ def test_full_check_with_a_domain(bot: BotProcess, slack: FakeSlack, dns_server:
     texts = sections(report)
     rules = [t for t in texts if "sender rules" in t]
     assert len(rules) == 1
-    assert "Gmail bulk sender rules: 4 of 6 met: DMARC missing; TLS unknown" in rules[0]
+    assert "Gmail bulk sender rules: 4 of 6 met; not met: DMARC; unknown: TLS" in rules[0]
     dkim = next(t for t in texts if "*DKIM*" in t)
     assert "RSA 2048 bits" in dkim and "Google Workspace" in dkim
     buttons = [e for b in report.blocks() if b["type"] == "actions" for e in b["elements"]]

@@ -213,3 +213,24 @@ def test_an_interval_out_of_bounds_is_said_in_french(typed: str, french: str) ->
         parse(typed)
     assert str(raised.value).startswith(french)
     assert "Watches" not in str(raised.value) and "Monitors" not in str(raised.value)
+
+
+def test_a_receivers_rule_that_fails_is_not_called_missing() -> None:
+    """SPF that fails for this address read "SPF missing", as if there were no record;
+    in French "respectée: SPF manquant(s)"."""
+    from handlers.requirements import line_for, receivers
+
+    gmail = next(r for r in receivers() if r.id == "gmail")
+    items = [
+        {"rule": "SPF passes", "short": "SPF", "who": ["gmail"], "met": False},
+        {"rule": "DMARC published", "short": "DMARC", "who": ["gmail"], "met": True},
+        {"rule": "TLS", "short": "TLS", "who": ["gmail"], "met": None},
+    ]
+    with use("en"):
+        english = line_for(gmail, items)
+    with use("fr"):
+        french = line_for(gmail, items)
+    assert english.endswith("1 of 3 met; not met: SPF; unknown: TLS"), english
+    assert "missing" not in english
+    assert french.endswith("1 sur 3 respectée ; non respectées : SPF ; inconnues : TLS"), french
+    assert "(s)" not in french

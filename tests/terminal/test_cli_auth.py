@@ -87,7 +87,7 @@ def test_full_check_shows_the_rules(env: DnsServer) -> None:
     env.add(DOMAIN, "TXT", f"v=spf1 ip4:{IP} -all")
     code, out, err = run(IP, DOMAIN)
     assert code == 1, out + err  # no DMARC, no DKIM found: warnings
-    assert "Gmail bulk sender rules: 3 of 6 met: DMARC missing; DKIM, TLS unknown" in out
+    assert "Gmail bulk sender rules: 3 of 6 met; not met: DMARC; unknown: DKIM, TLS" in out
     assert "https://support.google.com/a/answer/81126" in out
     publish_authentication(env, DOMAIN)
     code, out, err = run(IP, DOMAIN)
