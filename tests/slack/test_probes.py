@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -81,3 +82,16 @@ def test_probes_per_person_are_capped(
     assert all("never sent its greeting" in r.all_text() for r in reports)
     # Another person is not affected by U_BUSY's probes.
     assert len([c for c in slack.find("chat.postEphemeral", "C_P2")]) == 1
+
+
+def test_a_french_smtp_report_writes_its_milliseconds_the_french_way(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    """The summary said "connecté en 3.1 ms":'s connect time kept Python's digits (and six of them)."""
+    slack.set_locale("U_FR_PROBE", "fr-FR")
+    with SmtpPeer(port=2525):
+        bot.command("smtp 127.0.0.1 2525", channel="C_P_FR", user="U_FR_PROBE")
+        report = slack.wait_call("chat.update", "C_P_FR", timeout=10)[0]
+    summary = report.blocks()[1]["text"]["text"].splitlines()[1]
+    assert re.search(r"connecté en \d+(,\d)? ms", summary), summary
+    assert not re.search(r"connecté en \d+\.\d", summary), summary
