@@ -234,3 +234,15 @@ def test_a_receivers_rule_that_fails_is_not_called_missing() -> None:
     assert "missing" not in english
     assert french.endswith("1 sur 3 respectée ; non respectées : SPF ; inconnues : TLS"), french
     assert "(s)" not in french
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_modals_full_check_says_it_covers_dmarc_and_dkim(language: Language) -> None:
+    """ "Full check (blocklists, PTR, SPF)" left out DMARC and DKIM, which it runs with a domain."""
+    from bot.slack import modal
+
+    with use(language):
+        view = modal.check_modal(modal.Origin("C1"))
+    kind = next(b for b in view["blocks"] if b.get("block_id") == modal.KIND_BLOCK)
+    full = next(o for o in kind["element"]["options"] if o["value"] == "full")["text"]["text"]
+    assert "DMARC" in full and "DKIM" in full and len(full) <= 75, full
