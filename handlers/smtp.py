@@ -771,7 +771,8 @@ def _finish(result: SmtpResult, session: _Session, ptr_names: list[str]) -> Smtp
         return result
     result.failure = None
     # In the language's own digits ("3,1 ms" in French), to a tenth under 10 ms.
-    took = number(result.connect_ms, 1 if result.connect_ms < 10 else 0)
+    connect_ms = result.connect_ms or 0.0  # set once connected, which is where we are
+    took = number(connect_ms, 1 if connect_ms < 10 else 0)
     notes = [_("connected in {ms} ms").format(ms=took)]
     if result.tls is not None:
         if result.tls.name_checked:
