@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +19,7 @@ from handlers import i18n
 from handlers.i18n import N_, _, ngettext
 from handlers.numbers import port_number
 from handlers.ranges import MIN_PREFIX, RangeError, looks_like_range, parse_range
+from handlers.settings import SMTP_PORTS
 from handlers.targets import non_global_reason, reason_phrase
 
 USAGE = N_("""\
@@ -369,15 +370,31 @@ MAX_SELECTORS = 10
 _SELECTOR = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,62})$")
 
 
-def _auth_domain(verb: str, word: str) -> str:
+def _auth_domain(verb: str, args: list[str]) -> str:
     """The mail domain of `dmarc`/`dkim`; an address or a mail address gets a suggestion."""
+    word = args[0]
     if _is_ip(word):
+        rest = args[1:]
+        if rest and _name(rest[0]) is not None and not _is_ip(rest[0]):
+            # `dmarc 51.159.20.30 example.com`: the two swapped.
+            swapped = f"dmarc {rest[0]} {word}" if verb == "dmarc" else " ".join(["dkim", *rest])
+            raise UsageError(
+                _("`{verb}` takes the domain first: `{suggestion}`.").format(
+                    verb=verb, suggestion=_show(swapped)
+                )
+            )
         raise UsageError(
             (
-                _("`{verb}` takes a domain first, then an address: `{verb} example.com ...`.")
+                _(
+                    "`dmarc` takes a mail domain first, then the address: `dmarc DOMAIN {ip}`; "
+                    "for the name of {ip} itself, use `ptr {ip}`."
+                )
                 if verb == "dmarc"
-                else _("`{verb}` takes a domain first, then selectors: `{verb} example.com ...`.")
-            ).format(verb=verb)
+                else _(
+                    "`dkim` takes a mail domain, not an address: `dkim DOMAIN`; for {ip} "
+                    "itself, `ptr {ip}` gives its name and `smtp {ip}` probes it."
+                )
+            ).format(ip=word)
         )
     if "@" in word and _is_hostname(word.rsplit("@", 1)[1]):
         domain = word.rsplit("@", 1)[1].lower().rstrip(".")
@@ -465,13 +482,20 @@ def _arity(verb: str, args: list[str], least: int, most: int) -> None:
         )
 
 
-def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) -> Command:
+def parse(
+    text: str,
+    *,
+    widest_range: int = MIN_PREFIX,
+    any_port: bool = False,
+    ports: Sequence[int] = SMTP_PORTS,
+) -> Command:
     """Parse the words after `/smtpcheck` (or `smtpcheck`) into a Command.
 
     `widest_range`: the shortest prefix a range may have here (/24 in Slack, /20 in the
     terminal, where nobody else waits on the same channel). `any_port`: the probe may
     reach any port (the terminal); a bad port is then told the terminal's rule, 1 to
-    65535, not the Slack bot's SMTP ports.
+    65535, not the Slack bot's SMTP ports. Otherwise `smtp` takes only `ports`, the ones
+    the probe connects to (Slack passes its SMTPCHECK_SMTP_PORTS), and a refusal names them.
 
     Words are read as people paste them (see `bot.paste`): brackets, quotes, trailing
     punctuation and zero-width characters dropped, a URL as its host, `::ffff:` as IPv4.
@@ -484,7 +508,7 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         )
     typed = bool(text.strip())
     text = strip_invisible(unslack(text)).strip()
-    raw = text.split()
+    raw = _words(text)
     if not raw and typed:
         # `/smtpcheck <!channel>` or a lone link: something was typed, just nothing to check.
         raise UsageError(
@@ -512,13 +536,17 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         return cleaned.text
 
     if verb == "smtp":
-        return _smtp(raw[1:], plain, any_port)
+        return _smtp(raw[1:], plain, None if any_port else tuple(ports))
     words = [raw[0] if verb in _VERBS else plain(raw[0]), *(plain(w) for w in raw[1:])]
     # A word that was only punctuation (a lone quote, `;`) is no word: quoting it back
     # would give " is neither an IP address..." with nothing before it.
     words = [w for w in words if w]
     if not words:
         raise UsageError(_("Say what to check: an IP address or a host name."))
+    if verb not in ("monitor", "unmonitor"):  # a pool's name may have spaces
+        for at, word in enumerate(words):
+            if any(ch.isspace() for ch in word):
+                raise _spaced(word, words, at)
     args = words[1:]
     if verb in ("bl", "ptr"):
         _arity(verb, args, 1, 1)
@@ -537,8 +565,9 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         return _spf(args)
     if verb == "dmarc":
         _arity(verb, args, 1, 2)
+        dmarc_domain = _auth_domain(verb, args)  # a swapped pair is told as such first
         ip = check_ip(args[1], public=False) if len(args) == 2 else None
-        return Dmarc(_auth_domain(verb, args[0]), ip)
+        return Dmarc(dmarc_domain, ip)
     if verb == "dkim":
         if len(args) > 1 + MAX_SELECTORS:
             raise UsageError(
@@ -547,9 +576,16 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
                 ).format(most=MAX_SELECTORS, rest=_show(" ".join(args[1 + MAX_SELECTORS :])))
             )
         _arity(verb, args, 1, 1 + MAX_SELECTORS)
-        return Dkim(_auth_domain(verb, args[0]), tuple(_selectors(args[1:])))
+        return Dkim(_auth_domain(verb, args), tuple(_selectors(args[1:])))
     if verb == "mx":
         _arity(verb, args, 1, 1)
+        if _is_ip(args[0]):
+            raise UsageError(
+                _(
+                    "`mx` takes a mail domain, not an address: for the name of {ip} use "
+                    "`ptr {ip}`, or `smtp {ip}` to probe it."
+                ).format(ip=args[0])
+            )
         domain = check_domain(args[0])
         return Mx(domain, display=shown(args[0], domain))
     if verb == "egress":
@@ -596,6 +632,8 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
                 ).format(value=_show(" ".join(args)))
             )
         return check_range(words[0], widest_range)
+    if args and _split_name(words[0], args[0]):
+        raise _spaced(f"{words[0]} {args[0]}", [words[0] + args[0], *args[1:]], 0)
     target = check_target(words[0])  # a word that is no target says so first
     if len(args) > 1:
         raise UsageError(
@@ -611,6 +649,56 @@ def parse(text: str, *, widest_range: int = MIN_PREFIX, any_port: bool = False) 
         )
     mail = check_domain(args[0]) if args else None
     return Check(target, mail, "full", display=shown(words[0], target), notes=tuple(notes))
+
+
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`"}
+
+
+def _words(text: str) -> list[str]:
+    """`text` split at whitespace, but a quoted span stays one word: `'exa mple.com'`.
+
+    A quote that is never closed leaves the words as they were.
+    """
+    out: list[str] = []
+    pending: list[str] = []
+    closing = ""
+    for word in text.split():
+        if pending:
+            pending.append(word)
+            if word.rstrip(",;.:").endswith(closing):
+                out.append(" ".join(pending))
+                pending = []
+            continue
+        close = _QUOTES.get(word[0])
+        if close is not None and not (len(word) > 1 and word.rstrip(",;.:").endswith(close)):
+            pending, closing = [word], close
+            continue
+        out.append(word)
+    return out + pending
+
+
+def _split_name(first: str, second: str) -> bool:
+    """`exa mple.com`: two words that are no name apart and one name together."""
+    if _looks_like_ip(first) or _looks_like_ip(second) or _name(first) is not None:
+        return False
+    joined = _name(first + second)
+    return joined is not None and "." in first + second
+
+
+def _spaced(word: str, words: list[str], at: int) -> UsageError:
+    """A word with a space in it, which no address or name has; the whole of it named."""
+    joined = "".join(word.split())
+    if _name(joined) is not None or _is_ip(joined):
+        suggestion = " ".join([*words[:at], joined, *words[at + 1 :]])
+        return UsageError(
+            _(
+                "“{word}” has a space in it, and no address or domain has one: if it was "
+                "split when pasted, write `{suggestion}`."
+            ).format(word=_show(word), suggestion=_show(suggestion))
+        )
+    return UsageError(
+        _("“{word}” has a space in it, and no address or domain has one.").format(word=_show(word))
+    )
 
 
 _RANGE_HEAD = re.compile(r"^[0-9A-Fa-f:.]+$")
@@ -649,6 +737,8 @@ def _spf(args: list[str]) -> Spf:
     """
     _arity("spf", args, 1, 2)
     first = args[0]
+    if len(args) == 2 and _split_name(first, args[1]):
+        raise _spaced(f"{first} {args[1]}", ["spf", first + args[1]], 1)
     if _looks_like_ip(first):
         if len(args) == 2 and not _looks_like_ip(args[1]):
             raise UsageError(
@@ -679,9 +769,17 @@ def _spf(args: list[str]) -> Spf:
     return Spf(name, ip, display=shown(first, name))
 
 
-def _not_a_port(word: str, any_port: bool) -> UsageError:
-    """Bad port input, with the rule of the surface it was typed on."""
-    if any_port:
+def _choices(items: Sequence[object]) -> str:
+    """`25, 465, 587 or 2525`, in the language of the moment."""
+    words = [str(item) for item in items]
+    if len(words) <= 1:
+        return "".join(words)
+    return _("{items} or {last}").format(items=", ".join(words[:-1]), last=words[-1])
+
+
+def _not_a_port(word: str, ports: tuple[int, ...] | None) -> UsageError:
+    """Bad port input, with the rule of the surface it was typed on (None: any port)."""
+    if ports is None:
         return UsageError(
             _(
                 "{word} is not a port number: give one from 1 to 65535 (SMTP listens on 25, "
@@ -689,15 +787,37 @@ def _not_a_port(word: str, any_port: bool) -> UsageError:
             ).format(word=_show(word))
         )
     return UsageError(
-        _("{word} is not a port number (25, 465, 587 or 2525).").format(word=_show(word))
+        ngettext(
+            "{word} is not a port number: the SMTP probe connects to port {ports}.",
+            "{word} is not a port number: the SMTP probe connects to ports {ports}.",
+            len(ports),
+        ).format(word=_show(word), ports=_choices(ports))
     )
 
 
-def _smtp(args: list[str], plain: Callable[[str], str], any_port: bool = False) -> Smtp:
-    """`smtp HOST [PORT]`, also `HOST:PORT` and `[V6]:PORT` as people paste them."""
+def _port_refused(port: int, ports: tuple[int, ...]) -> UsageError:
+    """A port the probe will not reach: the sentence names the ones it does."""
+    return UsageError(
+        ngettext(
+            "The SMTP probe connects only to port {ports} here, not to {port}.",
+            "The SMTP probe connects only to ports {ports} here, not to {port}.",
+            len(ports),
+        ).format(port=port, ports=_choices(ports))
+    )
+
+
+def _smtp(
+    args: list[str], plain: Callable[[str], str], ports: tuple[int, ...] | None = SMTP_PORTS
+) -> Smtp:
+    """`smtp HOST [PORT]`, also `HOST:PORT` and `[V6]:PORT` as people paste them.
+
+    `ports`: the ports the probe connects to (None: any, the terminal's rule).
+    """
     _arity("smtp", args, 1, 2)
     host_word, attached = host_and_port(clean(args[0]).text if "://" in args[0] else args[0])
     host_word = plain(host_word)
+    if any(ch.isspace() for ch in host_word):
+        raise _spaced(host_word, ["smtp", host_word, *args[1:]], 1)
     if attached is not None and len(args) == 2:
         raise UsageError(
             _("Give the port once: `smtp {host_word} {attached}`.").format(
@@ -709,10 +829,12 @@ def _smtp(args: list[str], plain: Callable[[str], str], any_port: bool = False) 
         word = plain(args[1])
         given = port_number(word)
         if given is None:
-            raise _not_a_port(word, any_port)
+            raise _not_a_port(word, ports)
         port = given
     if not 0 < port < 65536:
-        raise _not_a_port(str(port), any_port)
+        raise _not_a_port(str(port), ports)
+    if ports is not None and port not in ports:
+        raise _port_refused(port, ports)
     host = check_target(host_word, public=False)
     return Smtp(host, port, display=shown(host_word, host))
 

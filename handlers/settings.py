@@ -14,6 +14,9 @@ from handlers.dns.politeness import DEFAULT_PER_LIST_RATE
 from handlers.dns.resolver import DEFAULT_CACHE_SIZE
 from handlers.pools import Pool
 
+#: The ports the SMTP probe reaches from Slack unless SMTPCHECK_SMTP_PORTS says otherwise.
+SMTP_PORTS: tuple[int, ...] = (25, 465, 587, 2525)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -42,7 +45,7 @@ class Settings:
     #: Let the SMTP probe reach private and loopback addresses (tests, labs).
     allow_private_targets: bool = False
     #: Ports the SMTP probe connects to; anything else is refused (no port scanning).
-    smtp_ports: tuple[int, ...] = (25, 465, 587, 2525)
+    smtp_ports: tuple[int, ...] = SMTP_PORTS
     #: Ports that speak TLS from the first byte (SMTPS) instead of STARTTLS.
     smtp_implicit_tls_ports: tuple[int, ...] = (465,)
     #: CA bundle for the probe's certificate checks; None means the system's CAs.

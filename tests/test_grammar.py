@@ -267,12 +267,78 @@ def test_smtp_host_port_as_pasted(text: str, expected: Smtp) -> None:
         ("51.158.10.22 bob@example.com", "the domain is example.com: use `example.com`"),
         ("smtp mx.example.com:2525 587", "Give the port once"),
         ("smtp mx.example.com:99999", "is not a port number"),
+        ("mx 51.159.20.30", "use `ptr 51.159.20.30`, or `smtp 51.159.20.30` to probe it"),
+        ("dkim 51.159.20.30", "`ptr 51.159.20.30` gives its name and `smtp 51.159.20.30`"),
+        ("dkim 51.159.20.30 example.com s1", "`dkim example.com s1`"),
+        ("dmarc 51.159.20.30", "`dmarc DOMAIN 51.159.20.30`"),
+        ("dmarc 51.159.20.30 example.com", "`dmarc example.com 51.159.20.30`"),
+        ("spf 'exa mple.com'", "“exa mple.com” has a space in it"),
+        ("spf 'exa mple.com'", "write `spf example.com`"),
+        ('spf "exa mple.com" 51.158.10.22', "write `spf example.com 51.158.10.22`"),
+        ("spf “exa mple.com”", "write `spf example.com`"),
+        ("spf exa mple.com", "“exa mple.com” has a space in it"),
+        ("51.158.10.22 'exa mple.com'", "write `51.158.10.22 example.com`"),
+        ("smtp 'mx.exa mple.com' 587", "write `smtp mx.example.com 587`"),
+        ("spf 'a b'", "“a b” has a space in it, and no address or domain has one."),
     ],
 )
 def test_recognisable_slips_get_a_suggestion(text: str, says: str) -> None:
     with pytest.raises(UsageError) as info:
         parse(text)
     assert says in str(info.value)
+
+
+def test_a_quoted_pool_name_stays_a_pool_name() -> None:
+    from bot.grammar import Monitor
+
+    assert parse('monitor "Frankfurt egress" every 2h') == Monitor("Frankfurt egress", 120)
+    assert parse("spf 'example.com") == Spf("example.com")  # a quote never closed
+
+
+@pytest.mark.parametrize(
+    ("text", "ports", "expected"),
+    [
+        ("smtp mx.example.com 2526", (2526,), Smtp("mx.example.com", 2526)),
+        ("smtp mx.example.com:2526", (25, 2526), Smtp("mx.example.com", 2526)),
+        ("smtp mx.example.com", (25, 2526), Smtp("mx.example.com", 25)),
+        ("smtp mx.example.com 587", (25, 465, 587, 2525), Smtp("mx.example.com", 587)),
+    ],
+)
+def test_smtp_takes_the_ports_it_is_given(
+    text: str, ports: tuple[int, ...], expected: Smtp
+) -> None:
+    assert parse(text, ports=ports) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "ports", "says"),
+    [
+        ("smtp mx.example.com 25", (2526,), "connects only to port 2526 here, not to 25."),
+        ("smtp mx.example.com", (2526,), "connects only to port 2526 here, not to 25."),
+        ("smtp mx.example.com:587", (2526, 25), "only to ports 2526 or 25 here, not to 587."),
+        ("smtp mx.example.com 8025", (25, 465, 587, 2525), "ports 25, 465, 587 or 2525 here"),
+        (
+            "smtp mx.example.com x",
+            (2526, 25),
+            "x is not a port number: the SMTP probe connects to ports 2526 or 25.",
+        ),
+        (
+            "smtp mx.example.com 0",
+            (2526,),
+            "0 is not a port number: the SMTP probe connects to port 2526.",
+        ),
+    ],
+)
+def test_a_refused_port_names_the_ports_given(text: str, ports: tuple[int, ...], says: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(text, ports=ports)
+    assert says in str(info.value)
+
+
+def test_the_terminal_takes_any_port_whatever_the_ports() -> None:
+    assert parse("smtp mx.example.com 8025", any_port=True, ports=(25,)) == Smtp(
+        "mx.example.com", 8025
+    )
 
 
 def test_monitor_takes_a_range_up_to_a_slash_22_or_a_pool_name() -> None:

@@ -54,6 +54,12 @@ def build_app(config: SlackConfig, router: Router, client: AsyncWebClient) -> As
     )
     app.use(provide(router))
     app.use(choose_language(router.deps.locales))
-    app.use(access(config, RateLimiter(config.user_rate_per_minute)))
+    app.use(
+        access(
+            config,
+            RateLimiter(config.user_rate_per_minute),
+            router.deps.settings.smtp_ports,
+        )
+    )
     register_listeners(app)
     return app

@@ -322,7 +322,10 @@ class Incidents:
         self, command: Watch, conv: Conversation, client: AsyncWebClient
     ) -> Watch:
         """`@smtpcheck watch` in a thread: watch the address its first message is about."""
-        found = command_in(await first_message(client, conv.channel, str(conv.thread_ts)))
+        found = command_in(
+            await first_message(client, conv.channel, str(conv.thread_ts)),
+            self.deps.settings.smtp_ports,
+        )
         target = found.target if isinstance(found, Check) and not found.is_hostname else None
         if target is None:
             raise UsageError(

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from bot.slack.language import settle
 from bot.slack.router import Router
 from bot.slack.surfaces import MESSAGE_SHORTCUT, is_persons_direct_message
 from handlers.i18n import _, ngettext
+from handlers.settings import SMTP_PORTS
 
 log = logging.getLogger("smtpcheck.slack")
 
@@ -53,8 +54,11 @@ class Request:
     thread_ts: str | None = None
 
 
-def classify(body: Mapping[str, Any]) -> Request | None:
-    """The check-starting request in `body`, or None (link clicks, other events) to let pass."""
+def classify(body: Mapping[str, Any], ports: Sequence[int] = SMTP_PORTS) -> Request | None:
+    """The check-starting request in `body`, or None (link clicks, other events) to let pass.
+
+    `ports`: the SMTP ports the probe connects to, so a form the listener accepts counts.
+    """
     if "command" in body:
         return Request("command", str(body.get("user_id", "")), str(body.get("channel_id", "")))
     user = str((body.get("user") or {}).get("id", ""))
@@ -83,7 +87,7 @@ def classify(body: Mapping[str, Any]) -> Request | None:
     view = body.get("view") or {}
     if body.get("type") == "view_submission" and view.get("callback_id") == modal.CALLBACK_ID:
         try:
-            modal.commands_of(modal.read_form(view))
+            modal.commands_of(modal.read_form(view), ports)
         except modal.FormError:
             return None  # a form to fix starts no check: the listener shows what to fix
         origin = modal.Origin.from_metadata(view.get("private_metadata"))
@@ -188,14 +192,14 @@ def provide(router: Router) -> Callable[..., Awaitable[None]]:
 
 
 def access(
-    config: SlackConfig, limiter: RateLimiter
+    config: SlackConfig, limiter: RateLimiter, ports: Sequence[int] = SMTP_PORTS
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
     """Allow-lists of channels and users, and the per-person rate limit."""
 
     async def check_access(
         body: dict[str, Any], client: AsyncWebClient, next_: Next
     ) -> BoltResponse | None:
-        request = classify(body)
+        request = classify(body, ports)
         refused = refusal(config, limiter, request) if request else None
         if request is None or refused is None:
             await next_()

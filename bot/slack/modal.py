@@ -9,7 +9,7 @@ field it is about (`response_action: errors`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.grammar import Bounce, Command, Spf, UsageError, check_domain, parse
 from handlers.i18n import N_, _
+from handlers.settings import SMTP_PORTS
 
 CALLBACK_ID = "smtpcheck_check"
 
@@ -214,8 +215,11 @@ def _is_address(word: str) -> bool:
     return any(ch == ":" for ch in word) or word.replace(".", "").isdigit()
 
 
-def commands_of(form: Form) -> list[Command]:
-    """The commands the form asks for, read with the grammar; FormError says what to fix."""
+def commands_of(form: Form, ports: Sequence[int] = SMTP_PORTS) -> list[Command]:
+    """The commands the form asks for, read with the grammar; FormError says what to fix.
+
+    `ports`: the SMTP ports the probe connects to (SMTPCHECK_SMTP_PORTS).
+    """
     errors: dict[str, str] = {}
     domain: str | None = None
     target = form.target
@@ -232,7 +236,7 @@ def commands_of(form: Form) -> list[Command]:
             errors[TARGET_BLOCK] = str(exc)
     commands: list[Command] = []
     try:
-        commands = _commands(form.kind, target, domain, form.bounce, errors)
+        commands = _commands(form.kind, target, domain, form.bounce, errors, ports)
     except UsageError as exc:
         errors.setdefault(TARGET_BLOCK, str(exc))
     if errors:
@@ -241,7 +245,12 @@ def commands_of(form: Form) -> list[Command]:
 
 
 def _commands(
-    kind: str, target: str, domain: str | None, bounce: str, errors: dict[str, str]
+    kind: str,
+    target: str,
+    domain: str | None,
+    bounce: str,
+    errors: dict[str, str],
+    ports: Sequence[int] = SMTP_PORTS,
 ) -> list[Command]:
     if kind == "bounce":
         if not bounce:
@@ -264,7 +273,7 @@ def _commands(
         errors[TARGET_BLOCK] = _(NEED_TARGET)
         return []
     if kind == "smtp":
-        return [parse(f"smtp {target}")]
+        return [parse(f"smtp {target}", ports=ports)]
     if kind in ("bl", "ptr"):
         if domain is not None:
             errors[DOMAIN_BLOCK] = _(NO_DOMAIN_HERE)

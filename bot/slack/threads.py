@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -25,6 +26,7 @@ from bot.grammar import (
     parse,
     unslack,
 )
+from handlers.settings import SMTP_PORTS
 from handlers.targets import non_global_reason
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
@@ -116,7 +118,7 @@ def _plain(text: str) -> str:
     return plain
 
 
-def commands_in(text: str) -> list[Command]:
+def commands_in(text: str, ports: Sequence[int] = SMTP_PORTS) -> list[Command]:
     """Every check a message asks for, most specific first; [] when nothing is usable.
 
     A typed command wins; then a pasted bounce (explaining it checks the addresses it
@@ -127,7 +129,7 @@ def commands_in(text: str) -> list[Command]:
     if not plain:
         return []
     try:
-        parsed = parse(plain)
+        parsed = parse(plain, ports=ports)
         if not isinstance(parsed, Help):
             return [parsed]
     except UsageError:
@@ -145,9 +147,9 @@ def commands_in(text: str) -> list[Command]:
     return found[:MAX_TARGETS]
 
 
-def command_in(text: str) -> Command | None:
+def command_in(text: str, ports: Sequence[int] = SMTP_PORTS) -> Command | None:
     """What a thread's first message asks to check: a command, a bounce, an address or a name."""
-    found = commands_in(text)
+    found = commands_in(text, ports)
     return found[0] if found else None
 
 

@@ -415,6 +415,18 @@ def _silence(stream: TextIO) -> None:
         pass
 
 
+def command_line(words: Sequence[str]) -> str:
+    """The words as one line for the grammar; a word the shell kept whole despite a space
+    (`spf 'exa mple.com'`) is quoted, so the grammar names all of it. A bounce's text is
+    left as typed."""
+    if words and words[0].lower() == "bounce":
+        return " ".join(words)
+    return " ".join(
+        f'"{word}"' if any(ch.isspace() for ch in word) and '"' not in word else word
+        for word in words
+    )
+
+
 def reads_stdin(words: Sequence[str]) -> bool:
     """True for `bounce` alone or `bounce -`: the bounce comes on standard input."""
     return bool(words) and words[0].lower() == "bounce" and list(words[1:]) in ([], ["-"])
@@ -450,7 +462,7 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO, stdin: IO[Any]) -> int:
             command: Command = _with_flags(read_bounce(stdin, err), options)
         else:
             command = _with_flags(
-                parse(" ".join(options.words), widest_range=TERMINAL_MIN_PREFIX, any_port=True),
+                parse(command_line(options.words), widest_range=TERMINAL_MIN_PREFIX, any_port=True),
                 options,
             )
     except UsageError as exc:

@@ -115,8 +115,45 @@ def test_an_attached_bad_port_names_the_terminals_rule() -> None:
 def test_slack_keeps_its_ports_in_the_sentence() -> None:
     from bot.grammar import UsageError, parse
 
-    with pytest.raises(UsageError, match=r"\(25, 465, 587 or 2525\)"):
+    with pytest.raises(UsageError, match=r"connects to ports 25, 465, 587 or 2525\."):
         parse("smtp 8.8.8.8 ²")
+    with pytest.raises(UsageError, match=r"connects to ports 2526 or 587\."):
+        parse("smtp 8.8.8.8 ²", ports=(2526, 587))
+
+
+@pytest.mark.parametrize(
+    ("argv", "english", "french"),
+    [
+        (
+            ("mx", "51.159.20.30"),
+            "for the name of 51.159.20.30 use `ptr 51.159.20.30`, or `smtp 51.159.20.30` to probe it",
+            "pour le nom de 51.159.20.30, utilisez `ptr 51.159.20.30`, ou `smtp 51.159.20.30` pour la sonder",
+        ),
+        (
+            ("dkim", "51.159.20.30"),
+            "`dkim` takes a mail domain, not an address: `dkim DOMAIN`",
+            "`dkim` prend un domaine de messagerie, pas une adresse : `dkim DOMAINE`",
+        ),
+        (
+            ("dmarc", "51.159.20.30", "example.com"),
+            "`dmarc` takes the domain first: `dmarc example.com 51.159.20.30`.",
+            "`dmarc` prend d’abord le domaine : `dmarc example.com 51.159.20.30`.",
+        ),
+        (
+            ("spf", "exa mple.com"),  # the shell kept it one word
+            "“exa mple.com” has a space in it, and no address or domain has one: if it was split when pasted, write `spf example.com`.",
+            "« exa mple.com » contient une espace, ce qu’aucune adresse ni aucun domaine ne contient : s’il a été coupé en le collant, écrivez `spf example.com`.",
+        ),
+    ],
+)
+def test_slips_get_a_suggestion_in_the_terminal(
+    argv: tuple[str, ...], english: str, french: str, dns_server: DnsServer
+) -> None:
+    code, out, err = run(*argv)
+    assert code == 3 and out == "" and english in err, err
+    code, _, err = run(*argv, "--lang", "fr")
+    assert code == 3 and french in err, err
+    assert not dns_server.questions()  # told before any lookup
 
 
 @pytest.mark.parametrize(
@@ -180,16 +217,22 @@ def test_dkim_none_found_says_why_once(
             f"{IP} takes at most 1 word after it, its mail domain; I did not understand 'extra'.",
             f"Après {IP}, un seul mot est attendu, son domaine de messagerie",
         ),
-        # Hostile or odd text: the first word is judged first and named.
+        # Hostile or odd text: one argument the shell kept whole is named whole.
         (
             ["$(rm -rf /)"],
-            "$(rm is neither an IP address nor a host name with a dot.",
-            "$(rm n’est ni une adresse IP ni un nom d’hôte avec un point.",
+            "“$(rm -rf /)” has a space in it, and no address or domain has one.",
+            "« $(rm -rf /) » contient une espace, ce qu’aucune adresse ni aucun domaine ne contient.",
         ),
         (
             ["'; DROP TABLE reports;--"],
-            "DROP is neither an IP address nor a host name with a dot.",
-            "DROP n’est ni une adresse IP ni un nom d’hôte avec un point.",
+            "“; DROP TABLE reports;--” has a space in it, and no address or domain has one.",
+            "« ; DROP TABLE reports;-- » contient une espace, ce qu’aucune adresse ni aucun domaine ne contient.",
+        ),
+        # Typed as separate words, the first word is judged first and named.
+        (
+            ["$(rm", "/)"],
+            "$(rm is neither an IP address nor a host name with a dot.",
+            "$(rm n’est ni une adresse IP ni un nom d’hôte avec un point.",
         ),
         (
             ["<script>alert(1)</script>"],

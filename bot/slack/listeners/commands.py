@@ -9,6 +9,7 @@ comes back to this channel.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -42,11 +43,12 @@ async def smtpcheck_command(
         await _open_modal(client, command)
         return
     text = str(command.get("text") or "")
-    parsed = _parse(text)
+    ports = router_of(context).deps.settings.smtp_ports
+    parsed = _parse(text, ports)
     if isinstance(parsed, UsageError | Help):
         # The ack itself is the answer: wait for the person's language, and say it in that.
         await settle()
-        parsed = _parse(text)
+        parsed = _parse(text, ports)
     if isinstance(parsed, UsageError):
         await ack(response_type="ephemeral", text=blocks.esc(bad_input(str(parsed))))
         return
@@ -63,10 +65,10 @@ async def smtpcheck_command(
     await router_of(context).dispatch(client, parsed, conv)
 
 
-def _parse(text: str) -> Command | UsageError:
+def _parse(text: str, ports: Sequence[int]) -> Command | UsageError:
     """The command, or why not (its sentence in the language of the moment)."""
     try:
-        return parse(text)
+        return parse(text, ports=ports)
     except UsageError as exc:
         return exc
 

@@ -50,7 +50,7 @@ async def on_mention(
     words = unslack(str(event.get("text") or "")).strip()
     if words:
         try:
-            parsed = parse(words)
+            parsed = parse(words, ports=router.deps.settings.smtp_ports)
         except UsageError as exc:
             reply = blocks.esc(bad_input(str(exc)))
             await guarded(client, conv, lambda: tell(client, conv, reply))
@@ -66,7 +66,9 @@ async def on_mention(
 async def _from_parent(
     client: AsyncWebClient, router: Router, conv: Conversation, thread: str
 ) -> None:
-    command = command_in(await first_message(client, conv.channel, thread))
+    command = command_in(
+        await first_message(client, conv.channel, thread), router.deps.settings.smtp_ports
+    )
     if command is None:
         await tell(client, conv, _(NOTHING_FOUND))
         return

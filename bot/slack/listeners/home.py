@@ -84,7 +84,7 @@ async def on_recheck(
     conv = await direct_conversation(client, user)
     try:
         text, report_id = home.read_recheck_value(str(body["actions"][0]["value"]))
-        command = parse(text)
+        command = parse(text, ports=router.deps.settings.smtp_ports)
     except (ValueError, KeyError, UsageError):
         await router.unreadable(client, conv)
         return

@@ -7,6 +7,7 @@ in the grammar but names an address, a host name or a bounce is checked like a t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,6 +21,7 @@ from bot.slack.language import settle
 from bot.slack.router import router_of
 from bot.slack.surfaces import is_persons_direct_message
 from bot.slack.threads import commands_in
+from handlers.settings import SMTP_PORTS
 
 
 def register(app: AsyncApp) -> None:
@@ -30,13 +32,13 @@ def register(app: AsyncApp) -> None:
 COMMAND_WORDS = 3
 
 
-def prose_commands(text: str) -> list[Command]:
+def prose_commands(text: str, ports: Sequence[int] = SMTP_PORTS) -> list[Command]:
     """What a message the grammar refused names: a pasted bounce, or prose with addresses.
 
     A short line keeps the grammar's sentence ("spf takes a domain first"), which helps
     more than guessing at what was meant.
     """
-    found = commands_in(text)
+    found = commands_in(text, ports)
     if any(isinstance(c, Bounce) for c in found) or len(text.split()) > COMMAND_WORDS:
         return found
     return []
@@ -55,13 +57,14 @@ async def on_message(
         team=event.get("team"),
     )
     text = str(event.get("text") or "")
+    ports = router_of(context).deps.settings.smtp_ports
     commands: list[Command]
     try:
-        parsed = parse(text)
+        parsed = parse(text, ports=ports)
         commands = [] if isinstance(parsed, Help) else [parsed]
         reply = blocks.usage_text(usage())
     except UsageError as exc:
-        commands = prose_commands(text)
+        commands = prose_commands(text, ports)
         reply = blocks.usage_text(usage(str(exc)))
     if not commands:
 

@@ -59,11 +59,11 @@ async def on_message_shortcut(
         response_url=shortcut.get("response_url"),
         team=(shortcut.get("team") or {}).get("id"),
     )
-    commands = commands_in(message_text(message))
+    router = router_of(context)
+    commands = commands_in(message_text(message), router.deps.settings.smtp_ports)
     if not commands:
         await guarded(client, conv, lambda: tell(client, conv, _(NOTHING_USABLE)))
         return
-    router = router_of(context)
     for command in commands:
         await router.dispatch(client, command, conv)
 

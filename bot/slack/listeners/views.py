@@ -31,13 +31,14 @@ async def on_check_submitted(
     client: AsyncWebClient,
     context: dict[str, Any],
 ) -> None:
+    ports = router_of(context).deps.settings.smtp_ports
     try:
-        commands = commands_of(read_form(view))
+        commands = commands_of(read_form(view), ports)
     except FormError:
         # The ack shows what to fix: wait for the person's language, and say it in that.
         await settle()
         try:
-            commands = commands_of(read_form(view))
+            commands = commands_of(read_form(view), ports)
         except FormError as exc:
             await ack(response_action="errors", errors=exc.errors)
             return
