@@ -11,7 +11,7 @@ import pytest
 from bot.store import Store
 from handlers.dns.resolver import Resolver
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import ANSWER_TIMEOUT, SILENCE_TIMEOUT, DnsServer
 from tests.support.fake_slack import FakeSlack
 
 # Nothing in the suite may ever ask the machine's own resolver: point every lookup at a
@@ -41,8 +41,14 @@ def dns_server(
 
 @pytest.fixture
 def resolver(dns_server: DnsServer) -> Resolver:
-    """A resolver talking only to the test DNS server, with a short timeout."""
-    return Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+    """A resolver talking only to the test DNS server, for questions it answers."""
+    return Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
+
+
+@pytest.fixture
+def short_resolver(dns_server: DnsServer) -> Resolver:
+    """The same with a short timeout, for tests that need a timeout to fire."""
+    return Resolver([(dns_server.host, dns_server.port)], timeout=SILENCE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -166,9 +166,9 @@ async def test_ipv6_unconfirmed_when_only_ipv4_back(
     assert result.status == "fail" and not result.forward_confirmed
 
 
-async def test_ptr_timeout_is_error(resolver: Resolver, dns_server: DnsServer) -> None:
+async def test_ptr_timeout_is_error(short_resolver: Resolver, dns_server: DnsServer) -> None:
     dns_server.misbehave("in-addr.arpa", "timeout")
-    result = await check_ptr(IP, resolver, SETTINGS)
+    result = await check_ptr(IP, short_resolver, SETTINGS)
     assert result.status == "error"
     assert "no answer" in result.summary
     assert result.advice == []

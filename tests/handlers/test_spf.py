@@ -129,7 +129,9 @@ async def test_temperror_servfail(resolver: Resolver, dns_server: DnsServer) -> 
     assert "nameservers" in result.advice[0].text
 
 
-async def test_temperror_timeout_in_include(resolver: Resolver, dns_server: DnsServer) -> None:
+async def test_temperror_timeout_in_include(
+    short_resolver: Resolver, dns_server: DnsServer
+) -> None:
     """A silent include gives up as temperror after one question, rather than hang.
 
     The outcome and the questions asked prove it; HANG_GUARD only turns a hang into a
@@ -137,7 +139,7 @@ async def test_temperror_timeout_in_include(resolver: Resolver, dns_server: DnsS
     """
     dns_server.add(DOMAIN, "TXT", "v=spf1 include:_spf.slow-dns.net -all")
     dns_server.misbehave("slow-dns.net", "timeout")
-    result = await asyncio.wait_for(check_spf(DOMAIN, IP, resolver, SETTINGS), HANG_GUARD)
+    result = await asyncio.wait_for(check_spf(DOMAIN, IP, short_resolver, SETTINGS), HANG_GUARD)
     assert (result.status, result.result) == ("error", "temperror")
     assert "lookup_failed" in codes(result)
     # one question for review and evaluation together; resends stay within its one budget

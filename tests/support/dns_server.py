@@ -33,6 +33,14 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
+#: Seconds a question may take where the test DNS server is meant to answer. Generous: the
+#: server is a thread of the test process, and on a loaded machine (2 cores, other work
+#: running) an answer that is coming can take longer than half a second. A question that
+#: does get its answer costs none of this, so the suite is no slower for it.
+ANSWER_TIMEOUT = 5.0
+#: Seconds for tests whose point is a question never answered: they wait this out.
+SILENCE_TIMEOUT = 0.5
+
 Behaviour = Literal["timeout", "servfail", "refused"]
 
 
