@@ -632,8 +632,6 @@ def parse(
                 ).format(value=_show(" ".join(args)))
             )
         return check_range(words[0], widest_range)
-    if args and _split_name(words[0], args[0]):
-        raise _spaced(f"{words[0]} {args[0]}", [words[0] + args[0], *args[1:]], 0)
     target = check_target(words[0])  # a word that is no target says so first
     if len(args) > 1:
         raise UsageError(
@@ -655,9 +653,11 @@ _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`"}
 
 
 def _words(text: str) -> list[str]:
-    """`text` split at whitespace, but a quoted span stays one word: `'exa mple.com'`.
+    """`text` split at whitespace, but a quoted span of broken pieces stays one word:
+    `'exa mple.com'` ("exa" is nothing on its own), so its sentence can name all of it.
 
-    A quote that is never closed leaves the words as they were.
+    A quoted span whose every piece stands alone (`"51.158.10.22 example.com"`) is those
+    words; a quote that is never closed leaves the words as they were.
     """
     out: list[str] = []
     pending: list[str] = []
@@ -666,7 +666,10 @@ def _words(text: str) -> list[str]:
         if pending:
             pending.append(word)
             if word.rstrip(",;.:").endswith(closing):
-                out.append(" ".join(pending))
+                if all(_stands_alone(piece) for piece in pending):
+                    out.extend(pending)
+                else:
+                    out.append(" ".join(pending))
                 pending = []
             continue
         close = _QUOTES.get(word[0])
@@ -677,12 +680,10 @@ def _words(text: str) -> list[str]:
     return out + pending
 
 
-def _split_name(first: str, second: str) -> bool:
-    """`exa mple.com`: two words that are no name apart and one name together."""
-    if _looks_like_ip(first) or _looks_like_ip(second) or _name(first) is not None:
-        return False
-    joined = _name(first + second)
-    return joined is not None and "." in first + second
+def _stands_alone(piece: str) -> bool:
+    """A piece of a quoted span that is an address or a host name by itself."""
+    word = clean(piece).text
+    return _looks_like_ip(word) or _name(word) is not None
 
 
 def _spaced(word: str, words: list[str], at: int) -> UsageError:
@@ -737,8 +738,6 @@ def _spf(args: list[str]) -> Spf:
     """
     _arity("spf", args, 1, 2)
     first = args[0]
-    if len(args) == 2 and _split_name(first, args[1]):
-        raise _spaced(f"{first} {args[1]}", ["spf", first + args[1]], 1)
     if _looks_like_ip(first):
         if len(args) == 2 and not _looks_like_ip(args[1]):
             raise UsageError(

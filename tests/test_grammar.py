@@ -276,9 +276,8 @@ def test_smtp_host_port_as_pasted(text: str, expected: Smtp) -> None:
         ("spf 'exa mple.com'", "write `spf example.com`"),
         ('spf "exa mple.com" 51.158.10.22', "write `spf example.com 51.158.10.22`"),
         ("spf “exa mple.com”", "write `spf example.com`"),
-        ("spf exa mple.com", "“exa mple.com” has a space in it"),
         ("51.158.10.22 'exa mple.com'", "write `51.158.10.22 example.com`"),
-        ("smtp 'mx.exa mple.com' 587", "write `smtp mx.example.com 587`"),
+        ("smtp 'm x.example.com' 587", "write `smtp mx.example.com 587`"),
         ("spf 'a b'", "“a b” has a space in it, and no address or domain has one."),
     ],
 )
@@ -293,6 +292,9 @@ def test_a_quoted_pool_name_stays_a_pool_name() -> None:
 
     assert parse('monitor "Frankfurt egress" every 2h') == Monitor("Frankfurt egress", 120)
     assert parse("spf 'example.com") == Spf("example.com")  # a quote never closed
+    # A quoted span whose pieces each stand alone is those words.
+    assert parse('"51.158.10.22 example.com"') == Check("51.158.10.22", "example.com")
+    assert parse("spf 'example.com 51.158.10.22'") == Spf("example.com", "51.158.10.22")
 
 
 @pytest.mark.parametrize(
