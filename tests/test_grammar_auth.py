@@ -26,8 +26,11 @@ def test_the_full_check_still_takes_a_domain() -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("dmarc 51.158.10.22", "takes a domain first"),
-        ("dkim 51.158.10.22 s1", "takes a domain first"),
+        (
+            "dmarc 51.158.10.22",
+            "takes a mail domain first, then the address: `dmarc DOMAIN 51.158.10.22`",
+        ),
+        ("dkim 51.158.10.22 s1", "takes a mail domain, not an address"),
         ("dmarc bob@example.com", "use `dmarc example.com`"),
         ("dmarc example.com not-an-ip", "not an IP address"),
         ("dmarc", "needs more"),
