@@ -20,7 +20,7 @@ from handlers.dnsbl import (
     reversed_address,
 )
 from handlers.settings import Settings
-from tests.support.dns_server import DnsServer, reverse_name
+from tests.support.dns_server import ANSWER_TIMEOUT, DnsServer, reverse_name
 
 IP = "51.158.10.22"
 #: Seconds after which a check that should end is taken as hung: a liveness bound far above
@@ -330,7 +330,9 @@ async def test_selftest_is_cached_per_resolver_until_ttl(dns_server: DnsServer) 
     ticks = itertools.count()
     # The resolver's own cache always expires, so only the self-test cache can save questions.
     resolver = Resolver(
-        [(dns_server.host, dns_server.port)], timeout=0.5, clock=lambda: next(ticks) * 1e6
+        [(dns_server.host, dns_server.port)],
+        timeout=ANSWER_TIMEOUT,
+        clock=lambda: next(ticks) * 1e6,
     )
     now = [1000.0]
     cache = SelfTestCache(clock=lambda: now[0])
@@ -352,7 +354,7 @@ async def test_selftest_is_cached_per_resolver_until_ttl(dns_server: DnsServer) 
     now[0] += 2
     await check_dnsbl(IP, resolver, s, cache=cache)
     assert (asked(positive), asked(negative)) == (2, 2)
-    other = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+    other = Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
     await check_dnsbl(IP, other, s, cache=cache)
     assert asked(positive) == 3  # another resolver may get other answers: its own test
 
@@ -443,7 +445,9 @@ async def test_major_unavailable_is_warn_and_all_unavailable_is_error(
     assert result.status == "warn"
     assert any("could not vouch" in n.lower() for n in result.notes)
     dns_server.misbehave(minor.zone, "refused")
-    fresh = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)  # no cached answers
+    fresh = Resolver(
+        [(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT
+    )  # no cached answers
     result = await run(IP, fresh, settings(major, minor))
     assert result.status == "error" and result.clean == []
 

@@ -11,7 +11,7 @@ from handlers.mx import check_mx
 from handlers.pools import Pool
 from handlers.ptr import check_ptr, reverse_name
 from handlers.settings import Settings
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import ANSWER_TIMEOUT, DnsServer
 
 IP = "51.158.10.22"
 ZEN = next(z for z in builtin() if z.zone == "zen.spamhaus.org")
@@ -72,7 +72,7 @@ async def test_reverse_dns_in_french(dns_server: DnsServer, resolver: Resolver) 
         missing = await check_ptr(IP, resolver, Settings(timeout=0.5))
         dns_server.add(reverse_name(IP), "PTR", "51-158-10-22.dyn.example-isp.net.")
         dns_server.add("51-158-10-22.dyn.example-isp.net", "A", IP)
-        fresh = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+        fresh = Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
         generic = await check_ptr(IP, fresh, Settings(timeout=0.5))
     assert missing.status == "fail"
     assert missing.summary == "51.158.10.22 n’a pas d’enregistrement PTR (DNS inverse)"

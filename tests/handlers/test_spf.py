@@ -12,7 +12,7 @@ from handlers.dns.resolver import Resolver
 from handlers.settings import Settings
 from handlers.spf import SpfResult, check_spf, normalise_domain
 from handlers.spf_review import review_spf
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import ANSWER_TIMEOUT, DnsServer
 
 IP = "51.158.10.22"
 IP6 = "2a01:4f8:10a::25"
@@ -374,8 +374,8 @@ async def test_concurrent_evaluations_keep_their_own_binding(
     dns_server: DnsServer,
 ) -> None:
     dns_server.add(DOMAIN, "TXT", "v=spf1 ip4:51.158.10.0/24 -all")
-    first = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
-    second = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+    first = Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
+    second = Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
     results = await asyncio.gather(
         *(
             check_spf(DOMAIN, f"51.158.{10 + i % 2}.{i}", r, SETTINGS)

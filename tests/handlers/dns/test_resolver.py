@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from handlers.dns.resolver import NameserverSpecError, Resolver, parse_nameservers
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import ANSWER_TIMEOUT, DnsServer
 
 
 def test_parse_nameservers_forms() -> None:
@@ -66,7 +66,9 @@ async def test_failures_told_apart(
 
 async def test_cache_honours_ttl(dns_server: DnsServer) -> None:
     now = [1000.0]
-    resolver = Resolver([(dns_server.host, dns_server.port)], timeout=0.5, clock=lambda: now[0])
+    resolver = Resolver(
+        [(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT, clock=lambda: now[0]
+    )
     dns_server.add("ttl.example.net", "A", "51.158.10.1", ttl=30)
     await resolver.lookup("ttl.example.net", "A")
     await resolver.lookup("TTL.example.net.", "A")
@@ -128,7 +130,9 @@ async def test_cap_on_questions_in_flight(dns_server: DnsServer) -> None:
 async def test_long_ttls_are_capped(dns_server: DnsServer) -> None:
     """A day-long TTL is kept five minutes at most: a delisting must show up soon."""
     now = [0.0]
-    resolver = Resolver([(dns_server.host, dns_server.port)], timeout=0.5, clock=lambda: now[0])
+    resolver = Resolver(
+        [(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT, clock=lambda: now[0]
+    )
     dns_server.add("long.example.net", "A", "51.158.10.3", ttl=86400)
     await resolver.lookup("long.example.net", "A")
     now[0] += 299

@@ -16,7 +16,7 @@ import pytest
 from handlers.catalogue import Zone
 from handlers.dns.resolver import Resolver
 from handlers.dns.wire import NOT_OURS, UdpClient, encode_question, parse_reply
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import ANSWER_TIMEOUT, DnsServer
 
 ZONE = Zone(
     zone="bl.example-bl.net",
@@ -163,7 +163,7 @@ async def test_closing_a_resolver_releases_its_sockets(dns_server: DnsServer) ->
     """Re-checks and watch runs use a fresh resolver each time: it must not leak sockets."""
     before = _open_fds()
     for _ in range(20):
-        resolver = Resolver([(dns_server.host, dns_server.port)], timeout=0.5)
+        resolver = Resolver([(dns_server.host, dns_server.port)], timeout=ANSWER_TIMEOUT)
         await resolver.lookup(NAME, "A", zone=ZONE)
         resolver.close()
     await asyncio.sleep(0)  # transports finish closing on the next loop turn
