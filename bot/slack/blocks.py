@@ -198,6 +198,25 @@ def title_of(name: str) -> str:
     return _(TITLES[name]) if name in TITLES else name
 
 
+def _names_itself(name: str, summary: str) -> bool:
+    """Whether `summary` already opens with its check's name ("DKIM: key at…",
+    "PTR mail.example.net resolves back…"): its title, or the short name ("PTR")."""
+    head = summary.lstrip().casefold()
+    for said in (title_of(name), TITLES.get(name, name), name):
+        word = said.casefold()
+        if word and head.startswith(word) and not head[len(word) : len(word) + 1].isalnum():
+            return True
+    return False
+
+
+def labelled(name: str, summary: str) -> str:
+    """`summary` introduced by its check's title ("Blocklists: Listed on 2 of 31…"), unless
+    it names the check already: a line never reads "DKIM: DKIM: key at…"."""
+    if _names_itself(name, summary):
+        return summary
+    return _("{check}: {summary}").format(check=title_of(name), summary=summary)
+
+
 # ---- the Re-check button's value -----------------------------------------------------
 
 
@@ -628,7 +647,7 @@ def fallback_text(reports: Sequence[JSON], changes: Sequence[str] | None = None)
     lines = []
     for report in reports:
         summaries = [
-            f"{title_of(str(name))}: {check.get('summary') or check.get('status')}"
+            labelled(str(name), str(check.get("summary") or check.get("status")))
             for name, check in (report.get("checks") or {}).items()
             if isinstance(check, Mapping) and check.get("status") != "skipped"
         ]

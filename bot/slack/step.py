@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.slack.blocks import clip, title_of, verdict_words
+from bot.slack.blocks import clip, labelled, verdict_words
 from handlers.i18n import _
 
 #: Workflow Builder shows outputs in messages; a summary longer than a message is no use.
@@ -31,7 +31,7 @@ def _one(report: Mapping[str, Any]) -> str:
         if not isinstance(check, Mapping) or check.get("status") == "skipped":
             continue
         summary = str(check.get("summary") or check.get("status") or "").strip().rstrip(".")
-        parts.append(_("{check}: {summary}.").format(check=title_of(str(name)), summary=summary))
+        parts.append(labelled(str(name), summary) + ".")
     return " ".join(parts)
 
 
