@@ -642,7 +642,7 @@ async def probe_smtp(host: str, port: int, resolver: Resolver, settings: Setting
     )
     refusal = port_refusal(port, settings)
     if refusal is not None:
-        return _forbidden(base, refusal)
+        return _forbidden(base, refusal, _port_advice(port, settings))
     addresses, dns_problem = await resolve_addresses(host, resolver)
     base.addresses = addresses
     if dns_problem is not None:
@@ -717,18 +717,26 @@ async def _ptr_names(address: str, resolver: Resolver) -> list[str]:
     return sorted(answer.records) if answer.outcome == "answer" else []
 
 
-def _forbidden(result: SmtpResult, reason: str) -> SmtpResult:
+def _port_advice(port: int, settings: Settings) -> str:
+    """What to do about a port the probe does not reach: the port is the matter, not where."""
+    return _(
+        "Port {port} is not a mail port this probe reaches: it connects only to {allowed}, so it "
+        "cannot be used to scan other services. Probe the mail server on one of those ports; if "
+        "port {port} really serves SMTP, the operator can add it to SMTPCHECK_SMTP_PORTS."
+    ).format(port=port, allowed=", ".join(str(p) for p in settings.smtp_ports))
+
+
+def _forbidden(result: SmtpResult, reason: str, advice: str | None = None) -> SmtpResult:
+    """Not probed, for `reason`; `advice` says what to do (by default: a target that is not
+    a public address)."""
     result.failure = "forbidden"
     result.status = "error"
     result.summary = _("Not probed: {reason}").format(reason=reason)
-    result.advice = [
-        Advice(
-            _(
-                "The SMTP probe only connects to public addresses, so it cannot be used to "
-                "reach inside a network: {reason}."
-            ).format(reason=reason)
-        )
-    ]
+    said = advice or _(
+        "The SMTP probe only connects to public addresses, so it cannot be used to "
+        "reach inside a network: {reason}."
+    ).format(reason=reason)
+    result.advice = [Advice(said)]
     return result
 
 
