@@ -288,7 +288,7 @@ def test_french_help_has_french_headings() -> None:
     ("lang", "says"),
     [
         ("en", "The SMTP probe only connects to public addresses, so it cannot be used"),
-        ("fr", "La sonde SMTP ne se connecte qu’à des adresses publiques : elle ne peut pas"),
+        ("fr", "La sonde SMTP ne se connecte qu’à des adresses publiques ; elle ne peut donc pas"),
     ],
 )
 def test_a_refused_probe_does_not_list_slacks_ports(
