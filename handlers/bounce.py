@@ -93,6 +93,9 @@ class BounceResult(CheckResult):
     blocklists: list[str] = field(default_factory=list)
     kind: Kind = "unknown"
     explanation: str = ""
+    #: The pieces of `explanation` that come from the bounce itself (the receiver, the
+    #: lists, domain and addresses it names): a chat shows them quoted, the rest is ours.
+    quoted: list[str] = field(default_factory=list)
     #: DNS zones the text names (e.g. zen.spamhaus.org), lower case.
     zones: list[str] = field(default_factory=list)
     #: Where `ips` came from: the rejection itself, or (weaker) the Received headers.
@@ -941,6 +944,7 @@ def explain_bounce(text: str) -> BounceResult:
             names=names,
             domain=domain,
         ),
+        quoted=[q for q in (who, *names, domain, *ips) if q],
         zones=zones,
         ip_source=ip_source,
         domain=domain,

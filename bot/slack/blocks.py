@@ -167,6 +167,30 @@ def _fact(line: str) -> str:
     return f"{esc(label)}: {_code(value)}"
 
 
+def quoting(text: str, quoted: Sequence[object]) -> str:
+    """Our own sentence `text` as plain mrkdwn, with the pieces of it in `quoted` (text taken
+    from a bounce, a server, a user) as code spans: those cannot link or format."""
+    pieces = sorted({str(q) for q in quoted if str(q).strip()}, key=len, reverse=True)
+    if not pieces:
+        return esc(text)
+    out: list[str] = []
+    at = 0
+    for match in re.finditer("|".join(re.escape(p) for p in pieces), text):
+        out += [esc(text[at : match.start()]), _code(match.group())]
+        at = match.end()
+    return "".join([*out, esc(text[at:])])
+
+
+def _bounce_text(check: JSON) -> str:
+    """A bounce's facts, then its explanation: our words plain, what the bounce said quoted
+    (a report kept from before `quoted` existed shows its explanation quoted whole)."""
+    quoted = check.get("quoted") or []
+    explained = [quoting(str(check["explanation"]), quoted)] if check.get("explanation") else []
+    facts = LINES["bounce"]({k: v for k, v in check.items() if k != "explanation"})
+    summary = [esc(check["summary"])] if check.get("summary") else []
+    return fit([*summary, *(_fact(line) for line in facts), *explained])
+
+
 def plain(text: str) -> str:
     """Text for plain_text fields (headers, button labels): Slack does not parse them, but
     angle brackets still look like markup, and a bidi override or zero-width character
@@ -452,6 +476,8 @@ def check_text(name: str, check: JSON, target: str, advised: frozenset[str] = fr
         body = _ptr_text(check, target)
     elif name == "spf":
         body = _spf_text(check, advised)
+    elif name == "bounce" and isinstance(check.get("quoted"), list):
+        body = _bounce_text(check)
     elif name in LINES:
         summary = [esc(check.get("summary", ""))] if check.get("summary") else []
         shown = esc if name in OWN_LINES else _fact
