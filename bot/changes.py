@@ -53,9 +53,48 @@ def is_clean(report_json: Mapping[str, Any]) -> bool:
     return report_json.get("verdict") == "ok"
 
 
+def check_kind(report: Mapping[str, Any]) -> str:
+    """Which check a report is: full, bl, ptr, spf, smtp, mx, egress, bounce, range."""
+    checks = report.get("checks")
+    names = set(checks) if isinstance(checks, Mapping) else set()
+    for kind in ("bounce", "egress", "range", "smtp", "mx"):
+        if kind in names:
+            return kind
+    if {"dnsbl", "ptr"} <= names:
+        return "full"
+    if names == {"dnsbl"}:
+        return "bl"
+    if names == {"ptr"}:
+        return "ptr"
+    return sorted(names)[0] if names else "-"
+
+
+def scope(report: Mapping[str, Any]) -> tuple[str, tuple[str, ...], Any]:
+    """What a report checked: its kind, the mail domains its checks ran for, the SMTP port.
+    Two reports compare only when their scopes are equal (a PTR-only check against a full
+    one would read "verdict fail → ok" though nothing changed)."""
+    checks = _checks(report)
+    domains = sorted(
+        {
+            str(check["domain"]).lower()
+            for check in checks.values()
+            if isinstance(check, Mapping) and check.get("domain") and _status(check) != "skipped"
+        }
+    )
+    smtp = checks.get("smtp")
+    port = smtp.get("port") if isinstance(smtp, Mapping) else None
+    return check_kind(report), tuple(domains), port
+
+
+def same_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether `old` and `new` are the same check of the same things (see `scope`)."""
+    return scope(old) == scope(new)
+
+
 def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Change]:
-    """Every change from `old` to `new`, the verdict first."""
-    if old is None:
+    """Every change from `old` to `new`, the verdict first; nothing when they are not the
+    same check (`same_check`): those are not compared."""
+    if old is None or not same_check(old, new):
         return []
     out: list[Change] = []
     old_checks = _checks(old)

@@ -254,10 +254,12 @@ def test_carry_forward_keeps_what_a_timeout_hides() -> None:
     assert baseline["checks"]["spf"]["result"] == "softfail"
     assert blind["checks"]["dnsbl"]["unavailable"] == [gone]  # the input is not changed
     # So the answer that comes back later is seen as the delisting it is.
-    later = report([], [BARRACUDA, "bl.spamcop.net"], verdict="ok")
+    # (the same check: SPF of the same domain; a check without it is not compared)
+    later = report([], [BARRACUDA, "bl.spamcop.net"], verdict="ok", spf=spf("softfail"))
     assert "delisted from SpamCop" in changes(baseline, later)
     assert changes(blind, later) == [
         "verdict fail → ok",
         "SpamCop could be checked again: not listed",
         "PTR could be checked again: mail.example-mail.net confirms",
+        "SPF could be checked again: softfail",
     ]

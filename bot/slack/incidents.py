@@ -26,8 +26,8 @@ from bot.slack import blocks
 from bot.slack.delivery import CANNOT_POST, deliver, tell
 from bot.slack.deps import Conversation, Deps
 from bot.slack.threads import command_in, first_message
+from bot.store import HISTORY_NOTE, MonitorExistsError, Store, WatchExistsError, history_lines
 from bot.store import Monitor as MonitorRow
-from bot.store import MonitorExistsError, Store, WatchExistsError, history_lines
 from bot.store import Watch as WatchRow
 from bot.watches import Undeliverable, WatchRunner
 from handlers import i18n
@@ -210,7 +210,7 @@ class Incidents:
             title = _("*History of {target}* (newest first, UTC)").format(
                 target=blocks.esc(command.target)
             )
-            text = f"{title}\n```{body}```"
+            text = f"{title}\n```{body}```\n{blocks.esc(_(HISTORY_NOTE))}"
         if conv.thread_ts and not conv.response_url:  # a mention in a thread: the team asked
             shown = blocks.notice(text)
             await client.chat_postMessage(

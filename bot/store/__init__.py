@@ -2,6 +2,7 @@
 
 from bot.store.database import (
     DEFAULT_URL,
+    HISTORY_NOTE,
     MAX_INTERVAL,
     MIN_INTERVAL,
     WATCH_LIFETIME,
@@ -33,6 +34,7 @@ from bot.store.schema import deliveries, metadata, monitor_chunks, monitors, rep
 
 __all__ = [
     "DEFAULT_URL",
+    "HISTORY_NOTE",
     "MAX_INTERVAL",
     "MIN_INTERVAL",
     "MONITOR_DEFAULT_INTERVAL",

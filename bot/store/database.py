@@ -31,11 +31,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot.changes import changes
+from bot.changes import changes, check_kind, same_check
 from bot.store import sqlite_file
 from bot.store.monitors import MonitorStore
 from bot.store.schema import deliveries, reports, watches
 from handlers import i18n
+from handlers.i18n import N_, _
 
 DEFAULT_URL = "sqlite:///smtpcheck.db"
 MIN_INTERVAL = 5 * 60
@@ -82,10 +83,13 @@ class ReportRow:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """A stored report and what changed since the one before it (empty for the oldest)."""
+    """A stored report and what changed since the previous report of the same check (same
+    kind, mail domain and port: `bot.changes.same_check`); empty when there is none."""
 
     row: ReportRow
     changes: list[str]
+    #: The report `changes` compare against (None: no earlier report of the same check).
+    previous: ReportRow | None = None
 
 
 @dataclass(frozen=True)
@@ -207,12 +211,17 @@ class Store(MonitorStore):
         return rows[0] if rows else None
 
     def history(self, target: str, limit: int = 10) -> list[HistoryEntry]:
-        """The newest `limit` reports for `target`, newest first, each with its changes."""
-        rows = self._reports(target, limit + 1)
+        """The newest `limit` reports for `target`, newest first, each with what changed since
+        the previous report of the same check: a PTR-only check is not compared with a full
+        one, nor a check of one mail domain with another's (looked for among older rows)."""
+        rows = self._reports(target, limit + HISTORY_LOOKBACK)
         out = []
         for i, row in enumerate(rows[:limit]):
-            before = rows[i + 1].report if i + 1 < len(rows) else None
-            out.append(HistoryEntry(row, changes(before, row.report)))
+            before = next((r for r in rows[i + 1 :] if same_check(r.report, row.report)), None)
+            if before is None:
+                out.append(HistoryEntry(row, []))
+                continue
+            out.append(HistoryEntry(row, changes(before.report, row.report), before))
         return out
 
     def get_report(self, report_id: int) -> ReportRow | None:
@@ -533,20 +542,17 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
-def check_kind(report: Mapping[str, Any]) -> str:
-    """Which check a stored report is: full, bl, ptr, spf, smtp, mx, egress, bounce, range."""
-    checks = report.get("checks")
-    names = set(checks) if isinstance(checks, Mapping) else set()
-    for kind in ("bounce", "egress", "range", "smtp", "mx"):
-        if kind in names:
-            return kind
-    if {"dnsbl", "ptr"} <= names:
-        return "full"
-    if names == {"dnsbl"}:
-        return "bl"
-    if names == {"ptr"}:
-        return "ptr"
-    return sorted(names)[0] if names else "-"
+#: How many older reports `Store.history` looks through for the previous one of each check.
+HISTORY_LOOKBACK = 40
+
+#: Said under every history: summaries are the stored text, in the language of whoever
+#: asked (a report keeps only its sentences, which cannot be re-rendered), and what
+#: changed is said only between checks of the same kind.
+HISTORY_NOTE = N_(
+    "Summaries are shown as stored, in the language of the person who asked for each "
+    "check. Changes compare each report with the previous check of the same kind and "
+    "mail domain."
+)
 
 
 def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
@@ -560,6 +566,11 @@ def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
             "verdict": e.row.verdict,
             "summary": _summary(e.row.report),
             "changes": list(e.changes),
+            "compared_with": (
+                e.previous.created_at.astimezone(UTC).isoformat(timespec="seconds")
+                if e.previous
+                else None
+            ),
             "report": e.row.report,
         }
         for e in entries
@@ -576,15 +587,22 @@ def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
     lines = []
     stamps = [i18n.moment(entry.row.created_at.astimezone(UTC), seconds=False) for entry in entries]
     width = max((len(stamp) for stamp in stamps), default=0)
-    for entry, stamp in zip(entries, stamps, strict=True):
+    for i, (entry, stamp) in enumerate(zip(entries, stamps, strict=True)):
         row = entry.row
+        next_id = entries[i + 1].row.id if i + 1 < len(entries) else None
         kind = check_kind(row.report)
         line = (
             f"{stamp:<{width}}  {row.verdict:<5}  {kind:<4}  {row.domain or '-'}  "
             f"{_summary(row.report)}"
         )
-        if entry.changes:
-            line += " — " + "; ".join(entry.changes)
+        if entry.changes and entry.previous is not None:
+            said = "; ".join(entry.changes)
+            if entry.previous.id != next_id:  # not the line below: say which report it is
+                since = i18n.moment(entry.previous.created_at.astimezone(UTC), seconds=False)
+                said = _("since the {kind} check of {when}: {changes}").format(
+                    kind=kind, when=since, changes=said
+                )
+            line += " — " + said
         lines.append(line.rstrip())
     return lines
 

@@ -342,7 +342,7 @@ def _history(command: History, options: Options, out: TextIO, err: TextIO) -> in
             file=err,
         )
         return EXIT_USAGE
-    from bot.store import Store, StoreError, history_json, history_lines
+    from bot.store import HISTORY_NOTE, Store, StoreError, history_json, history_lines
 
     try:
         store = Store.open(url)
@@ -364,6 +364,7 @@ def _history(command: History, options: Options, out: TextIO, err: TextIO) -> in
         print(_("No reports of {target} yet.").format(target=command.target), file=out)
         return 0
     print("\n".join(lines), file=out)
+    print(_(HISTORY_NOTE), file=err)  # a remark about the lines, not one of them
     return 0
 
 
