@@ -9,6 +9,7 @@ channel and person, so a check still finishing from another test cannot satisfy 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -397,15 +398,31 @@ def test_app_home_lists_monitors_and_stops_them(bot: BotProcess, slack: FakeSlac
             c for c in slack.find("chat.postMessage", "C_HOME_MON") if "Monitoring" in c.all_text()
         ]
     )[0]
-    post_event(bot, home_opened("U_H6"), event_id="EvHomeMon")
-    view = published_for(slack, "U_H6")[0].view()
-    assert_valid_view(view)
-    row = next(
-        b
-        for b in view["blocks"]
-        if b.get("accessory", {}).get("action_id") == "home_stop_monitor"
-        and network in json.dumps(b)
-    )
+
+    def monitor_row(view: dict[str, Any]) -> dict[str, Any] | None:
+        return next(
+            (
+                b
+                for b in view["blocks"]
+                if b.get("accessory", {}).get("action_id") == "home_stop_monitor"
+                and network in json.dumps(b)
+            ),
+            None,
+        )
+
+    # The thread's first post comes before the monitor is stored (the row keeps that
+    # post's ts): open Home until the store has it, as a person would.
+    opened = 0
+    row = None
+    while row is None:
+        assert opened < 40, "the monitor never showed on App Home"
+        opened += 1
+        post_event(bot, home_opened("U_H6"), event_id=f"EvHomeMon{opened}")
+        view = published_for(slack, "U_H6", count=opened)[-1].view()
+        assert_valid_view(view)
+        row = monitor_row(view)
+        if row is None:
+            time.sleep(0.1)
     assert "*Monitor*" in row["text"]["text"] and "<#C_HOME_MON>" in row["text"]["text"]
     post_interactive(bot, home_action("home_stop_monitor", row["accessory"]["value"], user="U_H6"))
     said = slack.wait_for(
@@ -417,7 +434,7 @@ def test_app_home_lists_monitors_and_stops_them(bot: BotProcess, slack: FakeSlac
     )[0]
     assert said.body.get("thread_ts"), "said in the monitor's thread, not the channel"
     assert started.body.get("thread_ts") is None  # the monitor's first post starts that thread
-    again = published_for(slack, "U_H6", count=2)[-1].view()
+    again = published_for(slack, "U_H6", count=opened + 1)[-1].view()
     assert network not in json.dumps(again)
 
 
