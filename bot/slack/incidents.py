@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import make_resolver
 from bot.grammar import Check, Command, History, Monitor, Unmonitor, Unwatch, UsageError, Watch
 from bot.monitors import ChunkResult, MonitorRunner
@@ -44,6 +45,15 @@ STOP_ACTION = "watch_stop"
 NEED_THREAD = N_(
     "I can only watch where I can post: invite me with `/invite @smtpcheck`, then start the "
     "watch again."
+)
+#: A watch or monitor lives in the database; one that cannot be written is not started.
+WATCH_NOT_KEPT = N_(
+    ":warning: I could not start watching {target}: the database that keeps watches cannot "
+    "be written to right now. Nothing was started; try again once it is back."
+)
+MONITOR_NOT_KEPT = N_(
+    ":warning: I could not start monitoring {target}: the database that keeps monitors "
+    "cannot be written to right now. Nothing was started; try again once it is back."
 )
 
 
@@ -306,6 +316,11 @@ class Incidents:
                 ),
             )
             return
+        except Exception:  # the database is down, read-only, full: the watch would not run
+            metrics.record_store_error("add_watch")
+            log.warning("watch %s: cannot be kept", command.target, exc_info=True)
+            await tell(client, conv, _(WATCH_NOT_KEPT).format(target=blocks.esc(command.target)))
+            return
         text = _(
             ":eyes: Watching {target} every {interval} (asked by <@{user}>). I will post here "
             "only when something changes, and stop when all is clean or after 7 days. Stop with "
@@ -453,7 +468,8 @@ class Incidents:
                     now=datetime.now(UTC),
                 )
             )
-        except MonitorExistsError as exc:
+        except MonitorExistsError as exc:  # started by someone else meanwhile
+            await self._take_back(client, conv.channel, posted)
             await tell(
                 client,
                 conv,
@@ -461,6 +477,21 @@ class Incidents:
                     target=blocks.esc(exc.monitor.target)
                 ),
             )
+        except Exception:  # the database is down, read-only, full: the monitor would not run
+            metrics.record_store_error("add_monitor")
+            log.warning("monitor %s: cannot be kept", label, exc_info=True)
+            await self._take_back(client, conv.channel, posted)
+            await tell(client, conv, _(MONITOR_NOT_KEPT).format(target=blocks.esc(label)))
+
+    async def _take_back(self, client: AsyncWebClient, channel: str, posted: Any) -> None:
+        """Delete an announcement of something that did not start; best effort."""
+        ts = str(posted.get("ts") or "")
+        if not ts:
+            return
+        try:
+            await client.chat_delete(channel=channel, ts=ts)
+        except Exception:
+            log.warning("could not take back the announcement %s in %s", ts, channel, exc_info=True)
 
     async def stop_monitor(
         self, monitor_id: int, user: str, client: AsyncWebClient

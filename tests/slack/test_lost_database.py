@@ -144,3 +144,71 @@ def test_sqlite_on_a_full_disk(slack: FakeSlack, dns_server: DnsServer, tmp_path
             assert_told_not_kept(bot, slack, dns_server, "C_SQ_FULL")
         finally:
             bot.stop()
+
+
+def said_in(slack: FakeSlack, channel: str, words: str) -> list[Call]:
+    return [
+        c
+        for method in ("chat.postEphemeral", "chat.postMessage")
+        for c in slack.accepted(method, channel)
+        if words in c.all_text()
+    ]
+
+
+def standing(slack: FakeSlack, channel: str, words: str) -> list[Call]:
+    """Posts saying `words` that were not deleted afterwards."""
+    deleted = {d.body.get("ts") for d in slack.accepted("chat.delete", channel)}
+    return [
+        c
+        for c in slack.accepted("chat.postMessage", channel)
+        if words in c.all_text() and (c.answer or {}).get("ts") not in deleted
+    ]
+
+
+def test_a_monitor_that_cannot_be_kept_is_not_announced(
+    slack: FakeSlack, dns_server: DnsServer, tmp_path: Path
+) -> None:
+    """A monitor lives in the database: when it cannot be stored, nobody is told it runs."""
+    bot = start(slack, dns_server, tmp_path, f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        with read_only_over(tmp_path):
+            bot.command("monitor 51.158.251.0/30", channel="C_SQ_MON")
+            told = slack.wait_for(
+                lambda: said_in(slack, "C_SQ_MON", "could not start monitoring"), timeout=15
+            )
+            assert "51.158.251.0/30" in told[0].all_text()
+            assert told[0].method == "chat.postEphemeral"  # to the person who asked
+            assert not said_in(slack, "C_SQ_MON", "went wrong")
+            slack.wait_for(lambda: slack.accepted("chat.delete", "C_SQ_MON"), timeout=10)
+            assert not standing(slack, "C_SQ_MON", "Monitoring"), (
+                "the channel was told a monitor runs that was never stored"
+            )
+        # Writable again: the same command starts it.
+        bot.command("monitor 51.158.251.0/30", channel="C_SQ_MON2")
+        slack.wait_for(lambda: standing(slack, "C_SQ_MON2", "Monitoring"), timeout=15)
+        assert not said_in(slack, "C_SQ_MON2", "could not start")
+    finally:
+        bot.stop()
+
+
+def test_a_watch_that_cannot_be_kept_says_so(
+    slack: FakeSlack, dns_server: DnsServer, tmp_path: Path
+) -> None:
+    """The report is still delivered; the watch is refused in one sentence, not a crash."""
+    bot = start(slack, dns_server, tmp_path, f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        ip = fresh_ip(dns_server)
+        with read_only_over(tmp_path):
+            bot.command(f"watch {ip}", channel="C_SQ_WATCH")
+            told = slack.wait_for(
+                lambda: said_in(slack, "C_SQ_WATCH", "could not start watching"), timeout=20
+            )
+            assert ip in told[0].all_text() and told[0].method == "chat.postEphemeral"
+            assert any(
+                ip in c.all_text() and "SpamCop" in c.all_text()
+                for c in updates(slack, "C_SQ_WATCH")
+            )
+            assert not said_in(slack, "C_SQ_WATCH", "went wrong")
+            assert not standing(slack, "C_SQ_WATCH", "Watching")
+    finally:
+        bot.stop()

@@ -33,6 +33,8 @@ class Call:
     ok: bool | None = None
     #: The bearer token the call was made with (a workflow step's own token differs).
     token: str | None = None
+    #: What the fake answered (None: not answered yet, or a fault answered).
+    answer: dict[str, Any] | None = None
 
     @property
     def channel(self) -> str | None:
@@ -269,6 +271,7 @@ class FakeSlack:
             return self._fault_response(fault)
         answer = self._answer(method, body)
         call.ok = bool(answer.get("ok"))
+        call.answer = answer
         return web.json_response(answer)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
