@@ -30,16 +30,13 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
+from bench.common import BenchmarkError, report
 from handlers.bounce import MAX_SCAN, BounceResult, explain_bounce
 from tests.support.hostile_pastes import HOSTILE, PROSE
 
 #: Every hostile input within this many times the prose baseline.
 TARGET = 10.0
 _WORD = re.compile(r"\S+")
-
-
-class BenchmarkError(Exception):
-    """A result was wrong: nothing is timed."""
 
 
 def _check(name: str, result: BounceResult) -> None:
@@ -127,13 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    try:
-        figures = measure(args.repeat)
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
-    return 0
+    return report(lambda: measure(args.repeat), render, args.json)
 
 
 if __name__ == "__main__":

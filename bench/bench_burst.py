@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -36,7 +35,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.bench_scale import TIMEOUT, BenchmarkError, ServerProcess, ipv4_zones, records
+from bench.bench_scale import TIMEOUT, ServerProcess, ipv4_zones, records
+from bench.common import BenchmarkError, report
 from handlers.catalogue import Zone
 from handlers.dnsbl import prime_selftests
 from handlers.ptr import reverse_name
@@ -201,13 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.checks < 1 or args.repeat < 1 or args.delay_ms < 0:
         parser.error("--checks and --repeat must be at least 1, --delay-ms at least 0")
-    try:
-        figures = measure(args.checks, args.delay_ms, args.repeat)
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
-    return 0
+    return report(lambda: measure(args.checks, args.delay_ms, args.repeat), render, args.json)
 
 
 if __name__ == "__main__":

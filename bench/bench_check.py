@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import statistics
@@ -39,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.common import BenchmarkError, report
 from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.check import full_check
@@ -76,10 +76,6 @@ LISTINGS: dict[str, tuple[str, str]] = {
         f"http://www.barracudanetworks.com/reputation/?pr=1&ip={TARGET_IP}",
     ),
 }
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark measured the wrong thing (a wrong result, or traffic gone elsewhere)."""
 
 
 # ---- zone data -------------------------------------------------------------------------------
@@ -485,20 +481,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             metadata.version("pydnsbl")
         except metadata.PackageNotFoundError:
             parser.error("pydnsbl is not installed: pip install -e '.[bench]' (or --no-pydnsbl)")
-    try:
-        figures = asyncio.run(
+    return report(
+        lambda: asyncio.run(
             measure(
                 delay_ms=args.delay_ms,
                 repeat=args.repeat,
                 zone_limit=args.zones,
                 with_pydnsbl=with_pydnsbl,
             )
-        )
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render_table(figures))
-    return 0
+        ),
+        render_table,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

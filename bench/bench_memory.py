@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bench.bench_scale import Address, BenchmarkError, ServerProcess
+from bench.bench_scale import Address, ServerProcess
+from bench.common import BenchmarkError
 from handlers.catalogue import builtin
 from handlers.dns.resolver import DEFAULT_CACHE_SIZE
 from handlers.settings import Settings

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import os
 import statistics
 import sys
@@ -31,7 +30,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.bench_scale import BenchmarkError, ServerProcess
+from bench.bench_scale import ServerProcess
+from bench.common import BenchmarkError, report
 from bot.store import monitors, normalise_url
 from handlers.dnsbl import query_name
 
@@ -204,13 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each (median)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    try:
-        figures = measure(args.network, args.delay_ms, args.repeat)
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
-    return 0
+    return report(lambda: measure(args.network, args.delay_ms, args.repeat), render, args.json)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -44,6 +43,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.common import BenchmarkError
+from bench.common import report as print_figures
 from bench.pydnsbl_loopback import NotLoopback, loopback_checker, loopback_resolv_conf
 from handlers.catalogue import Zone, builtin
 from handlers.dnsbl import SelfTestCache, query_name
@@ -79,10 +80,6 @@ TIMEOUT = 5.0
 
 Address = tuple[str, int]
 Record = tuple[str, str, tuple[str, ...]]
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark measured the wrong thing (a wrong result, or traffic gone elsewhere)."""
 
 
 # ---- zone data ------------------------------------------------------------------------------
@@ -644,19 +641,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             metadata.version("pydnsbl")
         except metadata.PackageNotFoundError:
             parser.error("pydnsbl is not installed: pip install -e '.[bench]' (or --no-pydnsbl)")
-    try:
-        figures = measure(
+    return print_figures(
+        lambda: measure(
             args.delay_ms,
             args.repeat,
             with_pydnsbl,
             cap=args.cap,
             wide_network=None if args.no_wide else WIDE_NETWORK,
-        )
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
-    return 0
+        ),
+        render,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

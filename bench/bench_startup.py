@@ -16,7 +16,6 @@ Run: `python -m bench.bench_startup [--runs 15] [--json]`. Nothing here leaves 1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -27,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.bench_scale import BenchmarkError, ServerProcess, ipv4_zones, records
+from bench.bench_scale import ServerProcess, ipv4_zones, records
+from bench.common import BenchmarkError, report
 
 #: A public-looking address the test server lists nowhere.
 ADDRESS = "51.158.10.22"
@@ -126,13 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    try:
-        figures = measure(args.runs)
-    except BenchmarkError as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(figures.to_json(), indent=2) if args.json else render(figures))
-    return 0
+    return report(lambda: measure(args.runs), render, args.json)
 
 
 if __name__ == "__main__":
