@@ -340,7 +340,7 @@ async def refuse_early(command: Command, resolver: Resolver) -> None:
     started = time.perf_counter()
     try:
         if isinstance(command, Check) and command.is_hostname:
-            await public_addresses_of(command.target, resolver)
+            await public_addresses_of(command.target, resolver, command.display)
         elif isinstance(command, Bounce):
             from handlers.bounce import explain_bounce
 

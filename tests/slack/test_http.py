@@ -278,6 +278,13 @@ def test_unresolvable_name_is_private(bot: BotProcess, slack: FakeSlack, dns: Dn
     assert not slack.find("chat.update", "C_NXNAME")
 
 
+def test_an_unresolvable_idn_is_named_as_typed(bot: BotProcess, slack: FakeSlack) -> None:
+    bot.command("mail.münchen-nowhere.de", channel="C_NXIDN")
+    told = slack.wait_call("chat.postEphemeral", "C_NXIDN")[0]
+    assert "mail.münchen-nowhere.de does not resolve" in told.body["text"]
+    assert "xn--" not in told.body["text"]
+
+
 def test_a_refused_placeholder_is_no_crash(
     bot: BotProcess, slack: FakeSlack, dns: DnsServer
 ) -> None:
