@@ -167,13 +167,9 @@ class DnsServer:
         The timeout is a liveness bound for a loaded machine, never a speed figure.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            found = [q for q in self.questions() if match(q)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(found)} of {count} questions arrived: {found}")
+        while (found := self._enough(count, match, deadline)) is None:
             time.sleep(0.01)
+        return found
 
     async def until_questions(
         self,
@@ -183,13 +179,20 @@ class DnsServer:
     ) -> list[Question]:
         """`wait_questions` for a test whose client runs on the same event loop."""
         deadline = time.monotonic() + timeout
-        while True:
-            found = [q for q in self.questions() if match(q)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(found)} of {count} questions arrived: {found}")
+        while (found := self._enough(count, match, deadline)) is None:
             await asyncio.sleep(0.01)
+        return found
+
+    def _enough(
+        self, count: int, match: Callable[[Question], bool], deadline: float
+    ) -> list[Question] | None:
+        """The matching questions once there are `count`; None to wait on; past `deadline`, fail."""
+        found = [q for q in self.questions() if match(q)]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(found)} of {count} questions arrived: {found}")
+        return None
 
     async def _gate(self) -> None:
         with self._lock:

@@ -127,21 +127,13 @@ async def test_an_older_checks_first_question_goes_before_a_newer_checks_follow_
     dns_server.delay = 0.3  # each answer takes long enough to queue the rest behind it
     try:
         newer = [asyncio.create_task(ask(f"new{n}.example-mail.net")) for n in range(4)]
-        await wait_for_questions(dns_server, 1)  # new0 holds the only slot
+        await dns_server.until_questions(1)  # new0 holds the only slot
         old = asyncio.create_task(ask("old.example-mail.net", old_ticket))
         await asyncio.gather(*newer, old)
     finally:
         dns_server.delay = 0.0
     resolver.close()
     assert done[:2] == ["new0.example-mail.net", "old.example-mail.net"]
-
-
-async def wait_for_questions(dns_server: DnsServer, count: int) -> None:
-    for _ in range(1000):
-        if len(dns_server.questions()) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"fewer than {count} questions reached the server")
 
 
 async def test_all_questions_of_a_full_check_carry_its_ticket_even_spfs_from_its_thread(
