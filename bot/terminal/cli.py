@@ -167,15 +167,6 @@ Flags (anywhere on the line):
   --no-color           no colours, even on a terminal
 Exit codes: 0 ok, 1 warn, 2 fail, 3 error or bad input.""")
 
-#: Words of the shared grammar that only the Slack bot can do (threads, schedules).
-_SLACK_ONLY = (
-    "/smtpcheck watch",
-    "/smtpcheck unwatch",
-    "/smtpcheck monitor",
-    "/smtpcheck unmonitor",
-)
-
-
 #: What the terminal answers to each Slack-only verb: what the feature is, where it runs,
 #: and what the terminal offers instead (INTERFACE.md: the terminal names only what it can do).
 _SLACK_ONLY_ANSWERS = {
@@ -200,6 +191,10 @@ _SLACK_ONLY_ANSWERS = {
         "`/smtpcheck unmonitor RANGE|POOL`, or with its Stop button in the bot's App Home."
     ),
 }
+
+
+#: Lines of the shared grammar that only the Slack bot can do (threads, schedules).
+_SLACK_ONLY = tuple(f"/smtpcheck {verb}" for verb in _SLACK_ONLY_ANSWERS)
 
 
 def slack_only_answer(words: Sequence[str]) -> str | None:
