@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from handlers.dmarc_record import RFC, DmarcRecord, DmarcWarning, is_dmarc, parse_record
 from handlers.dns.resolver import Answer, Resolver
 from handlers.i18n import _
-from handlers.results import Advice, CheckResult, worst
+from handlers.results import Advice, CheckResult, problem_and_fix, worst
 from handlers.settings import Settings
 from handlers.spf import SpfResult, check_spf, normalise_domain
 
@@ -363,8 +363,4 @@ def _worst_text(warnings: list[DmarcWarning]) -> str:
 
 
 def _warning_advice(warnings: list[DmarcWarning]) -> list[Advice]:
-    return [
-        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
-        for w in warnings
-        if w.severity != "ok"
-    ]
+    return [Advice(problem_and_fix(w.text, w.fix), w.url) for w in warnings if w.severity != "ok"]

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from handlers.i18n import _
+
 Status = Literal["ok", "warn", "fail", "error", "skipped"]
 
 _RANK: dict[str, int] = {"skipped": -1, "ok": 0, "warn": 1, "error": 2, "fail": 3}
@@ -40,6 +42,12 @@ class Advice:
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "url": self.url}
+
+
+def problem_and_fix(problem: str, fix: str) -> str:
+    """A finding's advice: what is wrong, then what to do; the report's sections use the
+    same words to tell when a warning's fix is already under "What to do"."""
+    return _("{problem}: {fix}").format(problem=problem, fix=fix)
 
 
 @dataclass

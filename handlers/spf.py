@@ -26,7 +26,7 @@ from handlers.dns.budget import QuestionBudget
 from handlers.dns.priority import current_ticket
 from handlers.dns.resolver import Resolver
 from handlers.i18n import _, ngettext
-from handlers.results import Advice, CheckResult, Status, rank, worst
+from handlers.results import Advice, CheckResult, Status, problem_and_fix, rank, worst
 from handlers.settings import Settings
 from handlers.spf_review import MAX_LOOKUPS, RFC, SpfReview, SpfWarning, parse, review_spf
 
@@ -369,7 +369,7 @@ def _from_evaluation(
 
 def _nxdomain_advice(warnings: list[SpfWarning]) -> list[Advice]:
     return [
-        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
+        Advice(problem_and_fix(w.text, w.fix), w.url)
         for w in warnings
         if w.code == "no_such_domain"
     ]
@@ -405,11 +405,7 @@ def _detail(explanation: str) -> str:
 
 def _warning_advice(warnings: list[SpfWarning]) -> list[Advice]:
     """The fix of every warning bad enough to break SPF for all senders."""
-    return [
-        Advice(_("{problem}: {fix}").format(problem=w.text, fix=w.fix), w.url)
-        for w in warnings
-        if w.severity != "warn"
-    ]
+    return [Advice(problem_and_fix(w.text, w.fix), w.url) for w in warnings if w.severity != "warn"]
 
 
 def _mechanism_for(ip: str) -> str:

@@ -45,6 +45,7 @@ from bot.facts import (
 from bot.untrusted import visible
 from handlers import i18n
 from handlers.i18n import N_, _, ngettext
+from handlers.results import problem_and_fix
 
 # Slack's limits (as enforced by slack_sdk.models).
 MAX_BLOCKS = 50
@@ -447,8 +448,7 @@ def _spf_text(check: JSON, advised: frozenset[str] = frozenset()) -> str:
     for warning in warnings[:MAX_SPF_WARNINGS]:
         said = str(warning.get("text", ""))
         if warning.get("fix"):
-            # The same words as the advice spf.py makes of a warning.
-            with_fix = _("{problem}: {fix}").format(problem=said, fix=warning["fix"])
+            with_fix = problem_and_fix(said, str(warning["fix"]))
             said = said if with_fix in advised else with_fix
         lines.append(f":warning: {esc(clip(said, 400))}")
     if len(warnings) > MAX_SPF_WARNINGS:
